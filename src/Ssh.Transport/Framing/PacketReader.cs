@@ -1,0 +1,201 @@
+using System.Buffers;
+using Ssh.Transport.Crypto;
+
+namespace Ssh.Transport.Framing;
+
+/// <summary>
+/// Parses SSH binary packets (RFC 4253 §6) from the front of a <see cref="ReadOnlySequence{T}"/>, for any split of
+/// the input across segments.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="TryRead"/> returns false when more bytes are needed and consumes nothing; what it learnt of a partial
+/// packet (its length, and for MAC-then-encrypt ciphers its decrypted first block, held by the opener) is kept for
+/// the next call, which must start at the same packet.
+/// </para>
+/// <para>
+/// The payload returned points either into the input (the "none" cipher, packet in one segment: no copy) or into
+/// this reader's buffer (decrypted there: the one copy of each byte). Either way it is valid until the next call.
+/// </para>
+/// </remarks>
+internal sealed class PacketReader : IDisposable
+{
+    /// <summary>padding_length (1) + at least 1 byte of payload + at least 4 bytes of padding.</summary>
+    private const int MinimumPacketLength = 6;
+    private const int MaxLengthPrefix = 32;
+
+    private readonly TransportState _transport;
+    private readonly int _maxPacketLength;
+    private byte[] _buffer = [];
+    private uint _packetLength;
+    private bool _hasLength;
+
+    public PacketReader(TransportState transport)
+    {
+        _transport = transport;
+        _maxPacketLength = transport.Options.MaxPacketLength;
+    }
+
+    /// <summary>True when the start of a packet has been seen and its length is known.</summary>
+    public bool InPacket => _hasLength;
+
+    /// <summary>Tries to read one whole packet from the start of <paramref name="input"/>.</summary>
+    /// <param name="input">The received bytes, starting at a packet boundary.</param>
+    /// <param name="consumed">On success, the position just after the packet (MAC included).</param>
+    /// <param name="packet">On success, the packet.</param>
+    /// <returns>True when a packet was read; false when more bytes are needed.</returns>
+    /// <exception cref="SshProtocolException">The packet is malformed, too long, or fails authentication.</exception>
+    public bool TryRead(in ReadOnlySequence<byte> input, out SequencePosition consumed, out SshPacket packet)
+    {
+        DirectionState<PacketOpener> state = _transport.Inbound;
+        PacketOpener opener = state.Active;
+        uint sequenceNumber = state.SequenceNumber;
+
+        if (!_hasLength)
+        {
+            int prefixSize = opener.LengthPrefixSize;
+            if (input.Length < prefixSize)
+            {
+                return NeedMore(input, out consumed, out packet);
+            }
+
+            scoped ReadOnlySpan<byte> prefix = input.FirstSpan;
+            Span<byte> copy = stackalloc byte[MaxLengthPrefix];
+            if (prefix.Length < prefixSize)
+            {
+                input.Slice(0, prefixSize).CopyTo(copy);
+                prefix = copy;
+            }
+
+            _packetLength = opener.DecryptLength(sequenceNumber, prefix[..prefixSize]);
+            _hasLength = true;
+            ValidateLength(_packetLength, opener);
+        }
+
+        int packetLength = (int)_packetLength;
+        int tagSize = opener.TagSize;
+        int total = 4 + packetLength + tagSize;
+        if (input.Length < total)
+        {
+            return NeedMore(input, out consumed, out packet);
+        }
+
+        ReadOnlySequence<byte> whole = input.Slice(0, total);
+        ReadOnlyMemory<byte> body;
+        if (whole.IsSingleSegment && opener.IsPassThrough)
+        {
+            // "none": hand out the pipe's own bytes.
+            body = whole.First.Slice(4, packetLength);
+        }
+        else
+        {
+            EnsureBuffer(total);
+            ReadOnlySpan<byte> received;
+            if (whole.IsSingleSegment)
+            {
+                received = whole.FirstSpan;
+            }
+            else
+            {
+                // Split across segments: gather once, then open in place.
+                whole.CopyTo(_buffer);
+                received = _buffer.AsSpan(0, total);
+            }
+
+            Span<byte> destination = _buffer.AsSpan(4, packetLength);
+            if (!opener.TryOpen(sequenceNumber, received[..(4 + packetLength)], received.Slice(4 + packetLength, tagSize), destination))
+            {
+                CryptographicZero(destination);
+                throw new SshProtocolException(SshDisconnectReason.MacError, $"Packet {sequenceNumber} failed authentication ({opener.Name}).");
+            }
+
+            body = _buffer.AsMemory(4, packetLength);
+        }
+
+        _hasLength = false;
+        ReadOnlySpan<byte> plain = body.Span;
+        int paddingLength = plain[0];
+
+        // RFC 4253 §6: at least four bytes of padding, and at least the message number as payload.
+        if (paddingLength < 4)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Packet {sequenceNumber} has {paddingLength} bytes of padding; at least 4 are required.");
+        }
+
+        int payloadLength = packetLength - paddingLength - 1;
+        if (payloadLength < 1)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Packet {sequenceNumber} has no payload (packet_length {packetLength}, padding_length {paddingLength}).");
+        }
+
+        ReadOnlyMemory<byte> payload = body.Slice(1, payloadLength);
+        long now = _transport.Time.GetTimestamp();
+        state.CountPacket(total, "inbound");
+        _transport.Rekey.Check(state, inbound: true, now);
+        byte messageNumber = plain[1];
+        Log.PacketRead(_transport, sequenceNumber, messageNumber, payload.Span);
+        if (messageNumber == SshMessageNumber.NewKeys)
+        {
+            _transport.SwitchInboundKeys();
+        }
+
+        consumed = whole.End;
+        packet = new SshPacket(payload, sequenceNumber, _transport.Rekey.NeedRekey);
+        return true;
+    }
+
+    private void ValidateLength(uint packetLength, PacketOpener opener)
+    {
+        // Checked before anything is allocated or awaited: a declared 4 GiB costs nothing.
+        if (packetLength > (uint)_maxPacketLength)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Packet length {packetLength} exceeds the limit of {_maxPacketLength} bytes.");
+        }
+
+        if (packetLength < MinimumPacketLength)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Packet length {packetLength} is too short for a packet.");
+        }
+
+        // RFC 4253 §6: the length (with the length field for none and MAC-then-encrypt; without it for AEAD and
+        // EtM, where it is not encrypted with the payload) is a multiple of max(8, cipher block size).
+        uint aligned = opener.AlignmentIncludesLengthField ? packetLength + 4 : packetLength;
+        if (aligned % (uint)opener.BlockSize != 0)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Packet length {packetLength} is not aligned to the {opener.BlockSize}-byte block of {opener.Name}.");
+        }
+    }
+
+    private static bool NeedMore(in ReadOnlySequence<byte> input, out SequencePosition consumed, out SshPacket packet)
+    {
+        consumed = input.Start;
+        packet = default;
+        return false;
+    }
+
+    private void EnsureBuffer(int size)
+    {
+        if (_buffer.Length >= size)
+        {
+            return;
+        }
+
+        byte[] old = _buffer;
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(size, 4096));
+        if (old.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(old, clearArray: true);
+        }
+    }
+
+    private static void CryptographicZero(Span<byte> span) => System.Security.Cryptography.CryptographicOperations.ZeroMemory(span);
+
+    public void Dispose()
+    {
+        if (_buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer, clearArray: true);
+            _buffer = [];
+        }
+    }
+}

@@ -1,0 +1,184 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Ssh.Transport.Crypto;
+
+namespace Ssh.Transport.Framing;
+
+/// <summary>
+/// Builds SSH binary packets (RFC 4253 §6) directly in the output's memory: the caller writes the payload through
+/// this <see cref="IBufferWriter{T}"/>, then <see cref="FinishPacket"/> writes the length and padding and seals the
+/// packet in place. No intermediate payload buffer.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: the packetizer serializes writers. Memory is reserved from the output with room for the header
+/// (5 bytes), the largest padding and the tag. If the payload outgrows what the output gave, the bytes written so far
+/// are moved once to a larger block: a good size hint avoids that.
+/// </remarks>
+internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
+{
+    /// <summary>uint32 packet_length + byte padding_length.</summary>
+    private const int HeaderSize = 5;
+    private const int DefaultPayloadHint = 256;
+
+    private readonly TransportState _transport;
+    private readonly RandomPadding _padding = new();
+    private readonly int _maxPacketLength;
+    private IBufferWriter<byte>? _output;
+    private Memory<byte> _memory;
+    private int _payloadLength;
+    private int _tailReserve;
+
+    public PacketWriter(TransportState transport)
+    {
+        _transport = transport;
+        _maxPacketLength = transport.Options.MaxPacketLength;
+    }
+
+    /// <summary>The largest payload one packet may carry.</summary>
+    public int MaxPayloadLength => _maxPacketLength - 1 - 4 - 32;
+
+    /// <summary>Starts a packet in <paramref name="output"/>; the payload is then written through this object.</summary>
+    /// <param name="output">Where the packet goes (the pipe).</param>
+    /// <param name="payloadSizeHint">The expected payload size; 0 for a small default.</param>
+    public void BeginPacket(IBufferWriter<byte> output, int payloadSizeHint)
+    {
+        if (_output is not null)
+        {
+            throw new InvalidOperationException("A packet is already being written.");
+        }
+
+        PacketSealer sealer = _transport.Outbound.Active;
+
+        // Minimal padding is 4..BlockSize+3 bytes.
+        _tailReserve = sealer.BlockSize + 3 + sealer.TagSize;
+        int hint = Math.Clamp(payloadSizeHint <= 0 ? DefaultPayloadHint : payloadSizeHint, 1, MaxPayloadLength);
+        _output = output;
+        _memory = output.GetMemory(HeaderSize + hint + _tailReserve);
+        _payloadLength = 0;
+    }
+
+    /// <summary>Drops a packet whose payload writer failed; nothing reached the output.</summary>
+    public void AbandonPacket()
+    {
+        _output = null;
+        _memory = default;
+        _payloadLength = 0;
+    }
+
+    public void Advance(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count > _memory.Length - _tailReserve - HeaderSize - _payloadLength)
+        {
+            throw new InvalidOperationException("Advanced past the end of the memory handed out.");
+        }
+
+        if (_payloadLength + count > MaxPayloadLength)
+        {
+            throw new InvalidOperationException($"An SSH packet payload may not exceed {MaxPayloadLength} bytes here.");
+        }
+
+        _payloadLength += count;
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        EnsureCapacity(sizeHint);
+        int start = HeaderSize + _payloadLength;
+        return _memory[start..^_tailReserve];
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    private void EnsureCapacity(int sizeHint)
+    {
+        if (_output is null)
+        {
+            throw new InvalidOperationException("No packet is being written.");
+        }
+
+        int wanted = Math.Max(sizeHint, 1);
+        int available = _memory.Length - _tailReserve - HeaderSize - _payloadLength;
+        if (wanted <= available)
+        {
+            return;
+        }
+
+        if ((long)_payloadLength + wanted > MaxPayloadLength)
+        {
+            throw new InvalidOperationException($"An SSH packet payload may not exceed {MaxPayloadLength} bytes here.");
+        }
+
+        // Asking the output for a bigger block may hand our current block back to its pool, so the payload written
+        // so far is set aside first. Rare: only when the size hint was too small.
+        int newPayloadCapacity = (int)Math.Min(MaxPayloadLength, Math.Max((long)_payloadLength + wanted, 2L * _payloadLength));
+        byte[] saved = ArrayPool<byte>.Shared.Rent(Math.Max(_payloadLength, 1));
+        _memory.Span.Slice(HeaderSize, _payloadLength).CopyTo(saved);
+        _memory = _output.GetMemory(HeaderSize + newPayloadCapacity + _tailReserve);
+        saved.AsSpan(0, _payloadLength).CopyTo(_memory.Span[HeaderSize..]);
+        ArrayPool<byte>.Shared.Return(saved, clearArray: true);
+    }
+
+    /// <summary>
+    /// Completes the packet: length, padding length, random padding, then seals it in place and commits it to the
+    /// output. Switches the outbound keys after a NEWKEYS.
+    /// </summary>
+    /// <returns>The packet's sequence number.</returns>
+    /// <exception cref="InvalidOperationException">The payload is empty, or a NEWKEYS has no keys to switch to.</exception>
+    public uint FinishPacket()
+    {
+        IBufferWriter<byte> output = _output ?? throw new InvalidOperationException("No packet is being written.");
+        DirectionState<PacketSealer> state = _transport.Outbound;
+        PacketSealer sealer = state.Active;
+        int payloadLength = _payloadLength;
+        Span<byte> span = _memory.Span;
+        if (payloadLength == 0)
+        {
+            AbandonPacket();
+            throw new InvalidOperationException("An SSH packet carries at least a message number.");
+        }
+
+        byte messageNumber = span[HeaderSize];
+        if (messageNumber == SshMessageNumber.NewKeys && state.Pending is null)
+        {
+            AbandonPacket();
+            throw new InvalidOperationException("SSH_MSG_NEWKEYS written with no outbound keys prepared.");
+        }
+
+        // RFC 4253 §6: 4..255 bytes of padding make the (length-field-inclusive for none and MtE) packet a
+        // multiple of the block size. We pad minimally, as OpenSSH does.
+        int blockSize = sealer.BlockSize;
+        int unpadded = 1 + payloadLength + (sealer.AlignmentIncludesLengthField ? 4 : 0);
+        int paddingLength = blockSize - (unpadded % blockSize);
+        if (paddingLength < 4)
+        {
+            paddingLength += blockSize;
+        }
+
+        int packetLength = 1 + payloadLength + paddingLength;
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)packetLength);
+        span[4] = (byte)paddingLength;
+        _padding.Fill(span.Slice(HeaderSize + payloadLength, paddingLength));
+
+        uint sequenceNumber = state.SequenceNumber;
+        Log.PacketWritten(_transport, sequenceNumber, messageNumber, span.Slice(HeaderSize, payloadLength));
+        int tagSize = sealer.TagSize;
+        sealer.Seal(sequenceNumber, span[..(4 + packetLength)], span.Slice(4 + packetLength, tagSize));
+
+        int total = 4 + packetLength + tagSize;
+        output.Advance(total);
+        AbandonPacket();
+
+        state.CountPacket(total, "outbound");
+        _transport.Rekey.Check(state, inbound: false, _transport.Time.GetTimestamp());
+        if (messageNumber == SshMessageNumber.NewKeys)
+        {
+            // RFC 4253 §7.3: keys are used from the packet after our NEWKEYS.
+            _transport.SwitchOutboundKeys();
+        }
+
+        return sequenceNumber;
+    }
+
+    public void Dispose() => _padding.Dispose();
+}

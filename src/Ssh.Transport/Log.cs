@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Logging;
+using Ssh.Transport.Framing;
+
+namespace Ssh.Transport;
+
+/// <summary>
+/// Log messages (the set_log of paramiko's Packetizer). Packet summaries at Debug, payload hex dumps at Trace only
+/// when <see cref="SshPacketizerOptions.LogPacketContents"/> is on. Key material is never logged; user-authentication
+/// requests, which may carry passwords, are never dumped.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "<< #{SequenceNumber} {MessageName} ({MessageNumber}), {PayloadLength} bytes")]
+    private static partial void PacketReadCore(ILogger logger, uint sequenceNumber, string messageName, byte messageNumber, int payloadLength);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = ">> #{SequenceNumber} {MessageName} ({MessageNumber}), {PayloadLength} bytes")]
+    private static partial void PacketWrittenCore(ILogger logger, uint sequenceNumber, string messageName, byte messageNumber, int payloadLength);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Trace, Message = "{Direction} payload:\n{Dump}")]
+    private static partial void PayloadDump(ILogger logger, string direction, string dump);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Debug, Message = "New {Direction} keys in use: {Algorithm}")]
+    public static partial void KeysSwitched(ILogger logger, string direction, string algorithm);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Debug, Message = "Rekey needed: the {Direction} limit was reached")]
+    public static partial void RekeyNeeded(ILogger logger, string direction);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Debug, Message = "Remote identification: {Identification}")]
+    public static partial void RemoteIdentification(ILogger logger, string identification);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Debug, Message = "Ignoring pre-identification line {LineNumber} from the server: {Line}")]
+    public static partial void PreBannerLine(ILogger logger, int lineNumber, string line);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Debug, Message = "Keepalive: no packet for {Idle}")]
+    public static partial void KeepAlive(ILogger logger, TimeSpan idle);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Keepalive callback failed")]
+    public static partial void KeepAliveFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Handshake timed out after {Timeout}")]
+    public static partial void HandshakeTimedOut(ILogger logger, TimeSpan timeout);
+
+    public static void PacketRead(TransportState transport, uint sequenceNumber, byte messageNumber, ReadOnlySpan<byte> payload)
+    {
+        ILogger logger = transport.Logger;
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            PacketReadCore(logger, sequenceNumber, SshMessageNumber.GetName(messageNumber), messageNumber, payload.Length);
+            DumpIfEnabled(transport, "<<", messageNumber, payload);
+        }
+    }
+
+    public static void PacketWritten(TransportState transport, uint sequenceNumber, byte messageNumber, ReadOnlySpan<byte> payload)
+    {
+        ILogger logger = transport.Logger;
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            PacketWrittenCore(logger, sequenceNumber, SshMessageNumber.GetName(messageNumber), messageNumber, payload.Length);
+            DumpIfEnabled(transport, ">>", messageNumber, payload);
+        }
+    }
+
+    private static void DumpIfEnabled(TransportState transport, string direction, byte messageNumber, ReadOnlySpan<byte> payload)
+    {
+        if (!transport.Options.LogPacketContents || !transport.Logger.IsEnabled(LogLevel.Trace))
+        {
+            return;
+        }
+
+        // USERAUTH_REQUEST (50) and USERAUTH_INFO_RESPONSE (61) can carry passwords: name them, never dump them.
+        string dump = messageNumber is SshMessageNumber.UserAuthRequest or SshMessageNumber.UserAuthInfoResponse
+            ? "(user authentication payload not shown)"
+            : HexDump(payload);
+        PayloadDump(transport.Logger, direction, dump);
+    }
+
+    /// <summary>16 bytes a line: offset, hex, ASCII.</summary>
+    internal static string HexDump(ReadOnlySpan<byte> data)
+    {
+        var text = new System.Text.StringBuilder(data.Length * 4 + 16);
+        for (int offset = 0; offset < data.Length; offset += 16)
+        {
+            ReadOnlySpan<byte> line = data.Slice(offset, Math.Min(16, data.Length - offset));
+            text.Append(offset.ToString("x4", System.Globalization.CultureInfo.InvariantCulture)).Append("  ");
+            for (int i = 0; i < 16; i++)
+            {
+                text.Append(i < line.Length ? line[i].ToString("x2", System.Globalization.CultureInfo.InvariantCulture) : "  ").Append(' ');
+            }
+
+            text.Append(' ');
+            foreach (byte b in line)
+            {
+                text.Append(b is >= 0x20 and < 0x7F ? (char)b : '.');
+            }
+
+            text.Append('\n');
+        }
+
+        return text.ToString();
+    }
+}

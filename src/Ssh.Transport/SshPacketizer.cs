@@ -1,0 +1,743 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Ssh.Transport.Crypto;
+using Ssh.Transport.Framing;
+
+namespace Ssh.Transport;
+
+/// <summary>
+/// Reads and writes SSH binary packets (RFC 4253 §4.2, §6) over a duplex pipe: the identification exchange, packet
+/// framing, per-direction keys switched at NEWKEYS, sequence numbers, rekey accounting, keepalive and the handshake
+/// deadline.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Threading: one reader at a time (<see cref="ReadPacketAsync"/> is not re-entrant); any number of concurrent
+/// writers, whose packets are serialized whole and whose flushes are coalesced.
+/// </para>
+/// <para>
+/// Memory: a payload returned by <see cref="ReadPacketAsync"/> stays valid until the next read. Payloads are written
+/// straight into the pipe's memory and sealed there.
+/// </para>
+/// <para>
+/// The packetizer owns the pipe it is given: <see cref="DisposeAsync"/> completes both of its ends.
+/// </para>
+/// </remarks>
+public sealed class SshPacketizer : IAsyncDisposable
+{
+    private const int Idle = 0;
+    private const int Running = 1;
+    private const int Expired = 2;
+    private const int Done = 3;
+
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly SshRole _role;
+    private readonly SshPacketizerOptions _options;
+    private readonly TransportState _transport;
+    private readonly PacketReader _reader;
+    private readonly PacketWriter _writer;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly byte[] _localIdentification;
+    private byte[]? _remoteIdentification;
+    private int _queuedWriters;
+
+    private bool _holdingBuffer;
+    private SequencePosition _heldConsumed;
+    private bool _endOfStream;
+
+    private ITimer? _identificationTimer;
+    private int _identificationDeadline;
+    private ITimer? _handshakeTimer;
+    private int _handshakeDeadline;
+    private TimeSpan _handshakeTimeout;
+
+    private ITimer? _keepAliveTimer;
+    private TimeSpan _keepAliveInterval;
+    private Func<CancellationToken, ValueTask>? _keepAliveCallback;
+    private long _lastActivity;
+    private readonly CancellationTokenSource _disposeCts = new();
+    private int _disposed;
+
+    /// <summary>Creates a packetizer over a duplex pipe, e.g. a Kestrel connection's transport or a socket's pipes.</summary>
+    /// <param name="transport">The connection's byte streams.</param>
+    /// <param name="role">Which end of the connection this side is.</param>
+    /// <param name="options">Limits and settings; copied, so later changes have no effect. Null for defaults.</param>
+    /// <exception cref="ArgumentException">The software version or comments in <paramref name="options"/> are not allowed.</exception>
+    public SshPacketizer(IDuplexPipe transport, SshRole role, SshPacketizerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        _input = transport.Input;
+        _output = transport.Output;
+        _role = role;
+        _options = (options ?? new SshPacketizerOptions()).Clone();
+        _localIdentification = IdentificationReader.Format(_options.SoftwareVersion, _options.Comments);
+        _transport = new TransportState(_options, _options.Logger ?? NullLogger.Instance);
+        _reader = new PacketReader(_transport);
+        _writer = new PacketWriter(_transport);
+        _lastActivity = _options.TimeProvider.GetTimestamp();
+    }
+
+    /// <summary>Which end of the connection this side is.</summary>
+    public SshRole Role => _role;
+
+    /// <summary>Our identification line, without CR LF.</summary>
+    public string LocalIdentification => Encoding.ASCII.GetString(_localIdentification);
+
+    /// <summary>The peer's identification line, without CR LF; null before <see cref="ExchangeIdentificationAsync"/>.</summary>
+    public string? RemoteIdentification => _remoteIdentification is null ? null : Encoding.Latin1.GetString(_remoteIdentification);
+
+    /// <summary>Our identification line's exact bytes (V_C or V_S of the exchange hash).</summary>
+    internal ReadOnlySpan<byte> LocalIdentificationBytes => _localIdentification;
+
+    /// <summary>The peer's identification line's exact bytes, without CR LF.</summary>
+    internal ReadOnlySpan<byte> RemoteIdentificationBytes => _remoteIdentification;
+
+    /// <summary>
+    /// True once a byte, packet or time limit of either direction was reached under the current keys; false again
+    /// when both directions have switched to new keys.
+    /// </summary>
+    public bool NeedRekey => _transport.Rekey.NeedRekey || IsTimeLimitReached();
+
+    /// <summary>
+    /// Strict key exchange (kex-strict-*-v00@openssh.com, the Terrapin countermeasure): when on, every NEWKEYS
+    /// resets the sequence number of its direction to 0.
+    /// </summary>
+    public bool StrictKex
+    {
+        get => _transport.StrictKex;
+        set => _transport.StrictKex = value;
+    }
+
+    /// <summary>The sequence number the next packet read will have.</summary>
+    public uint InboundSequenceNumber => _transport.Inbound.SequenceNumber;
+
+    /// <summary>The sequence number the next packet written will have.</summary>
+    public uint OutboundSequenceNumber => _transport.Outbound.SequenceNumber;
+
+    /// <summary>Packets read since the connection started.</summary>
+    public long PacketsRead => _transport.Inbound.TotalPackets;
+
+    /// <summary>Packets written since the connection started.</summary>
+    public long PacketsWritten => _transport.Outbound.TotalPackets;
+
+    /// <summary>Bytes of packets read since the connection started (length fields and MACs included).</summary>
+    public long BytesRead => _transport.Inbound.TotalBytes;
+
+    /// <summary>Bytes of packets written since the connection started (length fields and MACs included).</summary>
+    public long BytesWritten => _transport.Outbound.TotalBytes;
+
+    /// <summary>The largest payload <see cref="WritePacketAsync{TState}(TState, SshPayloadWriter{TState}, int, bool, CancellationToken)"/> accepts.</summary>
+    public int MaxPayloadLength => _writer.MaxPayloadLength;
+
+    /// <summary>True when the handshake deadline set by <see cref="StartHandshake"/> passed before <see cref="CompleteHandshake"/>.</summary>
+    public bool HandshakeTimedOut => Volatile.Read(ref _handshakeDeadline) == Expired;
+
+    internal TransportState State => _transport;
+
+    /// <summary>
+    /// Sends our identification line and reads the peer's (RFC 4253 §4.2). A client skips the lines a server may
+    /// send first, within <see cref="SshPacketizerOptions.MaxPreBannerLines"/> and
+    /// <see cref="SshPacketizerOptions.MaxPreBannerBytes"/>. Bytes after the peer's line stay buffered for
+    /// <see cref="ReadPacketAsync"/>.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the exchange.</param>
+    /// <exception cref="SshProtocolException">The peer's line is malformed, too long, of another protocol version, or the connection closed first.</exception>
+    /// <exception cref="TimeoutException">The line did not arrive within the identification timeout or the handshake deadline.</exception>
+    public async ValueTask ExchangeIdentificationAsync(CancellationToken cancellationToken = default)
+    {
+        if (_remoteIdentification is not null)
+        {
+            throw new InvalidOperationException("The identification lines were already exchanged.");
+        }
+
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Span<byte> span = _output.GetSpan(_localIdentification.Length + 2);
+            _localIdentification.CopyTo(span);
+            "\r\n"u8.CopyTo(span[_localIdentification.Length..]);
+            _output.Advance(_localIdentification.Length + 2);
+            FlushResult flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            ThrowIfOutputClosed(flushed);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        StartIdentificationDeadline();
+        try
+        {
+            var lines = new IdentificationReader(peerIsServer: _role == SshRole.Client, _options.MaxPreBannerLines, _options.MaxPreBannerBytes);
+            Action<int, ReadOnlySequence<byte>>? onPreBanner = null;
+            if (_transport.Logger.IsEnabled(LogLevel.Debug))
+            {
+                onPreBanner = (number, line) =>
+                    Log.PreBannerLine(_transport.Logger, number, Encoding.Latin1.GetString(line.Length > 255 ? line.Slice(0, 255) : line));
+            }
+
+            while (true)
+            {
+                ReadResult result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                if (result.IsCanceled)
+                {
+                    _input.AdvanceTo(buffer.Start);
+                    ThrowReadCanceled();
+                }
+
+                bool found;
+                try
+                {
+                    found = lines.TryRead(ref buffer, out byte[] identification, onPreBanner);
+                    if (found)
+                    {
+                        _remoteIdentification = identification;
+                    }
+                }
+                catch
+                {
+                    _input.AdvanceTo(buffer.Start);
+                    throw;
+                }
+
+                if (found)
+                {
+                    // Examined only up to the line: what follows (the first KEXINIT) stays for ReadPacketAsync.
+                    _input.AdvanceTo(buffer.Start);
+                    break;
+                }
+
+                if (result.IsCompleted)
+                {
+                    _input.AdvanceTo(buffer.End);
+                    throw new SshProtocolException(SshDisconnectReason.ConnectionLost, "The connection closed before the peer sent its identification line.");
+                }
+
+                _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+        finally
+        {
+            StopIdentificationDeadline();
+        }
+
+        Log.RemoteIdentification(_transport.Logger, RemoteIdentification!);
+        Touch();
+    }
+
+    /// <summary>
+    /// Reads the next packet. Completes synchronously when a whole packet is already buffered.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait for bytes.</param>
+    /// <returns>
+    /// The packet, whose payload is valid until the next call; or, when the peer closed the connection between
+    /// packets, a result with <see cref="SshPacket.IsCompleted"/> set.
+    /// </returns>
+    /// <exception cref="SshProtocolException">The packet is malformed, too long, fails authentication, or the connection closed in its middle.</exception>
+    /// <exception cref="TimeoutException">The handshake deadline passed.</exception>
+    public ValueTask<SshPacket> ReadPacketAsync(CancellationToken cancellationToken = default)
+    {
+        ReleaseHeldBuffer();
+        if (_endOfStream)
+        {
+            return new ValueTask<SshPacket>(default(SshPacket));
+        }
+
+        if (_input.TryRead(out ReadResult result) && TryTakePacket(result, out SshPacket packet))
+        {
+            return new ValueTask<SshPacket>(packet);
+        }
+
+        return ReadPacketSlowAsync(cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<SshPacket> ReadPacketSlowAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ReadResult result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (TryTakePacket(result, out SshPacket packet))
+            {
+                return packet;
+            }
+        }
+    }
+
+    /// <summary>Parses a packet from a read result; on success the buffer is held until the next read.</summary>
+    private bool TryTakePacket(in ReadResult result, out SshPacket packet)
+    {
+        ReadOnlySequence<byte> buffer = result.Buffer;
+        if (result.IsCanceled)
+        {
+            _input.AdvanceTo(buffer.Start);
+            ThrowReadCanceled();
+        }
+
+        bool read;
+        SequencePosition consumed;
+        try
+        {
+            read = _reader.TryRead(buffer, out consumed, out packet);
+        }
+        catch
+        {
+            _input.AdvanceTo(buffer.Start);
+            throw;
+        }
+
+        if (read)
+        {
+            _holdingBuffer = true;
+            _heldConsumed = consumed;
+            Touch();
+            return true;
+        }
+
+        if (result.IsCompleted)
+        {
+            _input.AdvanceTo(buffer.End);
+            if (buffer.IsEmpty && !_reader.InPacket)
+            {
+                // EOF between packets: a normal end.
+                _endOfStream = true;
+                packet = default;
+                return true;
+            }
+
+            throw new SshProtocolException(SshDisconnectReason.ConnectionLost, $"The connection closed in the middle of a packet ({buffer.Length} bytes of it received).");
+        }
+
+        _input.AdvanceTo(buffer.Start, buffer.End);
+        return false;
+    }
+
+    private void ReleaseHeldBuffer()
+    {
+        if (_holdingBuffer)
+        {
+            _holdingBuffer = false;
+            _input.AdvanceTo(_heldConsumed);
+        }
+    }
+
+    /// <summary>
+    /// Writes one packet whose payload <paramref name="writePayload"/> writes straight into the pipe's memory, then
+    /// seals it in place. Concurrent calls are serialized whole.
+    /// </summary>
+    /// <typeparam name="TState">The payload writer's state.</typeparam>
+    /// <param name="state">Passed to <paramref name="writePayload"/>.</param>
+    /// <param name="writePayload">Writes the payload, message number first. Must not hold on to the buffer writer.</param>
+    /// <param name="cancellationToken">Cancels waiting for other writers and for the flush.</param>
+    /// <returns>The packet's sequence number and whether a rekey is due.</returns>
+    public ValueTask<SshWriteResult> WritePacketAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, CancellationToken cancellationToken = default) =>
+        WritePacketAsync(state, writePayload, payloadSizeHint: 0, flush: true, cancellationToken);
+
+    /// <summary>
+    /// Writes one packet whose payload <paramref name="writePayload"/> writes straight into the pipe's memory, then
+    /// seals it in place. Concurrent calls are serialized whole.
+    /// </summary>
+    /// <typeparam name="TState">The payload writer's state.</typeparam>
+    /// <param name="state">Passed to <paramref name="writePayload"/>.</param>
+    /// <param name="writePayload">Writes the payload, message number first. Must not hold on to the buffer writer.</param>
+    /// <param name="payloadSizeHint">The payload's expected size; an accurate hint avoids moving the payload when it outgrows the first block.</param>
+    /// <param name="flush">
+    /// False to leave the packet buffered for a later flush. When true, the flush is still skipped if another writer
+    /// is already waiting: that writer's flush sends both packets.
+    /// </param>
+    /// <param name="cancellationToken">Cancels waiting for other writers and for the flush.</param>
+    /// <returns>The packet's sequence number and whether a rekey is due.</returns>
+    /// <exception cref="InvalidOperationException">The payload is empty or too long, or a NEWKEYS has no keys prepared.</exception>
+    /// <exception cref="SshProtocolException">The connection was closed.</exception>
+    public ValueTask<SshWriteResult> WritePacketAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writePayload);
+        Interlocked.Increment(ref _queuedWriters);
+        if (!_writeLock.Wait(0, CancellationToken.None))
+        {
+            return WritePacketContendedAsync(state, writePayload, payloadSizeHint, flush, cancellationToken);
+        }
+
+        SshWriteResult written;
+        bool othersWaiting;
+        try
+        {
+            written = WriteUnsynchronized(state, writePayload, payloadSizeHint);
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _queuedWriters);
+            _writeLock.Release();
+            throw;
+        }
+        finally
+        {
+        }
+
+        othersWaiting = Interlocked.Decrement(ref _queuedWriters) > 0;
+        if (!flush || othersWaiting)
+        {
+            _writeLock.Release();
+            return new ValueTask<SshWriteResult>(written);
+        }
+
+        ValueTask<FlushResult> flushing;
+        try
+        {
+            flushing = _output.FlushAsync(cancellationToken);
+        }
+        catch
+        {
+            _writeLock.Release();
+            throw;
+        }
+
+        if (flushing.IsCompletedSuccessfully)
+        {
+            FlushResult flushed = flushing.Result;
+            _writeLock.Release();
+            ThrowIfOutputClosed(flushed);
+            return new ValueTask<SshWriteResult>(written);
+        }
+
+        return AwaitFlushAndReleaseAsync(flushing, written);
+    }
+
+    /// <summary>Writes one packet with a payload the caller already holds (copied once, into the pipe's memory).</summary>
+    /// <param name="payload">The payload, message number first.</param>
+    /// <param name="cancellationToken">Cancels waiting for other writers and for the flush.</param>
+    /// <returns>The packet's sequence number and whether a rekey is due.</returns>
+    public ValueTask<SshWriteResult> WritePacketAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        WritePacketAsync(payload, static (writer, p) => writer.Write(p.Span), payload.Length, flush: true, cancellationToken);
+
+    /// <summary>Sends whatever packets were written without a flush.</summary>
+    /// <param name="cancellationToken">Cancels waiting for writers and for the flush.</param>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<SshWriteResult> WritePacketContendedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _queuedWriters);
+            throw;
+        }
+
+        try
+        {
+            SshWriteResult written;
+            try
+            {
+                written = WriteUnsynchronized(state, writePayload, payloadSizeHint);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _queuedWriters);
+            }
+
+            if (flush && Volatile.Read(ref _queuedWriters) == 0)
+            {
+                ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
+            }
+
+            return written;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<SshWriteResult> AwaitFlushAndReleaseAsync(ValueTask<FlushResult> flushing, SshWriteResult written)
+    {
+        try
+        {
+            ThrowIfOutputClosed(await flushing.ConfigureAwait(false));
+            return written;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private SshWriteResult WriteUnsynchronized<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        _writer.BeginPacket(_output, payloadSizeHint);
+        try
+        {
+            writePayload(_writer, state);
+        }
+        catch
+        {
+            _writer.AbandonPacket();
+            throw;
+        }
+
+        uint sequenceNumber = _writer.FinishPacket();
+        Touch();
+        return new SshWriteResult(sequenceNumber, NeedRekey);
+    }
+
+    /// <summary>Prepares the keys the peer's next NEWKEYS switches to (set_inbound_cipher); replaces any prepared before.</summary>
+    internal void SetPendingInbound(PacketOpener opener)
+    {
+        ArgumentNullException.ThrowIfNull(opener);
+        PacketOpener? old = _transport.Inbound.Pending;
+        _transport.Inbound.Pending = opener;
+        old?.Dispose();
+    }
+
+    /// <summary>Prepares the keys our next NEWKEYS switches to (set_outbound_cipher); replaces any prepared before.</summary>
+    internal void SetPendingOutbound(PacketSealer sealer)
+    {
+        ArgumentNullException.ThrowIfNull(sealer);
+        _writeLock.Wait(CancellationToken.None);
+        try
+        {
+            PacketSealer? old = _transport.Outbound.Pending;
+            _transport.Outbound.Pending = sealer;
+            old?.Dispose();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Calls <paramref name="callback"/> whenever <paramref name="interval"/> passes with no packet read or written
+    /// (the set_keepalive of paramiko's Packetizer). The callback typically sends an SSH_MSG_IGNORE or a global
+    /// request; exceptions it throws are logged. <see cref="TimeSpan.Zero"/> or
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns keepalive off.
+    /// </summary>
+    /// <param name="interval">The idle time that triggers the callback.</param>
+    /// <param name="callback">What to do; given a token that is cancelled when the packetizer is disposed.</param>
+    public void SetKeepAlive(TimeSpan interval, Func<CancellationToken, ValueTask>? callback)
+    {
+        _keepAliveTimer?.Dispose();
+        _keepAliveTimer = null;
+        if (callback is null || interval <= TimeSpan.Zero || interval == Timeout.InfiniteTimeSpan)
+        {
+            _keepAliveCallback = null;
+            return;
+        }
+
+        _keepAliveInterval = interval;
+        _keepAliveCallback = callback;
+        _keepAliveTimer = _options.TimeProvider.CreateTimer(static s => ((SshPacketizer)s!).OnKeepAliveTimer(), this, interval, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnKeepAliveTimer()
+    {
+        ITimer? timer = _keepAliveTimer;
+        Func<CancellationToken, ValueTask>? callback = _keepAliveCallback;
+        if (timer is null || callback is null || _disposed != 0)
+        {
+            return;
+        }
+
+        TimeSpan idle = _options.TimeProvider.GetElapsedTime(Volatile.Read(ref _lastActivity));
+        if (idle < _keepAliveInterval)
+        {
+            timer.Change(_keepAliveInterval - idle, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        Log.KeepAlive(_transport.Logger, idle);
+        Touch();
+        _ = RunKeepAliveAsync(callback, timer);
+    }
+
+    private async Task RunKeepAliveAsync(Func<CancellationToken, ValueTask> callback, ITimer timer)
+    {
+        try
+        {
+            await callback(_disposeCts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.KeepAliveFailed(_transport.Logger, e);
+        }
+
+        if (_disposed == 0 && ReferenceEquals(timer, _keepAliveTimer))
+        {
+            try
+            {
+                timer.Change(_keepAliveInterval, Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // SetKeepAlive or dispose replaced the timer meanwhile.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts the handshake deadline (start_handshake): if <see cref="CompleteHandshake"/> is not called within
+    /// <paramref name="timeout"/>, the pending or next read fails with <see cref="TimeoutException"/>.
+    /// </summary>
+    /// <param name="timeout">The time the handshake may take.</param>
+    public void StartHandshake(TimeSpan timeout)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
+        if (Interlocked.CompareExchange(ref _handshakeDeadline, Running, Idle) != Idle)
+        {
+            throw new InvalidOperationException("The handshake deadline was already started.");
+        }
+
+        _handshakeTimeout = timeout;
+        _handshakeTimer = _options.TimeProvider.CreateTimer(static s => ((SshPacketizer)s!).OnHandshakeTimeout(), this, timeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Stops the handshake deadline (complete_handshake). Has no effect if it already passed.</summary>
+    public void CompleteHandshake()
+    {
+        Interlocked.CompareExchange(ref _handshakeDeadline, Done, Running);
+        _handshakeTimer?.Dispose();
+        _handshakeTimer = null;
+    }
+
+    private void OnHandshakeTimeout()
+    {
+        if (Interlocked.CompareExchange(ref _handshakeDeadline, Expired, Running) == Running)
+        {
+            Log.HandshakeTimedOut(_transport.Logger, _handshakeTimeout);
+            _input.CancelPendingRead();
+        }
+    }
+
+    private void StartIdentificationDeadline()
+    {
+        TimeSpan timeout = _options.IdentificationTimeout;
+        if (timeout == Timeout.InfiniteTimeSpan || timeout <= TimeSpan.Zero || Volatile.Read(ref _handshakeDeadline) == Running)
+        {
+            return;
+        }
+
+        _identificationDeadline = Running;
+        _identificationTimer = _options.TimeProvider.CreateTimer(
+            static s =>
+            {
+                var self = (SshPacketizer)s!;
+                if (Interlocked.CompareExchange(ref self._identificationDeadline, Expired, Running) == Running)
+                {
+                    self._input.CancelPendingRead();
+                }
+            },
+            this,
+            timeout,
+            Timeout.InfiniteTimeSpan);
+    }
+
+    private void StopIdentificationDeadline()
+    {
+        _identificationTimer?.Dispose();
+        _identificationTimer = null;
+        if (Interlocked.CompareExchange(ref _identificationDeadline, Done, Running) == Expired)
+        {
+            // The timer fired as the line arrived: a cancellation is pending on the pipe, so end here cleanly.
+            throw new TimeoutException($"The peer's identification line did not arrive within {_options.IdentificationTimeout}.");
+        }
+    }
+
+    [DoesNotReturn]
+    private void ThrowReadCanceled()
+    {
+        if (Volatile.Read(ref _handshakeDeadline) == Expired)
+        {
+            throw new TimeoutException($"The SSH handshake did not complete within {_handshakeTimeout}.");
+        }
+
+        if (Volatile.Read(ref _identificationDeadline) == Expired)
+        {
+            throw new TimeoutException($"The peer's identification line did not arrive within {_options.IdentificationTimeout}.");
+        }
+
+        throw new OperationCanceledException("The read was cancelled.");
+    }
+
+    private static void ThrowIfOutputClosed(FlushResult flushed)
+    {
+        if (flushed.IsCanceled)
+        {
+            throw new OperationCanceledException("The flush was cancelled.");
+        }
+
+        if (flushed.IsCompleted)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ConnectionLost, "The connection was closed by the peer.");
+        }
+    }
+
+    private void Touch() => Volatile.Write(ref _lastActivity, _options.TimeProvider.GetTimestamp());
+
+    private bool IsTimeLimitReached() =>
+        _transport.Rekey.IsTimeLimitReached(Math.Min(_transport.Inbound.KeysTimestamp, _transport.Outbound.KeysTimestamp));
+
+    /// <summary>Stops the timers, completes both ends of the pipe, and zeroes keys and buffers.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _disposeCts.CancelAsync().ConfigureAwait(false);
+        _keepAliveTimer?.Dispose();
+        _handshakeTimer?.Dispose();
+        _identificationTimer?.Dispose();
+        _output.CancelPendingFlush();
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            ReleaseHeldBufferQuietly();
+            await _input.CompleteAsync().ConfigureAwait(false);
+            await _output.CompleteAsync().ConfigureAwait(false);
+            _reader.Dispose();
+            _writer.Dispose();
+            _transport.Dispose();
+        }
+        finally
+        {
+            _writeLock.Release();
+            _disposeCts.Dispose();
+        }
+    }
+
+    private void ReleaseHeldBufferQuietly()
+    {
+        try
+        {
+            ReleaseHeldBuffer();
+        }
+        catch (InvalidOperationException)
+        {
+            // The reader was already completed by its owner.
+        }
+    }
+}

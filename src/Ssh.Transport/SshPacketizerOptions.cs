@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Logging;
+
+namespace Ssh.Transport;
+
+/// <summary>
+/// Limits and settings of an <see cref="SshPacketizer"/>. Every limit has a safe default.
+/// </summary>
+public sealed class SshPacketizerOptions
+{
+    /// <summary>RFC 4253 §6.1: every implementation must accept packets of 35000 bytes.</summary>
+    public const int MinimumMaxPacketLength = 35000;
+
+    /// <summary>The default packet length limit, OpenSSH's (256 KiB).</summary>
+    public const int DefaultMaxPacketLength = 256 * 1024;
+
+    private int _maxPacketLength = DefaultMaxPacketLength;
+    private string _softwareVersion = "SshTransport_" + (typeof(SshPacketizerOptions).Assembly.GetName().Version?.ToString(2) ?? "0.1");
+
+    /// <summary>
+    /// The largest packet_length accepted from the peer (and written), checked before anything is allocated or
+    /// awaited for. Default 256 KiB; never below 35000 (RFC 4253 §6.1).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 35000 or above 16 MiB.</exception>
+    public int MaxPacketLength
+    {
+        get => _maxPacketLength;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, MinimumMaxPacketLength);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 16 * 1024 * 1024);
+            _maxPacketLength = value;
+        }
+    }
+
+    /// <summary>
+    /// The softwareversion of our identification line, "SSH-2.0-softwareversion comments" (RFC 4253 §4.2):
+    /// printable US-ASCII without spaces or '-'.
+    /// </summary>
+    public string SoftwareVersion
+    {
+        get => _softwareVersion;
+        set => _softwareVersion = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>Optional comments after the software version in our identification line.</summary>
+    public string? Comments { get; set; }
+
+    /// <summary>How many lines a server may send before its identification line (client side). Default 1024.</summary>
+    public int MaxPreBannerLines { get; set; } = 1024;
+
+    /// <summary>How many bytes a server may send before its identification line (client side). Default 64 KiB.</summary>
+    public int MaxPreBannerBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// How long to wait for the peer's identification line when no handshake deadline is running.
+    /// Default 30 seconds; <see cref="Timeout.InfiniteTimeSpan"/> waits forever.
+    /// </summary>
+    public TimeSpan IdentificationTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Rekey after this many bytes in either direction under one set of keys. The cipher's own limit
+    /// (OpenSSH's per-cipher default) applies when it is lower. Default: the cipher's limit.
+    /// </summary>
+    public long RekeyBytes { get; set; } = long.MaxValue;
+
+    /// <summary>Rekey after this many packets in either direction under one set of keys. Default 2^31.</summary>
+    public long RekeyPackets { get; set; } = 1L << 31;
+
+    /// <summary>Rekey when a set of keys is this old. Default one hour; <see cref="Timeout.InfiniteTimeSpan"/> for none.</summary>
+    public TimeSpan RekeyInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How many bytes past the byte limit the peer may still send under its old keys before the connection fails:
+    /// its data in flight while the key exchange runs. Default 2^29.
+    /// </summary>
+    public long RekeyOverflowBytes { get; set; } = 1L << 29;
+
+    /// <summary>How many packets past the packet limit the peer may still send under its old keys. Default 2^29.</summary>
+    public long RekeyOverflowPackets { get; set; } = 1L << 29;
+
+    /// <summary>The clock for timeouts, keepalive and time-based rekeying. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Where packet summaries (Debug) and hex dumps (Trace) go. Default: nowhere.</summary>
+    public ILogger? Logger { get; set; }
+
+    /// <summary>
+    /// Log payload hex dumps at Trace level. Off by default: payloads of upper layers can hold user data. Key
+    /// material is never logged, and user-authentication requests are never dumped.
+    /// </summary>
+    public bool LogPacketContents { get; set; }
+
+    internal SshPacketizerOptions Clone() => (SshPacketizerOptions)MemberwiseClone();
+}

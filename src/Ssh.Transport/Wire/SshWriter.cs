@@ -1,0 +1,169 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Text;
+
+namespace Ssh.Transport;
+
+/// <summary>
+/// Writes the data types of RFC 4251 §5 into an <see cref="IBufferWriter{T}"/>, typically straight into a packet's
+/// payload in the pipe's memory.
+/// </summary>
+public ref struct SshWriter
+{
+    private readonly IBufferWriter<byte> _output;
+    private long _written;
+
+    /// <summary>Creates a writer over <paramref name="output"/>.</summary>
+    /// <param name="output">Where the bytes go.</param>
+    public SshWriter(IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        _output = output;
+        _written = 0;
+    }
+
+    /// <summary>The number of bytes written by this writer.</summary>
+    public readonly long BytesWritten => _written;
+
+    /// <summary>Writes one byte.</summary>
+    /// <param name="value">The byte.</param>
+    public void WriteByte(byte value)
+    {
+        _output.GetSpan(1)[0] = value;
+        Advance(1);
+    }
+
+    /// <summary>Writes a boolean as one byte, 1 or 0.</summary>
+    /// <param name="value">The value.</param>
+    public void WriteBoolean(bool value) => WriteByte(value ? (byte)1 : (byte)0);
+
+    /// <summary>Writes a big-endian uint32.</summary>
+    /// <param name="value">The value.</param>
+    public void WriteUInt32(uint value)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(_output.GetSpan(4), value);
+        Advance(4);
+    }
+
+    /// <summary>Writes a big-endian uint64.</summary>
+    /// <param name="value">The value.</param>
+    public void WriteUInt64(ulong value)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(_output.GetSpan(8), value);
+        Advance(8);
+    }
+
+    /// <summary>Writes raw bytes with no length prefix.</summary>
+    /// <param name="value">The bytes.</param>
+    public void WriteBytes(ReadOnlySpan<byte> value)
+    {
+        if (value.IsEmpty)
+        {
+            return;
+        }
+
+        Span<byte> span = _output.GetSpan(value.Length);
+        value.CopyTo(span);
+        Advance(value.Length);
+    }
+
+    /// <summary>Writes an RFC 4251 "string": uint32 length, then the bytes.</summary>
+    /// <param name="value">The bytes.</param>
+    public void WriteString(ReadOnlySpan<byte> value)
+    {
+        Span<byte> span = _output.GetSpan(4 + value.Length);
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)value.Length);
+        value.CopyTo(span[4..]);
+        Advance(4 + value.Length);
+    }
+
+    /// <summary>Writes a "string" holding <paramref name="value"/> encoded as UTF-8.</summary>
+    /// <param name="value">The text.</param>
+    public void WriteString(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        int length = Encoding.UTF8.GetByteCount(value);
+        Span<byte> span = _output.GetSpan(4 + length);
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
+        Encoding.UTF8.GetBytes(value, span[4..]);
+        Advance(4 + length);
+    }
+
+    /// <summary>
+    /// Writes an "mpint" from an unsigned big-endian magnitude: leading zero bytes are dropped and a zero byte is
+    /// added where the top bit is set, as RFC 4251 §5 requires.
+    /// </summary>
+    /// <param name="magnitude">The unsigned number, big-endian.</param>
+    public void WriteUnsignedMPInt(ReadOnlySpan<byte> magnitude)
+    {
+        int first = magnitude.IndexOfAnyExcept((byte)0);
+        magnitude = first < 0 ? [] : magnitude[first..];
+        bool pad = !magnitude.IsEmpty && (magnitude[0] & 0x80) != 0;
+        int length = magnitude.Length + (pad ? 1 : 0);
+        Span<byte> span = _output.GetSpan(4 + length);
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
+        if (pad)
+        {
+            span[4] = 0;
+        }
+
+        magnitude.CopyTo(span[(pad ? 5 : 4)..]);
+        Advance(4 + length);
+    }
+
+    /// <summary>Writes an "mpint" from a <see cref="BigInteger"/>, in minimal two's complement form.</summary>
+    /// <param name="value">The number.</param>
+    public void WriteMPInt(BigInteger value)
+    {
+        if (value.IsZero)
+        {
+            WriteUInt32(0);
+            return;
+        }
+
+        int length = value.GetByteCount(isUnsigned: false);
+        Span<byte> span = _output.GetSpan(4 + length);
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
+        value.TryWriteBytes(span.Slice(4, length), out _, isUnsigned: false, isBigEndian: true);
+        Advance(4 + length);
+    }
+
+    /// <summary>Writes a "name-list" from names (US-ASCII, non-empty, no commas).</summary>
+    /// <param name="names">The names, in order.</param>
+    /// <exception cref="ArgumentException">A name is empty or contains a comma or non-ASCII character.</exception>
+    public void WriteNameList(ReadOnlySpan<string> names)
+    {
+        int length = names.Length == 0 ? 0 : names.Length - 1;
+        foreach (string name in names)
+        {
+            if (string.IsNullOrEmpty(name) || name.Contains(',', StringComparison.Ordinal) || !Ascii.IsValid(name))
+            {
+                throw new ArgumentException($"'{name}' is not a valid name for a name-list.", nameof(names));
+            }
+
+            length += name.Length;
+        }
+
+        Span<byte> span = _output.GetSpan(4 + length);
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
+        int offset = 4;
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (i > 0)
+            {
+                span[offset++] = (byte)',';
+            }
+
+            offset += Encoding.ASCII.GetBytes(names[i], span[offset..]);
+        }
+
+        Advance(4 + length);
+    }
+
+    private void Advance(int count)
+    {
+        _output.Advance(count);
+        _written += count;
+    }
+}
