@@ -56,7 +56,7 @@ public ref struct SshWriter
 
     /// <summary>Writes raw bytes with no length prefix.</summary>
     /// <param name="value">The bytes.</param>
-    public void WriteBytes(ReadOnlySpan<byte> value)
+    public void WriteBytes(scoped ReadOnlySpan<byte> value)
     {
         if (value.IsEmpty)
         {
@@ -70,7 +70,7 @@ public ref struct SshWriter
 
     /// <summary>Writes an RFC 4251 "string": uint32 length, then the bytes.</summary>
     /// <param name="value">The bytes.</param>
-    public void WriteString(ReadOnlySpan<byte> value)
+    public void WriteString(scoped ReadOnlySpan<byte> value)
     {
         Span<byte> span = _output.GetSpan(4 + value.Length);
         BinaryPrimitives.WriteUInt32BigEndian(span, (uint)value.Length);
@@ -95,7 +95,7 @@ public ref struct SshWriter
     /// added where the top bit is set, as RFC 4251 §5 requires.
     /// </summary>
     /// <param name="magnitude">The unsigned number, big-endian.</param>
-    public void WriteUnsignedMPInt(ReadOnlySpan<byte> magnitude)
+    public void WriteUnsignedMPInt(scoped ReadOnlySpan<byte> magnitude)
     {
         int first = magnitude.IndexOfAnyExcept((byte)0);
         magnitude = first < 0 ? [] : magnitude[first..];
@@ -132,7 +132,7 @@ public ref struct SshWriter
     /// <summary>Writes a "name-list" from names (US-ASCII, non-empty, no commas).</summary>
     /// <param name="names">The names, in order.</param>
     /// <exception cref="ArgumentException">A name is empty or contains a comma or non-ASCII character.</exception>
-    public void WriteNameList(ReadOnlySpan<string> names)
+    public void WriteNameList(scoped ReadOnlySpan<string> names)
     {
         int length = names.Length == 0 ? 0 : names.Length - 1;
         foreach (string name in names)

@@ -1,0 +1,1 @@
+return await Ssh.Transport.Cli.CliMain.RunAsync(args).ConfigureAwait(false);
