@@ -136,4 +136,20 @@ internal abstract class PacketOpener : PacketProtection
     /// the caller must treat <paramref name="destination"/> as garbage and end the connection.
     /// </returns>
     public abstract bool TryOpen(uint sequenceNumber, ReadOnlySpan<byte> packet, ReadOnlySpan<byte> tag, Span<byte> destination);
+
+    /// <summary>
+    /// True for CBC constructions, whose decrypted length an attacker can probe (the Albrecht-Paterson-Watson attack):
+    /// on a bogus length the reader does not fail at once but, like OpenSSH, discards input up to the packet cap,
+    /// calls <see cref="ComputeDiscardMac"/> over it, and only then fails with a MAC error.
+    /// </summary>
+    public virtual bool DiscardsOnBadLength => false;
+
+    /// <summary>
+    /// Computes (and throws away) a MAC over discarded bytes, so that a bogus length costs the time of a MAC check.
+    /// </summary>
+    /// <param name="sequenceNumber">The sequence number of the bogus packet.</param>
+    /// <param name="data">The discarded bytes (the reader may pass them in several calls).</param>
+    public virtual void ComputeDiscardMac(uint sequenceNumber, ReadOnlySpan<byte> data)
+    {
+    }
 }
