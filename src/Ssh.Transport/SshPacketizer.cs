@@ -60,7 +60,6 @@ public sealed class SshPacketizer : IAsyncDisposable
     private ITimer? _keepAliveTimer;
     private TimeSpan _keepAliveInterval;
     private Func<CancellationToken, ValueTask>? _keepAliveCallback;
-    private long _lastActivity;
     private readonly CancellationTokenSource _disposeCts = new();
     private int _disposed;
 
@@ -80,7 +79,6 @@ public sealed class SshPacketizer : IAsyncDisposable
         _transport = new TransportState(_options, _options.Logger ?? NullLogger.Instance);
         _reader = new PacketReader(_transport);
         _writer = new PacketWriter(_transport);
-        _lastActivity = _options.TimeProvider.GetTimestamp();
     }
 
     /// <summary>Which end of the connection this side is.</summary>
@@ -297,7 +295,6 @@ public sealed class SshPacketizer : IAsyncDisposable
         {
             _holdingBuffer = true;
             _heldConsumed = consumed;
-            Touch();
             return true;
         }
 
@@ -499,8 +496,9 @@ public sealed class SshPacketizer : IAsyncDisposable
         }
 
         uint sequenceNumber = _writer.FinishPacket();
-        Touch();
-        return new SshWriteResult(sequenceNumber, NeedRekey);
+
+        // The per-packet accounting already checked the time limit: no second clock read here.
+        return new SshWriteResult(sequenceNumber, _transport.Rekey.NeedRekey);
     }
 
     /// <summary>Prepares the keys the peer's next NEWKEYS switches to (set_inbound_cipher); replaces any prepared before.</summary>
@@ -561,7 +559,7 @@ public sealed class SshPacketizer : IAsyncDisposable
             return;
         }
 
-        TimeSpan idle = _options.TimeProvider.GetElapsedTime(Volatile.Read(ref _lastActivity));
+        TimeSpan idle = _options.TimeProvider.GetElapsedTime(Volatile.Read(ref _transport.LastActivity));
         if (idle < _keepAliveInterval)
         {
             timer.Change(_keepAliveInterval - idle, Timeout.InfiniteTimeSpan);
@@ -694,7 +692,7 @@ public sealed class SshPacketizer : IAsyncDisposable
         }
     }
 
-    private void Touch() => Volatile.Write(ref _lastActivity, _options.TimeProvider.GetTimestamp());
+    private void Touch() => Volatile.Write(ref _transport.LastActivity, _options.TimeProvider.GetTimestamp());
 
     private bool IsTimeLimitReached() =>
         _transport.Rekey.IsTimeLimitReached(Math.Min(_transport.Inbound.KeysTimestamp, _transport.Outbound.KeysTimestamp));

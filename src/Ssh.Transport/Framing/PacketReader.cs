@@ -132,6 +132,7 @@ internal sealed class PacketReader : IDisposable
         long now = _transport.Time.GetTimestamp();
         state.CountPacket(total, "inbound");
         _transport.Rekey.Check(state, inbound: true, now);
+        Volatile.Write(ref _transport.LastActivity, now);
         byte messageNumber = plain[1];
         Log.PacketRead(_transport, sequenceNumber, messageNumber, payload.Span);
         if (messageNumber == SshMessageNumber.NewKeys)

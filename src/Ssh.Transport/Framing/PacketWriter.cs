@@ -170,7 +170,9 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         AbandonPacket();
 
         state.CountPacket(total, "outbound");
-        _transport.Rekey.Check(state, inbound: false, _transport.Time.GetTimestamp());
+        long now = _transport.Time.GetTimestamp();
+        _transport.Rekey.Check(state, inbound: false, now);
+        Volatile.Write(ref _transport.LastActivity, now);
         if (messageNumber == SshMessageNumber.NewKeys)
         {
             // RFC 4253 §7.3: keys are used from the packet after our NEWKEYS.

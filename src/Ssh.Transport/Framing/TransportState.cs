@@ -16,12 +16,16 @@ internal sealed class TransportState : IDisposable
         Logger = logger;
         Rekey = new RekeyAccounting(options);
         long now = Time.GetTimestamp();
+        LastActivity = now;
         Inbound = new DirectionState<PacketOpener>(NoneProtection.CreateOpener(), now);
         Outbound = new DirectionState<PacketSealer>(NoneProtection.CreateSealer(), now);
         Rekey.LimitReached += direction => Log.RekeyNeeded(Logger, direction);
     }
 
     public SshPacketizerOptions Options { get; }
+
+    /// <summary>When a packet was last read or written (TimeProvider timestamp), for keepalive. Written per packet, with the timestamp the packet's accounting already took.</summary>
+    public long LastActivity;
 
     public TimeProvider Time { get; }
 

@@ -1,0 +1,179 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Ssh.Transport.Framing;
+
+namespace Ssh.Transport.Benchmarks;
+
+/// <summary>
+/// One packet with the "none" protection through the packetizer, beside a plain pipe copy of the same bytes
+/// (the baseline): what framing costs on top of moving the bytes through a pipe.
+/// </summary>
+[MemoryDiagnoser]
+public class PacketizerBenchmarks
+{
+    private Pipe _toServer = null!;
+    private Pipe _toClient = null!;
+    private SshPacketizer _client = null!;
+    private SshPacketizer _server = null!;
+    private byte[] _payload = null!;
+    private byte[] _packet = null!;
+
+    [Params(64, 1024, 32768)]
+    public int PayloadSize { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var options = new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false);
+        _toServer = new Pipe(options);
+        _toClient = new Pipe(options);
+        _client = new SshPacketizer(new Duplex(_toClient.Reader, _toServer.Writer), SshRole.Client);
+        _server = new SshPacketizer(new Duplex(_toServer.Reader, _toClient.Writer), SshRole.Server);
+        _payload = new byte[PayloadSize];
+        _payload[0] = SshMessageNumber.ChannelData;
+
+        int padding = 8 - ((5 + PayloadSize) % 8);
+        padding = padding < 4 ? padding + 8 : padding;
+        _packet = new byte[5 + PayloadSize + padding];
+        BinaryPrimitives.WriteUInt32BigEndian(_packet, (uint)(_packet.Length - 4));
+        _packet[4] = (byte)padding;
+        _payload.CopyTo(_packet, 5);
+    }
+
+    /// <summary>The same packet bytes written into the pipe and read back out, with no framing at all.</summary>
+    [Benchmark(Baseline = true)]
+    public long PipeCopy()
+    {
+        PipeWriter writer = _toServer.Writer;
+        Span<byte> span = writer.GetSpan(_packet.Length);
+        _packet.CopyTo(span);
+        writer.Advance(_packet.Length);
+        _ = writer.FlushAsync().GetAwaiter().GetResult();
+        _toServer.Reader.TryRead(out ReadResult result);
+        long length = result.Buffer.Length;
+        _toServer.Reader.AdvanceTo(result.Buffer.End);
+        return length;
+    }
+
+    /// <summary>Payload serialized into the pipe's memory, framed, padded and "sealed"; drained raw.</summary>
+    [Benchmark]
+    public long WritePacket()
+    {
+        _ = _client.WritePacketAsync(_payload, static (w, p) => w.Write(p), PayloadSize, flush: true).GetAwaiter().GetResult();
+        _toServer.Reader.TryRead(out ReadResult result);
+        long length = result.Buffer.Length;
+        _toServer.Reader.AdvanceTo(result.Buffer.End);
+        return length;
+    }
+
+    /// <summary>Raw packet bytes into the pipe, parsed and validated by the packetizer.</summary>
+    [Benchmark]
+    public int ReadPacket()
+    {
+        PipeWriter writer = _toServer.Writer;
+        Span<byte> span = writer.GetSpan(_packet.Length);
+        _packet.CopyTo(span);
+        writer.Advance(_packet.Length);
+        _ = writer.FlushAsync().GetAwaiter().GetResult();
+        return _server.ReadPacketAsync().GetAwaiter().GetResult().Payload.Length;
+    }
+
+    /// <summary>Client packetizer writes, server packetizer reads.</summary>
+    [Benchmark]
+    public int WriteAndReadPacket()
+    {
+        _ = _client.WritePacketAsync(_payload, static (w, p) => w.Write(p), PayloadSize, flush: true).GetAwaiter().GetResult();
+        return _server.ReadPacketAsync().GetAwaiter().GetResult().Payload.Length;
+    }
+
+    private sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}
+
+/// <summary>
+/// The parsing core over a sequence in one or several segments, beside copying the same sequence out (the
+/// baseline): the cost of reassembly for packets that straddle pipe segments.
+/// </summary>
+[MemoryDiagnoser]
+public class PacketParseBenchmarks
+{
+    private ReadOnlySequence<byte> _input;
+    private byte[] _scratch = null!;
+    private PacketReader _reader = null!;
+
+    [Params(64, 1024, 32768)]
+    public int PayloadSize { get; set; }
+
+    [Params(1, 3)]
+    public int Segments { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        int padding = 8 - ((5 + PayloadSize) % 8);
+        padding = padding < 4 ? padding + 8 : padding;
+        var packet = new byte[5 + PayloadSize + padding];
+        BinaryPrimitives.WriteUInt32BigEndian(packet, (uint)(packet.Length - 4));
+        packet[4] = (byte)padding;
+        packet[5] = SshMessageNumber.ChannelData;
+        _input = Split(packet, Segments);
+        _scratch = new byte[packet.Length];
+        var options = new SshPacketizerOptions { RekeyPackets = long.MaxValue, RekeyInterval = Timeout.InfiniteTimeSpan };
+        _reader = new PacketReader(new TransportState(options, NullLogger.Instance));
+    }
+
+    [Benchmark(Baseline = true)]
+    public int CopyOut()
+    {
+        _input.CopyTo(_scratch);
+        return _scratch.Length;
+    }
+
+    [Benchmark]
+    public int TryRead()
+    {
+        _reader.TryRead(_input, out _, out SshPacket packet);
+        return packet.Payload.Length;
+    }
+
+    private static ReadOnlySequence<byte> Split(byte[] data, int segments)
+    {
+        if (segments == 1)
+        {
+            return new ReadOnlySequence<byte>(data);
+        }
+
+        int size = (data.Length + segments - 1) / segments;
+        Segment first = new(data.AsMemory(0, Math.Min(size, data.Length)), 0);
+        Segment last = first;
+        for (int offset = size; offset < data.Length; offset += size)
+        {
+            last = last.Append(data.AsMemory(offset, Math.Min(size, data.Length - offset)));
+        }
+
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
+        {
+            Memory = memory;
+            RunningIndex = runningIndex;
+        }
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory, RunningIndex + Memory.Length);
+            Next = next;
+            return next;
+        }
+    }
+}
