@@ -312,7 +312,7 @@ public sealed class SshPacketizer : IAsyncDisposable
             throw new SshProtocolException(SshDisconnectReason.ConnectionLost, $"The connection closed in the middle of a packet ({buffer.Length} bytes of it received).");
         }
 
-        _input.AdvanceTo(buffer.Start, buffer.End);
+        _input.AdvanceTo(consumed, buffer.End);
         return false;
     }
 

@@ -29,6 +29,8 @@ internal sealed class PacketReader : IDisposable
     private byte[] _buffer = [];
     private uint _packetLength;
     private bool _hasLength;
+    private long _discardRemaining = -1;
+    private uint _discardSequenceNumber;
 
     public PacketReader(TransportState transport)
     {
@@ -36,12 +38,15 @@ internal sealed class PacketReader : IDisposable
         _maxPacketLength = transport.Options.MaxPacketLength;
     }
 
-    /// <summary>True when the start of a packet has been seen and its length is known.</summary>
-    public bool InPacket => _hasLength;
+    /// <summary>True when the start of a packet has been seen and its length is known, or input is being discarded.</summary>
+    public bool InPacket => _hasLength || _discardRemaining >= 0;
 
     /// <summary>Tries to read one whole packet from the start of <paramref name="input"/>.</summary>
     /// <param name="input">The received bytes, starting at a packet boundary.</param>
-    /// <param name="consumed">On success, the position just after the packet (MAC included).</param>
+    /// <param name="consumed">
+    /// On success, the position just after the packet (MAC included). On false, how far the input may be released:
+    /// its start, except while a bogus CBC packet is being discarded.
+    /// </param>
     /// <param name="packet">On success, the packet.</param>
     /// <returns>True when a packet was read; false when more bytes are needed.</returns>
     /// <exception cref="SshProtocolException">The packet is malformed, too long, or fails authentication.</exception>
@@ -50,6 +55,10 @@ internal sealed class PacketReader : IDisposable
         DirectionState<PacketOpener> state = _transport.Inbound;
         PacketOpener opener = state.Active;
         uint sequenceNumber = state.SequenceNumber;
+        if (_discardRemaining >= 0)
+        {
+            return Discard(input, opener, out consumed, out packet);
+        }
 
         if (!_hasLength)
         {
@@ -69,7 +78,19 @@ internal sealed class PacketReader : IDisposable
 
             _packetLength = opener.DecryptLength(sequenceNumber, prefix[..prefixSize]);
             _hasLength = true;
-            ValidateLength(_packetLength, opener);
+            string? error = ValidateLength(_packetLength, opener);
+            if (error is not null)
+            {
+                if (!opener.DiscardsOnBadLength)
+                {
+                    throw new SshProtocolException(SshDisconnectReason.ProtocolError, error);
+                }
+
+                // OpenSSH's countermeasure to length probing of CBC (Albrecht et al., 2009): read on to the packet
+                // cap and compute a MAC before failing, so a bad length looks and times like a bad MAC.
+                StartDiscard(sequenceNumber, alreadyRead: 0);
+                return Discard(input, opener, out consumed, out packet);
+            }
         }
 
         int packetLength = (int)_packetLength;
@@ -106,6 +127,13 @@ internal sealed class PacketReader : IDisposable
             if (!opener.TryOpen(sequenceNumber, received[..(4 + packetLength)], received.Slice(4 + packetLength, tagSize), destination))
             {
                 CryptographicZero(destination);
+                if (opener.DiscardsOnBadLength)
+                {
+                    // CBC: a MAC failure discards like a bad length does, so the two cannot be told apart.
+                    StartDiscard(sequenceNumber, alreadyRead: total);
+                    return Discard(input.Slice(total), opener, out consumed, out packet);
+                }
+
                 throw new SshProtocolException(SshDisconnectReason.MacError, $"Packet {sequenceNumber} failed authentication ({opener.Name}).");
             }
 
@@ -145,17 +173,18 @@ internal sealed class PacketReader : IDisposable
         return true;
     }
 
-    private void ValidateLength(uint packetLength, PacketOpener opener)
+    /// <returns>Null when the length is acceptable, otherwise what is wrong with it.</returns>
+    private string? ValidateLength(uint packetLength, PacketOpener opener)
     {
         // Checked before anything is allocated or awaited: a declared 4 GiB costs nothing.
         if (packetLength > (uint)_maxPacketLength)
         {
-            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Packet length {packetLength} exceeds the limit of {_maxPacketLength} bytes.");
+            return $"Packet length {packetLength} exceeds the limit of {_maxPacketLength} bytes.";
         }
 
         if (packetLength < MinimumPacketLength)
         {
-            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Packet length {packetLength} is too short for a packet.");
+            return $"Packet length {packetLength} is too short for a packet.";
         }
 
         // RFC 4253 §6: the length (with the length field for none and MAC-then-encrypt; without it for AEAD and
@@ -163,8 +192,37 @@ internal sealed class PacketReader : IDisposable
         uint aligned = opener.AlignmentIncludesLengthField ? packetLength + 4 : packetLength;
         if (aligned % (uint)opener.BlockSize != 0)
         {
-            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Packet length {packetLength} is not aligned to the {opener.BlockSize}-byte block of {opener.Name}.");
+            return $"Packet length {packetLength} is not aligned to the {opener.BlockSize}-byte block of {opener.Name}.";
         }
+
+        return null;
+    }
+
+    private void StartDiscard(uint sequenceNumber, long alreadyRead)
+    {
+        _hasLength = false;
+        _discardSequenceNumber = sequenceNumber;
+        _discardRemaining = Math.Max(0, 4L + _maxPacketLength - alreadyRead);
+    }
+
+    /// <summary>Consumes and MACs input until the discard quota is met, then fails as a bad MAC would.</summary>
+    private bool Discard(in ReadOnlySequence<byte> input, PacketOpener opener, out SequencePosition consumed, out SshPacket packet)
+    {
+        ReadOnlySequence<byte> take = input.Slice(0, Math.Min(input.Length, _discardRemaining));
+        foreach (ReadOnlyMemory<byte> segment in take)
+        {
+            opener.ComputeDiscardMac(_discardSequenceNumber, segment.Span);
+        }
+
+        _discardRemaining -= take.Length;
+        if (_discardRemaining == 0)
+        {
+            throw new SshProtocolException(SshDisconnectReason.MacError, $"Packet {_discardSequenceNumber} failed authentication ({opener.Name}); its input was discarded.");
+        }
+
+        consumed = take.End;
+        packet = default;
+        return false;
     }
 
     private static bool NeedMore(in ReadOnlySequence<byte> input, out SequencePosition consumed, out SshPacket packet)
