@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Ssh.Transport.Compression;
 using Ssh.Transport.Crypto;
 using Ssh.Transport.Framing;
 
@@ -502,16 +503,17 @@ public sealed class SshPacketizer : IAsyncDisposable
     }
 
     /// <summary>Prepares the keys the peer's next NEWKEYS switches to (set_inbound_cipher); replaces any prepared before.</summary>
-    internal void SetPendingInbound(PacketOpener opener)
+    internal void SetPendingInbound(PacketOpener opener, CompressionMethod compression = CompressionMethod.None)
     {
         ArgumentNullException.ThrowIfNull(opener);
         PacketOpener? old = _transport.Inbound.Pending;
         _transport.Inbound.Pending = opener;
+        _transport.Inbound.PendingCompression = compression;
         old?.Dispose();
     }
 
     /// <summary>Prepares the keys our next NEWKEYS switches to (set_outbound_cipher); replaces any prepared before.</summary>
-    internal void SetPendingOutbound(PacketSealer sealer)
+    internal void SetPendingOutbound(PacketSealer sealer, CompressionMethod compression = CompressionMethod.None)
     {
         ArgumentNullException.ThrowIfNull(sealer);
         _writeLock.Wait(CancellationToken.None);
@@ -519,7 +521,26 @@ public sealed class SshPacketizer : IAsyncDisposable
         {
             PacketSealer? old = _transport.Outbound.Pending;
             _transport.Outbound.Pending = sealer;
+            _transport.Outbound.PendingCompression = compression;
             old?.Dispose();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Tells the transport that user authentication succeeded, which starts "zlib@openssh.com" compression where it
+    /// was negotiated. Call it on the server right after writing SSH_MSG_USERAUTH_SUCCESS, and on the client right
+    /// after reading it, before the next read (OpenSSH does the same).
+    /// </summary>
+    public void EnableDelayedCompression()
+    {
+        _writeLock.Wait(CancellationToken.None);
+        try
+        {
+            _transport.EnableDelayedCompression(inbound: true, outbound: true);
         }
         finally
         {

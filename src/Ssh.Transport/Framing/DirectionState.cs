@@ -21,6 +21,12 @@ internal sealed class DirectionState<TProtection>
     /// <summary>Keys prepared by a key exchange, installed at the next NEWKEYS of this direction.</summary>
     public TProtection? Pending { get; set; }
 
+    /// <summary>The compression negotiated with <see cref="Pending"/>.</summary>
+    public Compression.CompressionMethod PendingCompression { get; set; }
+
+    /// <summary>The compression negotiated with the active keys (zlib@openssh.com may not have started yet).</summary>
+    public Compression.CompressionMethod Compression { get; private set; }
+
     /// <summary>The sequence number of the next packet (uint32, wraps; RFC 4253 §6.4).</summary>
     public uint SequenceNumber { get; set; }
 
@@ -78,6 +84,8 @@ internal sealed class DirectionState<TProtection>
         TProtection old = Active;
         Active = next;
         Pending = null;
+        Compression = PendingCompression;
+        PendingCompression = default;
         old.Dispose();
         if (strictKex)
         {

@@ -60,6 +60,12 @@ internal sealed class PacketReader : IDisposable
             return Discard(input, opener, out consumed, out packet);
         }
 
+        if (_transport.RetiredInflater is { } retired)
+        {
+            _transport.RetiredInflater = null;
+            retired.Dispose();
+        }
+
         if (!_hasLength)
         {
             int prefixSize = opener.LengthPrefixSize;
@@ -157,11 +163,21 @@ internal sealed class PacketReader : IDisposable
         }
 
         ReadOnlyMemory<byte> payload = body.Slice(1, payloadLength);
+        if (_transport.Inflater is { } inflater)
+        {
+            // RFC 4253 §6.2: compression applies to the payload only; MAC and padding were over the compressed form.
+            payload = inflater.Decompress(payload);
+            if (payload.IsEmpty)
+            {
+                throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Packet {sequenceNumber} inflates to an empty payload.");
+            }
+        }
+
         long now = _transport.Time.GetTimestamp();
         state.CountPacket(total, "inbound");
         _transport.Rekey.Check(state, inbound: true, now);
         Volatile.Write(ref _transport.LastActivity, now);
-        byte messageNumber = plain[1];
+        byte messageNumber = payload.Span[0];
         Log.PacketRead(_transport, sequenceNumber, messageNumber, payload.Span);
         if (messageNumber == SshMessageNumber.NewKeys)
         {

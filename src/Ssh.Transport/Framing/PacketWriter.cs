@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Ssh.Transport.Compression;
 using Ssh.Transport.Crypto;
 
 namespace Ssh.Transport.Framing;
@@ -23,6 +24,9 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
     private readonly TransportState _transport;
     private readonly RandomPadding _padding = new();
     private readonly int _maxPacketLength;
+    private readonly ScratchBufferWriter _scratch = new();
+    private readonly FixedBufferWriter _compressed = new();
+    private IBufferWriter<byte>? _pipe;
     private IBufferWriter<byte>? _output;
     private Memory<byte> _memory;
     private int _payloadLength;
@@ -52,8 +56,11 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         // Minimal padding is 4..BlockSize+3 bytes.
         _tailReserve = sealer.BlockSize + 3 + sealer.TagSize;
         int hint = Math.Clamp(payloadSizeHint <= 0 ? DefaultPayloadHint : payloadSizeHint, 1, MaxPayloadLength);
-        _output = output;
-        _memory = output.GetMemory(HeaderSize + hint + _tailReserve);
+        _pipe = output;
+
+        // With compression on, the payload is written to a scratch buffer and deflated into the pipe at the end.
+        _output = _transport.Deflater is null ? output : _scratch;
+        _memory = _output.GetMemory(HeaderSize + hint + _tailReserve);
         _payloadLength = 0;
     }
 
@@ -61,6 +68,7 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
     public void AbandonPacket()
     {
         _output = null;
+        _pipe = null;
         _memory = default;
         _payloadLength = 0;
     }
@@ -127,7 +135,7 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
     /// <exception cref="InvalidOperationException">The payload is empty, or a NEWKEYS has no keys to switch to.</exception>
     public uint FinishPacket()
     {
-        IBufferWriter<byte> output = _output ?? throw new InvalidOperationException("No packet is being written.");
+        IBufferWriter<byte> output = _pipe ?? throw new InvalidOperationException("No packet is being written.");
         DirectionState<PacketSealer> state = _transport.Outbound;
         PacketSealer sealer = state.Active;
         int payloadLength = _payloadLength;
@@ -145,6 +153,19 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
             throw new InvalidOperationException("SSH_MSG_NEWKEYS written with no outbound keys prepared.");
         }
 
+        uint sequenceNumber = state.SequenceNumber;
+        Log.PacketWritten(_transport, sequenceNumber, messageNumber, span.Slice(HeaderSize, payloadLength));
+        if (_transport.Deflater is { } deflater)
+        {
+            // Deflate from the scratch buffer into the pipe's memory; the bound covers zlib's worst-case growth.
+            ReadOnlySpan<byte> uncompressed = span.Slice(HeaderSize, payloadLength);
+            int bound = payloadLength + (payloadLength >> 10) + 64;
+            _memory = output.GetMemory(HeaderSize + bound + _tailReserve);
+            _compressed.Reset(_memory[HeaderSize..^_tailReserve]);
+            payloadLength = deflater.Compress(uncompressed, _compressed);
+            span = _memory.Span;
+        }
+
         // RFC 4253 §6: 4..255 bytes of padding make the (length-field-inclusive for none and MtE) packet a
         // multiple of the block size. We pad minimally, as OpenSSH does.
         int blockSize = sealer.BlockSize;
@@ -160,8 +181,6 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         span[4] = (byte)paddingLength;
         _padding.Fill(span.Slice(HeaderSize + payloadLength, paddingLength));
 
-        uint sequenceNumber = state.SequenceNumber;
-        Log.PacketWritten(_transport, sequenceNumber, messageNumber, span.Slice(HeaderSize, payloadLength));
         int tagSize = sealer.TagSize;
         sealer.Seal(sequenceNumber, span[..(4 + packetLength)], span.Slice(4 + packetLength, tagSize));
 
@@ -182,5 +201,9 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         return sequenceNumber;
     }
 
-    public void Dispose() => _padding.Dispose();
+    public void Dispose()
+    {
+        _padding.Dispose();
+        _scratch.Dispose();
+    }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Ssh.Transport.Compression;
 using Ssh.Transport.Crypto;
 
 namespace Ssh.Transport.Framing;
@@ -37,6 +38,18 @@ internal sealed class TransportState : IDisposable
 
     public DirectionState<PacketSealer> Outbound { get; }
 
+    /// <summary>Inflates inbound payloads while zlib is on in that direction.</summary>
+    public ZlibDecompressor? Inflater { get; private set; }
+
+    /// <summary>The inflater of the previous keys, whose buffer still holds the NEWKEYS payload until the next read.</summary>
+    public ZlibDecompressor? RetiredInflater { get; set; }
+
+    /// <summary>Deflates outbound payloads while zlib is on in that direction.</summary>
+    public ZlibCompressor? Deflater { get; private set; }
+
+    /// <summary>User authentication succeeded: zlib@openssh.com may run.</summary>
+    public bool Authenticated { get; private set; }
+
     /// <summary>kex-strict-*-v00@openssh.com was negotiated: every NEWKEYS resets that direction's sequence number.</summary>
     public bool StrictKex { get; set; }
 
@@ -49,6 +62,11 @@ internal sealed class TransportState : IDisposable
             throw new SshProtocolException(SshDisconnectReason.ProtocolError, "Unexpected SSH_MSG_NEWKEYS: no key exchange has prepared new keys.");
         }
 
+        // RFC 4253 §6.2: the compression context starts afresh with each set of keys. The old inflater holds the
+        // NEWKEYS payload just returned, so it is released at the next read, not now.
+        RetiredInflater?.Dispose();
+        RetiredInflater = Inflater;
+        Inflater = IsCompressionOn(Inbound.Compression) ? new ZlibDecompressor(Options.MaxPacketLength) : null;
         Log.KeysSwitched(Logger, "inbound", Inbound.Active.Name);
         Rekey.OnKeysSwitched(Inbound, Outbound);
     }
@@ -61,13 +79,40 @@ internal sealed class TransportState : IDisposable
             throw new InvalidOperationException("SSH_MSG_NEWKEYS written with no outbound keys prepared.");
         }
 
+        Deflater?.Dispose();
+        Deflater = IsCompressionOn(Outbound.Compression) ? new ZlibCompressor() : null;
         Log.KeysSwitched(Logger, "outbound", Outbound.Active.Name);
         Rekey.OnKeysSwitched(Inbound, Outbound);
     }
+
+    /// <summary>
+    /// User authentication succeeded: start zlib@openssh.com in each direction that negotiated it (OpenSSH starts it
+    /// for the server after sending USERAUTH_SUCCESS and for the client after receiving it). Later key exchanges
+    /// that negotiate it start it at NEWKEYS.
+    /// </summary>
+    public void EnableDelayedCompression(bool inbound, bool outbound)
+    {
+        Authenticated = true;
+        if (inbound && Inflater is null && Inbound.Compression == CompressionMethod.ZlibDelayed)
+        {
+            Inflater = new ZlibDecompressor(Options.MaxPacketLength);
+        }
+
+        if (outbound && Deflater is null && Outbound.Compression == CompressionMethod.ZlibDelayed)
+        {
+            Deflater = new ZlibCompressor();
+        }
+    }
+
+    private bool IsCompressionOn(CompressionMethod method) =>
+        method == CompressionMethod.Zlib || (method == CompressionMethod.ZlibDelayed && Authenticated);
 
     public void Dispose()
     {
         Inbound.DisposeKeys();
         Outbound.DisposeKeys();
+        Inflater?.Dispose();
+        RetiredInflater?.Dispose();
+        Deflater?.Dispose();
     }
 }
