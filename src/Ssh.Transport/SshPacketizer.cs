@@ -47,6 +47,7 @@ public sealed class SshPacketizer : IAsyncDisposable
     private readonly byte[] _localIdentification;
     private byte[]? _remoteIdentification;
     private int _queuedWriters;
+    private TaskCompletionSource? _kexHold;
 
     private bool _holdingBuffer;
     private SequencePosition _heldConsumed;
@@ -357,14 +358,38 @@ public sealed class SshPacketizer : IAsyncDisposable
     public ValueTask<SshWriteResult> WritePacketAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(writePayload);
+        return WriteCore(state, writePayload, payloadSizeHint, flush, gated: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes an upper-layer packet: between our KEXINIT and our NEWKEYS it waits (RFC 4253 §7.1: only transport
+    /// and key-exchange messages may be sent then), atomically with the write lock, so none slips in between.
+    /// </summary>
+    internal ValueTask<SshWriteResult> WriteGatedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, CancellationToken cancellationToken) =>
+        WriteCore(state, writePayload, payloadSizeHint, flush: true, gated: true, cancellationToken);
+
+    /// <summary>True between our KEXINIT and our NEWKEYS: upper-layer writes are held back.</summary>
+    internal bool IsHoldingUpperLayerWrites => Volatile.Read(ref _kexHold) is not null;
+
+    private ValueTask<SshWriteResult> WriteCore<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, bool gated, CancellationToken cancellationToken)
+    {
+        if (gated && Volatile.Read(ref _kexHold) is not null)
+        {
+            return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gated, counted: false, holdsLock: false, cancellationToken);
+        }
+
         Interlocked.Increment(ref _queuedWriters);
         if (!_writeLock.Wait(0, CancellationToken.None))
         {
-            return WritePacketContendedAsync(state, writePayload, payloadSizeHint, flush, cancellationToken);
+            return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gated, counted: true, holdsLock: false, cancellationToken);
+        }
+
+        if (gated && _kexHold is not null)
+        {
+            return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gated, counted: true, holdsLock: true, cancellationToken);
         }
 
         SshWriteResult written;
-        bool othersWaiting;
         try
         {
             written = WriteUnsynchronized(state, writePayload, payloadSizeHint);
@@ -375,11 +400,9 @@ public sealed class SshPacketizer : IAsyncDisposable
             _writeLock.Release();
             throw;
         }
-        finally
-        {
-        }
 
-        othersWaiting = Interlocked.Decrement(ref _queuedWriters) > 0;
+        // Coalesce flushes: a writer already queued behind us will flush this packet with its own.
+        bool othersWaiting = Interlocked.Decrement(ref _queuedWriters) > 0;
         if (!flush || othersWaiting)
         {
             _writeLock.Release();
@@ -430,41 +453,75 @@ public sealed class SshPacketizer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The slow path: wait for the lock, and for a gated write also for the end of our key exchange. Whoever leaves
+    /// the queue last while holding the lock flushes, so a coalesced flush is never lost, not even when a gated
+    /// writer backs off.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<SshWriteResult> WritePacketContendedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, CancellationToken cancellationToken)
+    private async ValueTask<SshWriteResult> WriteContendedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, bool gated, bool counted, bool holdsLock, CancellationToken cancellationToken)
     {
-        try
+        while (true)
         {
-            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            Interlocked.Decrement(ref _queuedWriters);
-            throw;
-        }
+            if (!holdsLock)
+            {
+                if (!counted)
+                {
+                    while (gated && Volatile.Read(ref _kexHold) is { } hold)
+                    {
+                        await hold.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    }
 
-        try
-        {
-            SshWriteResult written;
+                    Interlocked.Increment(ref _queuedWriters);
+                    counted = true;
+                }
+
+                try
+                {
+                    await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    Interlocked.Decrement(ref _queuedWriters);
+                    throw;
+                }
+            }
+
+            holdsLock = false;
             try
             {
-                written = WriteUnsynchronized(state, writePayload, payloadSizeHint);
+                if (gated && _kexHold is not null)
+                {
+                    counted = false;
+                    if (Interlocked.Decrement(ref _queuedWriters) == 0)
+                    {
+                        ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
+                    }
+
+                    continue;
+                }
+
+                SshWriteResult written;
+                try
+                {
+                    written = WriteUnsynchronized(state, writePayload, payloadSizeHint);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _queuedWriters);
+                }
+
+                if (flush && Volatile.Read(ref _queuedWriters) == 0)
+                {
+                    ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
+                }
+
+                return written;
             }
             finally
             {
-                Interlocked.Decrement(ref _queuedWriters);
+                _writeLock.Release();
             }
-
-            if (flush && Volatile.Read(ref _queuedWriters) == 0)
-            {
-                ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
-            }
-
-            return written;
-        }
-        finally
-        {
-            _writeLock.Release();
         }
     }
 
@@ -497,6 +554,18 @@ public sealed class SshPacketizer : IAsyncDisposable
         }
 
         uint sequenceNumber = _writer.FinishPacket();
+        switch (_writer.LastMessageNumber)
+        {
+            case SshMessageNumber.KexInit:
+                // RFC 4253 §7.1: from our KEXINIT to our NEWKEYS only transport and key-exchange messages go out.
+                _kexHold ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                break;
+            case SshMessageNumber.NewKeys:
+                TaskCompletionSource? hold = _kexHold;
+                _kexHold = null;
+                hold?.TrySetResult();
+                break;
+        }
 
         // The per-packet accounting already checked the time limit: no second clock read here.
         return new SshWriteResult(sequenceNumber, _transport.Rekey.NeedRekey);
@@ -731,6 +800,7 @@ public sealed class SshPacketizer : IAsyncDisposable
         _handshakeTimer?.Dispose();
         _identificationTimer?.Dispose();
         _output.CancelPendingFlush();
+        Volatile.Read(ref _kexHold)?.TrySetException(new ObjectDisposedException(nameof(SshPacketizer)));
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {

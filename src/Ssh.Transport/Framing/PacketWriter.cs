@@ -38,6 +38,9 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         _maxPacketLength = transport.Options.MaxPacketLength;
     }
 
+    /// <summary>The message number of the packet <see cref="FinishPacket"/> last wrote.</summary>
+    public byte LastMessageNumber { get; private set; }
+
     /// <summary>The largest payload one packet may carry.</summary>
     public int MaxPayloadLength => _maxPacketLength - 1 - 4 - 32;
 
@@ -147,6 +150,7 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         }
 
         byte messageNumber = span[HeaderSize];
+        LastMessageNumber = messageNumber;
         if (messageNumber == SshMessageNumber.NewKeys && state.Pending is null)
         {
             AbandonPacket();
