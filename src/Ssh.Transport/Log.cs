@@ -40,6 +40,27 @@ internal static partial class Log
     [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Handshake timed out after {Timeout}")]
     public static partial void HandshakeTimedOut(ILogger logger, TimeSpan timeout);
 
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Key exchange {Number} started")]
+    public static partial void KeyExchangeStarted(ILogger logger, int number);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Debug, Message = "Negotiated: {Algorithms}")]
+    public static partial void Negotiated(ILogger logger, string algorithms);
+
+    [LoggerMessage(EventId = 22, Level = LogLevel.Information, Message = "Key exchange {Number} completed: {Algorithms}")]
+    public static partial void KeyExchangeCompleted(ILogger logger, int number, string algorithms);
+
+    [LoggerMessage(EventId = 23, Level = LogLevel.Debug, Message = "Peer DEBUG message: {Text}")]
+    public static partial void PeerDebug(ILogger logger, string text);
+
+    [LoggerMessage(EventId = 24, Level = LogLevel.Debug, Message = "Peer did not implement our packet #{SequenceNumber}")]
+    public static partial void PeerUnimplemented(ILogger logger, uint sequenceNumber);
+
+    [LoggerMessage(EventId = 25, Level = LogLevel.Information, Message = "Disconnecting ({Reason}): {Description}")]
+    public static partial void SendingDisconnect(ILogger logger, SshDisconnectReason reason, string description);
+
+    [LoggerMessage(EventId = 26, Level = LogLevel.Warning, Message = "Could not start a rekey")]
+    public static partial void RekeyStartFailed(ILogger logger, Exception exception);
+
     public static void PacketRead(TransportState transport, uint sequenceNumber, byte messageNumber, ReadOnlySpan<byte> payload)
     {
         ILogger logger = transport.Logger;

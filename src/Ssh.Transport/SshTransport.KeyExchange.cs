@@ -1,0 +1,711 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+using Ssh.Transport.Compression;
+using Ssh.Transport.Crypto;
+using Ssh.Transport.KeyExchange;
+
+namespace Ssh.Transport;
+
+/// <summary>Algorithm negotiation, key exchange, host authentication and rekeying (RFC 4253 §7-9, RFC 8308).</summary>
+public sealed partial class SshTransport
+{
+    /// <summary>Serializes the decision to send our KEXINIT and the end of an exchange.</summary>
+    private readonly SemaphoreSlim _kexMutex = new(1, 1);
+
+    // The exchange in progress; touched by the reader, and by StartKeyExchangeAsync under the mutex.
+    private KexInitMessage? _ourKexInit;
+    private KexInitMessage? _peerKexInit;
+    private volatile bool _kexPeerInitReceived;
+    private TaskCompletionSource? _kexCompletion;
+    private NegotiatedAlgorithms? _negotiated;
+    private KexAlgorithm? _kexAlgorithm;
+    private KexAgreement? _agreement;
+    private DhGroup? _gexGroup;
+    private uint _gexMin;
+    private uint _gexPreferred;
+    private uint _gexMax;
+    private SshHostKey? _serverHostKey;
+    private bool _skipGuessedPacket;
+    private bool _newKeysSentThisExchange;
+    private bool _newKeysReceivedThisExchange;
+
+    // The connection's history.
+    private volatile bool _ourNewKeysSent;
+    private volatile bool _peerNewKeysSeen;
+    private bool _strictKex;
+    private bool _peerWantsExtInfo;
+    private bool _peerDisconnected;
+    private byte[] _sessionId = [];
+    private SshAlgorithms? _algorithms;
+    private SshPublicKey? _hostKey;
+    private int _kexCount;
+
+    /// <summary>DH group-exchange bounds we ask for (RFC 8270: at least 2048 bits).</summary>
+    private const uint GexMinimumBits = 2048;
+    private const uint GexMaximumBits = 8192;
+
+    /// <summary>
+    /// Sends our KEXINIT unless an exchange is already under way, and returns a task that completes with the
+    /// exchange. Safe from any thread.
+    /// </summary>
+    private async Task<Task> StartKeyExchangeAsync(CancellationToken cancellationToken)
+    {
+        await _kexMutex.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _kexCompletion ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_ourKexInit is null)
+            {
+                _ourKexInit = CreateOurKexInit();
+                Log.KeyExchangeStarted(_logger, _kexCount + 1);
+                await _packetizer.WritePacketAsync(_ourKexInit.Payload, cancellationToken).ConfigureAwait(false);
+            }
+
+            return _kexCompletion.Task;
+        }
+        finally
+        {
+            _kexMutex.Release();
+        }
+    }
+
+    private KexInitMessage CreateOurKexInit()
+    {
+        bool first = _kexCount == 0;
+        var kex = new List<string>();
+        foreach (string name in _options.KeyExchangeAlgorithms)
+        {
+            if (KexAlgorithm.Find(name) is not null)
+            {
+                kex.Add(name);
+            }
+        }
+
+        if (first)
+        {
+            // RFC 8308 §2.1 and OpenSSH's strict kex: signals, only in the first KEXINIT.
+            if (Role == SshRole.Client)
+            {
+                kex.Add(AlgorithmNegotiation.ExtInfoClient);
+                kex.Add(AlgorithmNegotiation.StrictKexClient);
+            }
+            else
+            {
+                kex.Add(AlgorithmNegotiation.ExtInfoServer);
+                kex.Add(AlgorithmNegotiation.StrictKexServer);
+            }
+        }
+
+        var hostKeys = new List<string>();
+        foreach (string name in _options.HostKeyAlgorithms)
+        {
+            if (Role == SshRole.Client ? SshHostKey.IsSupportedAlgorithm(name) : _serverOptions!.HostKeys.Any(k => k.SignatureAlgorithms.Contains(name)))
+            {
+                hostKeys.Add(name);
+            }
+        }
+
+        return KexInitMessage.Create(
+            kex,
+            hostKeys,
+            [.. _options.Ciphers.Where(n => CipherAlgorithm.Find(n) is not null)],
+            [.. _options.Macs.Where(n => MacAlgorithm.Find(n) is not null)],
+            [.. _options.CompressionAlgorithms.Where(n => CompressionMethods.Parse(n) is not null)]);
+    }
+
+    /// <summary>
+    /// Handles a transport or key-exchange message. Returns false for a message of the layers above, which the
+    /// caller delivers.
+    /// </summary>
+    private async ValueTask<bool> HandleTransportMessageAsync(SshPacket packet, CancellationToken cancellationToken)
+    {
+        byte number = packet.MessageNumber;
+
+        // Strict kex: during the first exchange only key-exchange messages, not even IGNORE or DEBUG.
+        if (_strictKex && !_peerNewKeysSeen && number is not (SshMessageNumber.KexInit or SshMessageNumber.NewKeys or (>= 30 and <= 49)))
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Strict key exchange: unexpected {SshMessageNumber.GetName(number)} ({number}) during the first key exchange.");
+        }
+
+        switch (number)
+        {
+            case SshMessageNumber.Disconnect:
+                OnDisconnect(packet.Payload.Span);
+                return true;
+            case SshMessageNumber.Ignore:
+                return true;
+            case SshMessageNumber.Debug:
+                OnDebug(packet.Payload.Span);
+                return true;
+            case SshMessageNumber.Unimplemented:
+                Log.PeerUnimplemented(_logger, new SshReader(packet.Payload.Span[1..]).ReadUInt32());
+                return true;
+            case SshMessageNumber.ServiceRequest:
+                await OnServiceRequestAsync(packet.Payload, cancellationToken).ConfigureAwait(false);
+                return true;
+            case SshMessageNumber.ServiceAccept:
+                OnServiceAccept(packet.Payload.Span);
+                return true;
+            case SshMessageNumber.ExtInfo:
+                OnExtInfo(packet.Payload.Span);
+                return true;
+            case SshMessageNumber.KexInit:
+                await OnKexInitAsync(packet, cancellationToken).ConfigureAwait(false);
+                return true;
+            case SshMessageNumber.NewKeys:
+                // The packetizer has already switched the inbound keys (or failed if none were prepared).
+                _newKeysReceivedThisExchange = true;
+                _peerNewKeysSeen = true;
+                await TryCompleteExchangeAsync().ConfigureAwait(false);
+                return true;
+            case >= 30 and <= 49:
+                await OnKexMethodMessageAsync(packet.Payload, cancellationToken).ConfigureAwait(false);
+                return true;
+            case < 50:
+                // RFC 4253 §11.4: an unrecognized message gets SSH_MSG_UNIMPLEMENTED with its sequence number.
+                await _packetizer.WritePacketAsync(packet.SequenceNumber, static (w, seq) =>
+                {
+                    var writer = new SshWriter(w);
+                    writer.WriteByte(SshMessageNumber.Unimplemented);
+                    writer.WriteUInt32(seq);
+                }, 5, flush: true, cancellationToken).ConfigureAwait(false);
+                return true;
+            default:
+                if (!_peerNewKeysSeen)
+                {
+                    throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"{SshMessageNumber.GetName(number)} ({number}) before the first key exchange completed.");
+                }
+
+                // During a rekey the peer should not send these (RFC 4253 §7.1), but like OpenSSH we deliver them:
+                // some peers (AsyncSSH) keep sending channel data after their own KEXINIT.
+                return false;
+        }
+    }
+
+    private void OnDisconnect(ReadOnlySpan<byte> payload)
+    {
+        var reader = new SshReader(payload[1..]);
+        var reason = (SshDisconnectReason)reader.ReadUInt32();
+        string description = reader.Remaining >= 4 ? Encoding.UTF8.GetString(reader.ReadString()) : string.Empty;
+        _peerDisconnected = true;
+        throw new SshProtocolException(reason == SshDisconnectReason.None ? SshDisconnectReason.ByApplication : reason, $"The peer disconnected ({reason}): {description}");
+    }
+
+    private void OnDebug(ReadOnlySpan<byte> payload)
+    {
+        var reader = new SshReader(payload[1..]);
+        reader.ReadBoolean();
+        Log.PeerDebug(_logger, Encoding.UTF8.GetString(reader.ReadString()));
+    }
+
+    private async ValueTask OnServiceRequestAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        if (Role != SshRole.Server)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, "A server sent SERVICE_REQUEST.");
+        }
+
+        var reader = new SshReader(payload.Span[1..]);
+        string name = Encoding.ASCII.GetString(reader.ReadString());
+        if (!_serverOptions!.Services.Contains(name))
+        {
+            throw new SshProtocolException(SshDisconnectReason.ServiceNotAvailable, $"Service '{name}' is not available.");
+        }
+
+        _service = name;
+        await _packetizer.WriteGatedAsync(name, static (w, n) =>
+        {
+            var writer = new SshWriter(w);
+            writer.WriteByte(SshMessageNumber.ServiceAccept);
+            writer.WriteString(n);
+        }, name.Length + 5, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void OnServiceAccept(ReadOnlySpan<byte> payload)
+    {
+        if (Role != SshRole.Client || _serviceAccept is null || _serviceAccept.Task.IsCompleted)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, "Unexpected SERVICE_ACCEPT.");
+        }
+
+        var reader = new SshReader(payload[1..]);
+        _serviceAccept.TrySetResult(Encoding.ASCII.GetString(reader.ReadString()));
+    }
+
+    /// <summary>RFC 8308 §2.3: uint32 nr-extensions, then name/value string pairs.</summary>
+    private void OnExtInfo(ReadOnlySpan<byte> payload)
+    {
+        if (!_peerNewKeysSeen)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, "EXT_INFO before the first NEWKEYS.");
+        }
+
+        var reader = new SshReader(payload[1..]);
+        uint count = reader.ReadUInt32();
+        if (count > 256)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"EXT_INFO announces {count} extensions.");
+        }
+
+        for (uint i = 0; i < count; i++)
+        {
+            string name = Encoding.ASCII.GetString(reader.ReadString());
+            ReadOnlySpan<byte> value = reader.ReadString();
+            if (value.Length > _options.MaxNameListLength)
+            {
+                throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"EXT_INFO value of '{name}' exceeds {_options.MaxNameListLength} bytes.");
+            }
+
+            _remoteExtensions[name] = value.ToArray();
+        }
+    }
+
+    private async ValueTask OnKexInitAsync(SshPacket packet, CancellationToken cancellationToken)
+    {
+        if (_kexPeerInitReceived)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, "The peer sent a second KEXINIT during a key exchange.");
+        }
+
+        KexInitMessage peer = KexInitMessage.Parse(packet.Payload.Span, _options.MaxNameListLength);
+        if (_kexCount == 0 && !_peerNewKeysSeen)
+        {
+            string marker = Role == SshRole.Client ? AlgorithmNegotiation.StrictKexServer : AlgorithmNegotiation.StrictKexClient;
+            _strictKex = peer.KexAlgorithms.Contains(marker);
+            if (_strictKex)
+            {
+                // Terrapin countermeasure: the peer's KEXINIT must be the very first packet it sent.
+                if (packet.SequenceNumber != 0)
+                {
+                    throw new SshProtocolException(SshDisconnectReason.ProtocolError, "Strict key exchange: the peer's KEXINIT was not its first packet.");
+                }
+
+                _packetizer.StrictKex = true;
+            }
+
+            _peerWantsExtInfo = Role == SshRole.Server && peer.KexAlgorithms.Contains(AlgorithmNegotiation.ExtInfoClient);
+        }
+
+        _peerKexInit = peer;
+        _kexPeerInitReceived = true;
+
+        // Crossing KEXINITs are fine; if we have not sent ours yet, it goes out now, before anything else of ours.
+        await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
+        KexInitMessage client = Role == SshRole.Client ? _ourKexInit! : peer;
+        KexInitMessage server = Role == SshRole.Client ? peer : _ourKexInit!;
+        _negotiated = AlgorithmNegotiation.Negotiate(client, server, static name => CipherAlgorithm.Find(name)?.IsAead ?? false);
+        _kexAlgorithm = KexAlgorithm.Find(_negotiated.KeyExchange)
+            ?? throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, $"Unsupported key exchange '{_negotiated.KeyExchange}'.");
+        Log.Negotiated(_logger, _negotiated.ToString());
+
+        // RFC 4253 §7.1: a wrong guess means the guessed packet that follows is ignored.
+        _skipGuessedPacket = peer.FirstKexPacketFollows && AlgorithmNegotiation.IsGuessWrong(client, server);
+
+        if (Role == SshRole.Server)
+        {
+            string algorithm = _negotiated.HostKey;
+            _serverHostKey = _serverOptions!.HostKeys.First(k => k.SignatureAlgorithms.Contains(algorithm));
+            return;
+        }
+
+        switch (_kexAlgorithm.Family)
+        {
+            case KexFamily.Ecdh:
+                _agreement = _kexAlgorithm.CreateClient();
+                await WriteKexMessageAsync(30, _agreement.LocalPublic, asMpint: false, cancellationToken).ConfigureAwait(false);
+                break;
+            case KexFamily.FixedDh:
+                _agreement = _kexAlgorithm.CreateClient();
+                await WriteKexMessageAsync(30, _agreement.LocalPublic, asMpint: true, cancellationToken).ConfigureAwait(false);
+                break;
+            case KexFamily.GroupExchange:
+                (_gexMin, _gexPreferred, _gexMax) = (GexMinimumBits, EstimateGroupBits(_negotiated), GexMaximumBits);
+                await _packetizer.WritePacketAsync((_gexMin, _gexPreferred, _gexMax), static (w, s) =>
+                {
+                    var writer = new SshWriter(w);
+                    writer.WriteByte(SshMessageNumber.KexDhGexRequest);
+                    writer.WriteUInt32(s._gexMin);
+                    writer.WriteUInt32(s._gexPreferred);
+                    writer.WriteUInt32(s._gexMax);
+                }, 13, flush: true, cancellationToken).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    /// <summary>The group size OpenSSH would ask for: strong enough for the strongest negotiated key (dh_estimate).</summary>
+    private static uint EstimateGroupBits(NegotiatedAlgorithms n)
+    {
+        int need = 0;
+        foreach (string name in new[] { n.CipherClientToServer, n.CipherServerToClient })
+        {
+            CipherAlgorithm cipher = CipherAlgorithm.Find(name)!;
+            need = Math.Max(need, Math.Max(cipher.KeySize, Math.Max(cipher.IvSize, cipher.BlockSize)));
+        }
+
+        foreach (string? name in new[] { n.MacClientToServer, n.MacServerToClient })
+        {
+            need = Math.Max(need, name is null ? 0 : MacAlgorithm.Find(name)!.KeySize);
+        }
+
+        int bits = need * 8;
+        return bits <= 112 ? 2048u : bits <= 128 ? 3072u : bits <= 192 ? 7680u : 8192u;
+    }
+
+    private ValueTask<SshWriteResult> WriteKexMessageAsync(byte number, ReadOnlyMemory<byte> value, bool asMpint, CancellationToken cancellationToken) =>
+        _packetizer.WritePacketAsync((number, value, asMpint), static (w, s) =>
+        {
+            var writer = new SshWriter(w);
+            writer.WriteByte(s.number);
+            if (s.asMpint)
+            {
+                writer.WriteUnsignedMPInt(s.value.Span);
+            }
+            else
+            {
+                writer.WriteString(s.value.Span);
+            }
+        }, value.Length + 10, flush: true, cancellationToken);
+
+    private async ValueTask OnKexMethodMessageAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        if (!_kexPeerInitReceived || _kexAlgorithm is null || _negotiated is null)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Key-exchange message {payload.Span[0]} outside a key exchange.");
+        }
+
+        if (_skipGuessedPacket)
+        {
+            _skipGuessedPacket = false;
+            return;
+        }
+
+        if (_newKeysSentThisExchange)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Key-exchange message {payload.Span[0]} after NEWKEYS.");
+        }
+
+        byte number = payload.Span[0];
+        KexFamily family = _kexAlgorithm.Family;
+        if (Role == SshRole.Client)
+        {
+            if (family == KexFamily.GroupExchange && _gexGroup is null)
+            {
+                ExpectMessage(number, SshMessageNumber.KexDhGexGroup);
+                var reader = new SshReader(payload.Span[1..]);
+                ReadOnlySpan<byte> p = reader.ReadUnsignedMPInt();
+                ReadOnlySpan<byte> g = reader.ReadUnsignedMPInt();
+                _gexGroup = DhGroup.FromOffer(p, g, _gexMin, _gexMax);
+                _agreement = _kexAlgorithm.CreateClient(_gexGroup);
+                await WriteKexMessageAsync(SshMessageNumber.KexDhGexInit, _agreement.LocalPublic, asMpint: true, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            ExpectMessage(number, family == KexFamily.GroupExchange ? SshMessageNumber.KexDhGexReply : SshMessageNumber.KexDhReply);
+            await ClientFinishAsync(payload, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (family == KexFamily.GroupExchange && _gexGroup is null)
+        {
+            ExpectMessage(number, SshMessageNumber.KexDhGexRequest);
+            var reader = new SshReader(payload.Span[1..]);
+            (_gexMin, _gexPreferred, _gexMax) = (reader.ReadUInt32(), reader.ReadUInt32(), reader.ReadUInt32());
+            if (_gexMin > _gexPreferred || _gexPreferred > _gexMax)
+            {
+                throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, $"Bad group-exchange request: min {_gexMin}, preferred {_gexPreferred}, max {_gexMax}.");
+            }
+
+            _gexGroup = DhGroup.Choose(_gexMin, _gexPreferred, _gexMax);
+            await _packetizer.WritePacketAsync(_gexGroup, static (w, group) =>
+            {
+                var writer = new SshWriter(w);
+                writer.WriteByte(SshMessageNumber.KexDhGexGroup);
+                writer.WriteMPInt(group.P);
+                writer.WriteMPInt(group.G);
+            }, 1100, flush: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        ExpectMessage(number, family == KexFamily.GroupExchange ? SshMessageNumber.KexDhGexInit : SshMessageNumber.KexDhInit);
+        await ServerRespondAsync(payload, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void ExpectMessage(byte number, byte expected)
+    {
+        if (number != expected)
+        {
+            throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Unexpected key-exchange message {number}; expected {expected}.");
+        }
+    }
+
+    private async ValueTask ClientFinishAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        NegotiatedAlgorithms negotiated = _negotiated!;
+        bool mpints = _kexAlgorithm!.Family != KexFamily.Ecdh;
+        byte[] hostKeyBlob;
+        byte[] serverPublic;
+        byte[] signature;
+        {
+            var reader = new SshReader(payload.Span[1..]);
+            hostKeyBlob = reader.ReadString().ToArray();
+            serverPublic = (mpints ? reader.ReadUnsignedMPInt() : reader.ReadString()).ToArray();
+            signature = reader.ReadString().ToArray();
+        }
+
+        SshPublicKey hostKey;
+        try
+        {
+            hostKey = SshPublicKey.FromBlob(hostKeyBlob);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or CryptographicException)
+        {
+            throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The server's host key is malformed.", e);
+        }
+
+        if (!SshHostKey.IsAlgorithmForKeyType(negotiated.HostKey, hostKey.KeyType))
+        {
+            throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, $"The server sent a {hostKey.KeyType} key for host key algorithm {negotiated.HostKey}.");
+        }
+
+        var encodedK = new ArrayBufferWriter<byte>(256);
+        try
+        {
+            _agreement!.ComputeSharedSecret(serverPublic, encodedK);
+            byte[] h = ComputeExchangeHash(hostKeyBlob, _agreement.LocalPublic.Span, serverPublic, encodedK.WrittenSpan);
+            if (!SshHostKey.VerifySignature(hostKey, negotiated.HostKey, h, signature))
+            {
+                throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The server's signature of the exchange hash does not verify.");
+            }
+
+            if (_hostKey is not null)
+            {
+                // RFC 4253 §9: a rekey proves the same host again; a different key is an attack or a misconfiguration.
+                if (!hostKey.Equals(_hostKey))
+                {
+                    throw new SshProtocolException(SshDisconnectReason.HostKeyNotVerifiable, "The server's host key changed during a rekey.");
+                }
+            }
+            else if (!await _clientOptions!.HostKeyVerifier!(hostKey, cancellationToken).ConfigureAwait(false))
+            {
+                throw new SshProtocolException(SshDisconnectReason.HostKeyNotVerifiable, $"The server's host key {hostKey.KeyType} {hostKey.GetFingerprint()} was not accepted.");
+            }
+
+            _hostKey = hostKey;
+            await InstallKeysAsync(encodedK.WrittenSpan.ToArray(), h, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            encodedK.Clear();
+        }
+    }
+
+    private async ValueTask ServerRespondAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        NegotiatedAlgorithms negotiated = _negotiated!;
+        KexFamily family = _kexAlgorithm!.Family;
+        byte[] clientPublic;
+        {
+            var reader = new SshReader(payload.Span[1..]);
+            clientPublic = (family == KexFamily.Ecdh ? reader.ReadString() : reader.ReadUnsignedMPInt()).ToArray();
+        }
+
+        _agreement = family == KexFamily.GroupExchange ? _kexAlgorithm.CreateServer(_gexGroup!) : _kexAlgorithm.CreateServer();
+        var encodedK = new ArrayBufferWriter<byte>(256);
+        try
+        {
+            _agreement.ComputeSharedSecret(clientPublic, encodedK);
+            SshHostKey key = _serverHostKey!;
+            byte[] hostKeyBlob = key.PublicKey.Blob.ToArray();
+            byte[] h = ComputeExchangeHash(hostKeyBlob, clientPublic, _agreement.LocalPublic.Span, encodedK.WrittenSpan);
+            var signature = new ArrayBufferWriter<byte>(512);
+            key.Sign(negotiated.HostKey, h, signature);
+
+            byte replyNumber = family == KexFamily.GroupExchange ? SshMessageNumber.KexDhGexReply : SshMessageNumber.KexDhReply;
+            await _packetizer.WritePacketAsync((replyNumber, hostKeyBlob, _agreement.LocalPublic, signature.WrittenMemory, family), static (w, s) =>
+            {
+                var writer = new SshWriter(w);
+                writer.WriteByte(s.replyNumber);
+                writer.WriteString(s.hostKeyBlob);
+                if (s.family == KexFamily.Ecdh)
+                {
+                    writer.WriteString(s.LocalPublic.Span);
+                }
+                else
+                {
+                    writer.WriteUnsignedMPInt(s.LocalPublic.Span);
+                }
+
+                writer.WriteString(s.WrittenMemory.Span);
+            }, hostKeyBlob.Length + _agreement.LocalPublic.Length + signature.WrittenCount + 32, flush: false, cancellationToken).ConfigureAwait(false);
+
+            _hostKey = key.PublicKey;
+            await InstallKeysAsync(encodedK.WrittenSpan.ToArray(), h, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            encodedK.Clear();
+        }
+    }
+
+    /// <summary>
+    /// H = HASH(V_C || V_S || I_C || I_S || K_S || method values || K) (RFC 4253 §8, RFC 5656 §4, RFC 4419 §3,
+    /// RFC 8731 §3).
+    /// </summary>
+    private byte[] ComputeExchangeHash(ReadOnlySpan<byte> hostKeyBlob, ReadOnlySpan<byte> clientPublic, ReadOnlySpan<byte> serverPublic, ReadOnlySpan<byte> encodedK)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        var writer = new SshWriter(buffer);
+        bool client = Role == SshRole.Client;
+        writer.WriteString(client ? _packetizer.LocalIdentificationBytes : _packetizer.RemoteIdentificationBytes);
+        writer.WriteString(client ? _packetizer.RemoteIdentificationBytes : _packetizer.LocalIdentificationBytes);
+        writer.WriteString(client ? _ourKexInit!.Payload : _peerKexInit!.Payload);
+        writer.WriteString(client ? _peerKexInit!.Payload : _ourKexInit!.Payload);
+        writer.WriteString(hostKeyBlob);
+        switch (_kexAlgorithm!.Family)
+        {
+            case KexFamily.Ecdh:
+                writer.WriteString(clientPublic);
+                writer.WriteString(serverPublic);
+                break;
+            case KexFamily.FixedDh:
+                writer.WriteUnsignedMPInt(clientPublic);
+                writer.WriteUnsignedMPInt(serverPublic);
+                break;
+            case KexFamily.GroupExchange:
+                writer.WriteUInt32(_gexMin);
+                writer.WriteUInt32(_gexPreferred);
+                writer.WriteUInt32(_gexMax);
+                writer.WriteMPInt(_gexGroup!.P);
+                writer.WriteMPInt(_gexGroup.G);
+                writer.WriteUnsignedMPInt(clientPublic);
+                writer.WriteUnsignedMPInt(serverPublic);
+                break;
+        }
+
+        writer.WriteBytes(encodedK);
+        byte[] h = CryptographicOperations.HashData(_kexAlgorithm.Hash, buffer.WrittenSpan);
+        buffer.Clear();
+        return h;
+    }
+
+    /// <summary>Derives both directions' keys (RFC 4253 §7.2), prepares them, and sends NEWKEYS.</summary>
+    private async ValueTask InstallKeysAsync(byte[] encodedK, byte[] h, CancellationToken cancellationToken)
+    {
+        NegotiatedAlgorithms n = _negotiated!;
+        if (_sessionId.Length == 0)
+        {
+            _sessionId = h;
+        }
+
+        bool client = Role == SshRole.Client;
+        try
+        {
+            PacketSealer sealer = CreateProtection(encodedK, h, client, outbound: true, static (c, k, iv, m, mk) => c.CreateSealer(k, iv, m, mk));
+            PacketOpener opener;
+            try
+            {
+                opener = CreateProtection(encodedK, h, client, outbound: false, static (c, k, iv, m, mk) => c.CreateOpener(k, iv, m, mk));
+            }
+            catch
+            {
+                sealer.Dispose();
+                throw;
+            }
+
+            string compressionOut = client ? n.CompressionClientToServer : n.CompressionServerToClient;
+            string compressionIn = client ? n.CompressionServerToClient : n.CompressionClientToServer;
+            _packetizer.SetPendingInbound(opener, CompressionMethods.Parse(compressionIn)!.Value);
+            _packetizer.SetPendingOutbound(sealer, CompressionMethods.Parse(compressionOut)!.Value);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(encodedK);
+        }
+
+        await _packetizer.WritePacketAsync(new byte[] { SshMessageNumber.NewKeys }, cancellationToken).ConfigureAwait(false);
+        _newKeysSentThisExchange = true;
+        _ourNewKeysSent = true;
+
+        if (!client && _kexCount == 0 && _peerWantsExtInfo)
+        {
+            // RFC 8308 §2.4: the server's EXT_INFO goes right after its first NEWKEYS.
+            string algorithms = string.Join(',', _serverOptions!.ServerSignatureAlgorithms);
+            await _packetizer.WritePacketAsync(algorithms, static (w, algs) =>
+            {
+                var writer = new SshWriter(w);
+                writer.WriteByte(SshMessageNumber.ExtInfo);
+                writer.WriteUInt32(1);
+                writer.WriteString("server-sig-algs");
+                writer.WriteString(algs);
+            }, algorithms.Length + 32, flush: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        await TryCompleteExchangeAsync().ConfigureAwait(false);
+    }
+
+    private T CreateProtection<T>(byte[] encodedK, byte[] h, bool client, bool outbound, Func<CipherAlgorithm, byte[], byte[], MacAlgorithm?, byte[], T> create)
+    {
+        NegotiatedAlgorithms n = _negotiated!;
+
+        // Client to server uses A, C, E; server to client B, D, F.
+        bool clientToServer = client == outbound;
+        CipherAlgorithm cipher = CipherAlgorithm.Find(clientToServer ? n.CipherClientToServer : n.CipherServerToClient)!;
+        string? macName = clientToServer ? n.MacClientToServer : n.MacServerToClient;
+        MacAlgorithm? mac = macName is null ? null : MacAlgorithm.Find(macName);
+        byte[] iv = new byte[cipher.IvSize];
+        byte[] key = new byte[cipher.KeySize];
+        byte[] macKey = new byte[mac?.KeySize ?? 0];
+        try
+        {
+            HashAlgorithmName hash = _kexAlgorithm!.Hash;
+            KeyDerivation.Derive(hash, encodedK, h, clientToServer ? KeyDerivation.IvClientToServer : KeyDerivation.IvServerToClient, _sessionId, iv);
+            KeyDerivation.Derive(hash, encodedK, h, clientToServer ? KeyDerivation.KeyClientToServer : KeyDerivation.KeyServerToClient, _sessionId, key);
+            KeyDerivation.Derive(hash, encodedK, h, clientToServer ? KeyDerivation.MacClientToServer : KeyDerivation.MacServerToClient, _sessionId, macKey);
+            return create(cipher, key, iv, mac, macKey);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(iv);
+            CryptographicOperations.ZeroMemory(key);
+            CryptographicOperations.ZeroMemory(macKey);
+        }
+    }
+
+    /// <summary>Both NEWKEYS have passed: the exchange is over; the next one may start.</summary>
+    private async ValueTask TryCompleteExchangeAsync()
+    {
+        if (!_newKeysSentThisExchange || !_newKeysReceivedThisExchange)
+        {
+            return;
+        }
+
+        await _kexMutex.WaitAsync().ConfigureAwait(false);
+        TaskCompletionSource? completion;
+        try
+        {
+            _algorithms = new SshAlgorithms(_negotiated!);
+            _ourKexInit = null;
+            _peerKexInit = null;
+            _kexPeerInitReceived = false;
+            _agreement?.Dispose();
+            _agreement = null;
+            _gexGroup = null;
+            _negotiated = null;
+            _kexAlgorithm = null;
+            _newKeysSentThisExchange = false;
+            _newKeysReceivedThisExchange = false;
+            _skipGuessedPacket = false;
+            Interlocked.Increment(ref _kexCount);
+            completion = _kexCompletion;
+            _kexCompletion = null;
+        }
+        finally
+        {
+            _kexMutex.Release();
+        }
+
+        Log.KeyExchangeCompleted(_logger, _kexCount, _algorithms.ToString());
+        completion?.TrySetResult();
+    }
+}
