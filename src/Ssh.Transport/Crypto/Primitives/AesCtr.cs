@@ -126,11 +126,20 @@ internal sealed class AesCtr : SshCipher
     /// <summary>Writes the next batch of counter blocks and encrypts them in place (RFC 4344 §4).</summary>
     private void Refill()
     {
-        Span<ulong> words = MemoryMarshal.Cast<byte, ulong>(_keystream.AsSpan());
         ulong high = _counterHigh;
         ulong low = _counterLow;
+        int blocks = _keystream.Length / AesBlockSize;
+        int done = 0;
+        if (BitConverter.IsLittleEndian && low <= ulong.MaxValue - (ulong)blocks)
+        {
+            // No carry into the high half within this batch: vectors write several counter blocks per step.
+            done = FillCountersVector(_keystream, high, low, _width);
+        }
+
+        Span<ulong> words = MemoryMarshal.Cast<byte, ulong>(_keystream.AsSpan());
+        low += (ulong)done;
         ulong highBigEndian = ToBigEndian(high);
-        for (int i = 0; i < words.Length; i += 2)
+        for (int i = 2 * done; i < words.Length; i += 2)
         {
             words[i] = highBigEndian;
             words[i + 1] = ToBigEndian(low);
@@ -145,6 +154,56 @@ internal sealed class AesCtr : SshCipher
         _counterLow = low;
         _ecb.TransformBlock(_keystream, 0, _keystream.Length, _keystream, 0);
         _position = 0;
+    }
+
+    /// <summary>
+    /// Writes counter blocks high || low + i (big-endian) for as many whole vectors as fit, on a little-endian
+    /// machine: the lanes count in native order and one byte shuffle per vector makes them big-endian.
+    /// </summary>
+    /// <returns>The number of blocks written.</returns>
+    private static int FillCountersVector(byte[] buffer, ulong high, ulong low, XorWidth width)
+    {
+        ref byte destination = ref MemoryMarshal.GetArrayDataReference(buffer);
+        nuint length = (nuint)buffer.Length;
+        nuint i = 0;
+        if (width == XorWidth.Vector512)
+        {
+            Vector512<byte> reverse = Vector512.Create(
+                (byte)7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 23, 22, 21, 20, 19, 18, 17, 16, 31, 30, 29, 28, 27, 26, 25, 24,
+                39, 38, 37, 36, 35, 34, 33, 32, 47, 46, 45, 44, 43, 42, 41, 40, 55, 54, 53, 52, 51, 50, 49, 48, 63, 62, 61, 60, 59, 58, 57, 56);
+            Vector512<ulong> counters = Vector512.Create(high, low, high, low + 1, high, low + 2, high, low + 3);
+            Vector512<ulong> step = Vector512.Create(0UL, 4, 0, 4, 0, 4, 0, 4);
+            for (; i + 64 <= length; i += 64)
+            {
+                Vector512.Shuffle(counters.AsByte(), reverse).StoreUnsafe(ref destination, i);
+                counters += step;
+            }
+        }
+        else if (width == XorWidth.Vector256)
+        {
+            Vector256<byte> reverse = Vector256.Create(
+                (byte)7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 23, 22, 21, 20, 19, 18, 17, 16, 31, 30, 29, 28, 27, 26, 25, 24);
+            Vector256<ulong> counters = Vector256.Create(high, low, high, low + 1);
+            Vector256<ulong> step = Vector256.Create(0UL, 2, 0, 2);
+            for (; i + 32 <= length; i += 32)
+            {
+                Vector256.Shuffle(counters.AsByte(), reverse).StoreUnsafe(ref destination, i);
+                counters += step;
+            }
+        }
+        else if (width == XorWidth.Vector128)
+        {
+            Vector128<byte> reverse = Vector128.Create((byte)7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
+            Vector128<ulong> counters = Vector128.Create(high, low);
+            Vector128<ulong> step = Vector128.Create(0UL, 1);
+            for (; i + 16 <= length; i += 16)
+            {
+                Vector128.Shuffle(counters.AsByte(), reverse).StoreUnsafe(ref destination, i);
+                counters += step;
+            }
+        }
+
+        return (int)(i / AesBlockSize);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

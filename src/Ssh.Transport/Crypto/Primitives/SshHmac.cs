@@ -53,7 +53,11 @@ internal sealed class SshHmac : IDisposable
         BinaryPrimitives.WriteUInt32BigEndian(sequence, sequenceNumber);
         _hash.AppendData(sequence);
         _hash.AppendData(first);
-        _hash.AppendData(second);
+        if (!second.IsEmpty)
+        {
+            _hash.AppendData(second);
+        }
+
         if (!_hash.TryGetHashAndReset(mac, out int written) || written != Size)
         {
             throw new ArgumentException("The MAC destination is too short.", nameof(mac));
