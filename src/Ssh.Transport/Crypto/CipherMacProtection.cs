@@ -1,0 +1,336 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Ssh.Transport.Crypto.Primitives;
+
+namespace Ssh.Transport.Crypto;
+
+/// <summary>The non-AEAD ciphers SSH negotiates; the key length picks the AES variant.</summary>
+internal enum SshCipherKind
+{
+    /// <summary>aes128-ctr, aes192-ctr, aes256-ctr (RFC 4344 §4): 16-byte IV.</summary>
+    AesCtr,
+
+    /// <summary>aes128-cbc, aes192-cbc, aes256-cbc (RFC 4253 §6.3): 16-byte IV. Legacy.</summary>
+    AesCbc,
+
+    /// <summary>3des-cbc (RFC 4253 §6.3): 24-byte key, 8-byte IV. Legacy.</summary>
+    TripleDesCbc,
+}
+
+/// <summary>The HMACs SSH negotiates (RFC 4253 §6.4, RFC 6668), plain or -etm@openssh.com.</summary>
+internal enum SshMacKind
+{
+    /// <summary>hmac-sha1: 20-byte key, 20-byte MAC.</summary>
+    HmacSha1,
+
+    /// <summary>hmac-sha2-256: 32-byte key, 32-byte MAC.</summary>
+    HmacSha256,
+
+    /// <summary>hmac-sha2-512: 64-byte key, 64-byte MAC.</summary>
+    HmacSha512,
+}
+
+/// <summary>
+/// A non-AEAD cipher composed with an HMAC, in either of SSH's two orders:
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>MAC-then-encrypt (RFC 4253 §6.3, §6.4): mac = MAC(seqnr || plaintext packet, length field included); the
+/// whole packet, length included, is encrypted, so the opener decrypts the first block to learn the length
+/// (<see cref="PacketProtection.LengthPrefixSize"/> = the cipher block) and keeps it; 4 + packet_length is
+/// aligned.</item>
+/// <item>Encrypt-then-MAC (*-etm@openssh.com, OpenSSH PROTOCOL §1.7): packet_length in clear, the rest encrypted,
+/// mac = MAC(seqnr || packet_length || ciphertext), verified before anything is decrypted; packet_length alone is
+/// aligned.</item>
+/// </list>
+/// <para>
+/// Rekey limits are OpenSSH's defaults (RFC 4344 §3.2): 2^32 blocks for 16-byte-block ciphers, 1 GiB for 3DES.
+/// Nothing is allocated per packet in either direction.
+/// </para>
+/// </remarks>
+internal static class CipherMacProtection
+{
+    private const string EtmSuffix = "-etm@openssh.com";
+
+    /// <summary>Creates the outbound side.</summary>
+    /// <param name="kind">The cipher.</param>
+    /// <param name="key">The cipher key: 16/24/32 bytes for AES, 24 for 3DES.</param>
+    /// <param name="iv">The IV: 16 bytes for AES (for CTR the initial counter), 8 for 3DES.</param>
+    /// <param name="mac">The MAC.</param>
+    /// <param name="macKey">The MAC key: as long as the MAC (20, 32, 64 bytes).</param>
+    /// <param name="etm">True for the -etm@openssh.com form.</param>
+    public static PacketSealer CreateSealer(SshCipherKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, SshMacKind mac, ReadOnlySpan<byte> macKey, bool etm)
+    {
+        (SshCipher cipher, SshHmac hmac) = CreateParts(kind, key, iv, mac, macKey, encrypt: true);
+        return new Sealer(cipher, hmac, etm);
+    }
+
+    /// <summary>Creates the inbound side.</summary>
+    /// <param name="kind">The cipher.</param>
+    /// <param name="key">The cipher key: 16/24/32 bytes for AES, 24 for 3DES.</param>
+    /// <param name="iv">The IV: 16 bytes for AES (for CTR the initial counter), 8 for 3DES.</param>
+    /// <param name="mac">The MAC.</param>
+    /// <param name="macKey">The MAC key: as long as the MAC (20, 32, 64 bytes).</param>
+    /// <param name="etm">True for the -etm@openssh.com form.</param>
+    public static PacketOpener CreateOpener(SshCipherKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, SshMacKind mac, ReadOnlySpan<byte> macKey, bool etm)
+    {
+        (SshCipher cipher, SshHmac hmac) = CreateParts(kind, key, iv, mac, macKey, encrypt: false);
+        return new Opener(cipher, hmac, etm);
+    }
+
+    /// <summary>Wraps an existing cipher and MAC (tests: e.g. a CTR with a forced XOR path); takes ownership.</summary>
+    internal static PacketSealer CreateSealer(SshCipher cipher, SshHmac mac, bool etm) => new Sealer(cipher, mac, etm);
+
+    /// <summary>Wraps an existing cipher and MAC; takes ownership.</summary>
+    internal static PacketOpener CreateOpener(SshCipher cipher, SshHmac mac, bool etm) => new Opener(cipher, mac, etm);
+
+    private static (SshCipher Cipher, SshHmac Mac) CreateParts(SshCipherKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, SshMacKind mac, ReadOnlySpan<byte> macKey, bool encrypt)
+    {
+        if (macKey.Length != SshHmac.KeySize(mac))
+        {
+            throw new ArgumentException($"The {mac} key is {SshHmac.KeySize(mac)} bytes.", nameof(macKey));
+        }
+
+        SshCipher cipher = kind switch
+        {
+            SshCipherKind.AesCtr => new AesCtr(key, iv),
+            SshCipherKind.AesCbc => CbcCipher.CreateAes(key, iv, encrypt),
+            SshCipherKind.TripleDesCbc => CbcCipher.CreateTripleDes(key, iv, encrypt),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown cipher."),
+        };
+
+        try
+        {
+            return (cipher, new SshHmac(mac, macKey));
+        }
+        catch
+        {
+            cipher.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>What sealer and opener share: the parts, and the numbers derived from them.</summary>
+    private sealed class Parts
+    {
+        public Parts(SshCipher cipher, SshHmac mac, bool etm)
+        {
+            Cipher = cipher;
+            Mac = mac;
+            Etm = etm;
+            Name = $"{cipher.Name} {mac.Name}{(etm ? EtmSuffix : string.Empty)}";
+            CipherBlock = cipher.BlockSize;
+            MaxBytes = CipherBlock >= 16 ? (1L << 32) * CipherBlock : 1L << 30;
+        }
+
+        public SshCipher Cipher { get; }
+
+        public SshHmac Mac { get; }
+
+        public bool Etm { get; }
+
+        public string Name { get; }
+
+        public int CipherBlock { get; }
+
+        public long MaxBytes { get; }
+
+        public void DisposeParts()
+        {
+            Cipher.Dispose();
+            Mac.Dispose();
+        }
+    }
+
+    private sealed class Sealer : PacketSealer
+    {
+        private readonly Parts _parts;
+        private readonly SshCipher _cipher;
+        private readonly SshHmac _mac;
+        private readonly bool _etm;
+
+        public Sealer(SshCipher cipher, SshHmac mac, bool etm)
+        {
+            _parts = new Parts(cipher, mac, etm);
+            _cipher = cipher;
+            _mac = mac;
+            _etm = etm;
+        }
+
+        public override string Name => _parts.Name;
+        public override int BlockSize => Math.Max(8, _parts.CipherBlock);
+        public override int TagSize => _mac.Size;
+        public override bool AlignmentIncludesLengthField => !_etm;
+        public override long MaxBytesPerKey => _parts.MaxBytes;
+
+        public override void Seal(uint sequenceNumber, Span<byte> packet, Span<byte> tag)
+        {
+            if (packet.Length < 4)
+            {
+                throw new ArgumentException("A packet starts with its 4-byte length.", nameof(packet));
+            }
+
+            if (_etm)
+            {
+                // PROTOCOL §1.7: encrypt all but the length, then MAC seqnr || length || ciphertext.
+                Span<byte> body = packet[4..];
+                _cipher.Transform(body, body);
+                _mac.Compute(sequenceNumber, packet, default, tag[.._mac.Size]);
+            }
+            else
+            {
+                // RFC 4253 §6.4: MAC the plaintext packet (length included), then encrypt all of it.
+                _mac.Compute(sequenceNumber, packet, default, tag[.._mac.Size]);
+                _cipher.Transform(packet, packet);
+            }
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _parts.DisposeParts();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    private sealed class Opener : PacketOpener
+    {
+        private readonly Parts _parts;
+        private readonly SshCipher _cipher;
+        private readonly SshHmac _mac;
+        private readonly bool _etm;
+        private readonly bool _isCbc;
+        private readonly int _cipherBlock;
+
+        /// <summary>MtE: the first block, decrypted by <see cref="DecryptLength"/> and kept for <see cref="TryOpen"/>.</summary>
+        private readonly byte[] _firstBlock;
+        private bool _hasFirstBlock;
+
+        public Opener(SshCipher cipher, SshHmac mac, bool etm)
+        {
+            _parts = new Parts(cipher, mac, etm);
+            _cipher = cipher;
+            _mac = mac;
+            _etm = etm;
+            _isCbc = cipher is CbcCipher;
+            _cipherBlock = cipher.BlockSize;
+            _firstBlock = new byte[_cipherBlock];
+        }
+
+        public override string Name => _parts.Name;
+        public override int BlockSize => Math.Max(8, _cipherBlock);
+        public override int TagSize => _mac.Size;
+        public override bool AlignmentIncludesLengthField => !_etm;
+        public override int LengthPrefixSize => _etm ? 4 : _cipherBlock;
+        public override long MaxBytesPerKey => _parts.MaxBytes;
+
+        /// <summary>
+        /// OpenSSH discards on a bogus length only for CBC without EtM (packet.c, ssh_packet_start_discard): with EtM
+        /// the length is in clear and tells an attacker nothing.
+        /// </summary>
+        public override bool DiscardsOnBadLength => _isCbc && !_etm;
+
+        public override uint DecryptLength(uint sequenceNumber, ReadOnlySpan<byte> prefix)
+        {
+            if (_etm)
+            {
+                return BinaryPrimitives.ReadUInt32BigEndian(prefix);
+            }
+
+            if (prefix.Length < _cipherBlock)
+            {
+                throw new ArgumentException($"The length prefix is the first {_cipherBlock}-byte block.", nameof(prefix));
+            }
+
+            if (_hasFirstBlock)
+            {
+                throw new InvalidOperationException("DecryptLength was already called for this packet.");
+            }
+
+            // The first block is decrypted once, here; the stream (CTR counter, CBC chain) moves past it.
+            _cipher.Transform(prefix[.._cipherBlock], _firstBlock);
+            _hasFirstBlock = true;
+            return BinaryPrimitives.ReadUInt32BigEndian(_firstBlock);
+        }
+
+        public override bool TryOpen(uint sequenceNumber, ReadOnlySpan<byte> packet, ReadOnlySpan<byte> tag, Span<byte> destination)
+        {
+            if (packet.Length < 4 || destination.Length != packet.Length - 4)
+            {
+                throw new ArgumentException("The destination must be packet_length bytes.", nameof(destination));
+            }
+
+            ReadOnlySpan<byte> body = packet[4..];
+            if (body.Overlaps(destination, out int offset) && offset != 0)
+            {
+                throw new ArgumentException("The destination must be packet[4..] itself or not overlap the packet.", nameof(destination));
+            }
+
+            if (_etm)
+            {
+                // PROTOCOL §1.7: verify MAC(seqnr || length || ciphertext) first; decrypt only what is authentic.
+                if (!_mac.Verify(sequenceNumber, packet, default, tag))
+                {
+                    return false;
+                }
+
+                _cipher.Transform(body, destination);
+                return true;
+            }
+
+            return TryOpenMacThenEncrypt(sequenceNumber, packet, tag, destination);
+        }
+
+        private bool TryOpenMacThenEncrypt(uint sequenceNumber, ReadOnlySpan<byte> packet, ReadOnlySpan<byte> tag, Span<byte> destination)
+        {
+            if (!_hasFirstBlock)
+            {
+                throw new InvalidOperationException("DecryptLength must be called before TryOpen.");
+            }
+
+            _hasFirstBlock = false;
+            int block = _cipherBlock;
+            if (packet.Length < block || BinaryPrimitives.ReadUInt32BigEndian(_firstBlock) != (uint)(packet.Length - 4))
+            {
+                CryptographicOperations.ZeroMemory(_firstBlock);
+                throw new ArgumentException("The packet is not the one whose length DecryptLength returned.", nameof(packet));
+            }
+
+            // Rest of the first block, kept from DecryptLength; then the remaining blocks. In place, destination is
+            // packet[4..]: each region is read before it is written.
+            _firstBlock.AsSpan(4).CopyTo(destination);
+            _cipher.Transform(packet[block..], destination[(block - 4)..]);
+
+            // RFC 4253 §6.4: MAC(seqnr || plaintext length || plaintext rest), both parts where they lie.
+            bool valid = _mac.Verify(sequenceNumber, _firstBlock.AsSpan(0, 4), destination, tag);
+            CryptographicOperations.ZeroMemory(_firstBlock);
+            return valid;
+        }
+
+        /// <summary>
+        /// OpenSSH's discard (packet.c, ssh_packet_stop_discard): a real MAC over the discarded bytes, so that a
+        /// bogus length costs what a full packet's MAC check would.
+        /// </summary>
+        public override void ComputeDiscardMac(uint sequenceNumber, ReadOnlySpan<byte> data)
+        {
+            CryptographicOperations.ZeroMemory(_firstBlock);
+            _hasFirstBlock = false;
+            Span<byte> mac = stackalloc byte[SshHmac.MaxSize];
+            _mac.Compute(sequenceNumber, data, default, mac[.._mac.Size]);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                CryptographicOperations.ZeroMemory(_firstBlock);
+                _parts.DisposeParts();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}

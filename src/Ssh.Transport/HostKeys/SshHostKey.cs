@@ -1,0 +1,255 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using Ssh.Transport.HostKeys;
+
+namespace Ssh.Transport;
+
+/// <summary>
+/// A server's private host key (RFC 4253 §6.6): signs the exchange hash H in the key exchange reply.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Supported types: Ed25519 (RFC 8709), ECDSA on nistp256, nistp384 and nistp521 (RFC 5656), and RSA of 1024 to 16384
+/// bits, signing with rsa-sha2-512 or rsa-sha2-256 (RFC 8332) and with "ssh-rsa" (SHA-1) only where explicitly allowed.
+/// </para>
+/// <para>
+/// Keys load from OpenSSH's own format ("-----BEGIN OPENSSH PRIVATE KEY-----", what ssh-keygen writes) and from PEM:
+/// PKCS#8 "PRIVATE KEY" (RSA, EC or Ed25519), PKCS#1 "RSA PRIVATE KEY" and SEC 1 "EC PRIVATE KEY". Encrypted keys are
+/// refused. One instance may sign for many connections at once; <see cref="Dispose"/> releases the key and zeroes
+/// the private key bytes this object holds, and must not race with a signature in progress.
+/// </para>
+/// </remarks>
+public sealed class SshHostKey : IDisposable
+{
+    private readonly PrivateKey _key;
+    private volatile bool _disposed;
+
+    private SshHostKey(PrivateKey key, string comment)
+    {
+        _key = key;
+        Comment = comment;
+    }
+
+    /// <summary>The key type, e.g. "ssh-ed25519", "ecdsa-sha2-nistp256" or "ssh-rsa".</summary>
+    public string KeyType => _key.PublicKey.KeyType;
+
+    /// <summary>The public half: its <see cref="SshPublicKey.Blob"/> is K_S of the key exchange.</summary>
+    public SshPublicKey PublicKey => _key.PublicKey;
+
+    /// <summary>The comment of the key file ("user@host" for ssh-keygen's keys), or empty.</summary>
+    public string Comment { get; }
+
+    /// <summary>
+    /// The signature algorithms (KEXINIT "server_host_key_algorithms" names) this key can sign with, preferred first:
+    /// the key type itself for Ed25519 and ECDSA; "rsa-sha2-512", "rsa-sha2-256" and, last, "ssh-rsa" for RSA.
+    /// </summary>
+    /// <remarks>"ssh-rsa" (SHA-1) is listed because the key can make it; offer it only when explicitly configured.</remarks>
+    public IReadOnlyList<string> SignatureAlgorithms => _key.SignatureAlgorithms;
+
+    /// <summary>Generates a new key; RSA keys get 3072 bits, as ssh-keygen gives them.</summary>
+    /// <param name="type">The kind of key.</param>
+    /// <returns>The key.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="type"/> is not a defined value.</exception>
+    public static SshHostKey Generate(SshHostKeyType type) =>
+        Generate(type, type switch
+        {
+            SshHostKeyType.Ed25519 => 256,
+            SshHostKeyType.EcdsaNistP256 => 256,
+            SshHostKeyType.EcdsaNistP384 => 384,
+            SshHostKeyType.EcdsaNistP521 => 521,
+            _ => RsaPrivateKey.DefaultKeySize,
+        });
+
+    /// <summary>Generates a new key of a given size.</summary>
+    /// <param name="type">The kind of key.</param>
+    /// <param name="keySizeInBits">
+    /// For RSA, the modulus size: 2048 to 16384 bits, a multiple of 8. For the other types, the one size the type has
+    /// (256 for Ed25519 and nistp256, 384, 521).
+    /// </param>
+    /// <returns>The key.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="type"/> is not a defined value, or <paramref name="keySizeInBits"/> does not fit it.
+    /// </exception>
+    public static SshHostKey Generate(SshHostKeyType type, int keySizeInBits)
+    {
+        int expected = type switch
+        {
+            SshHostKeyType.Ed25519 or SshHostKeyType.EcdsaNistP256 => 256,
+            SshHostKeyType.EcdsaNistP384 => 384,
+            SshHostKeyType.EcdsaNistP521 => 521,
+            SshHostKeyType.Rsa => keySizeInBits,
+            _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown host key type."),
+        };
+        if (keySizeInBits != expected
+            || (type == SshHostKeyType.Rsa
+                && (keySizeInBits < RsaPrivateKey.MinimumGeneratedKeySize || keySizeInBits > RsaPublicKeyParameters.MaximumKeySize || keySizeInBits % 8 != 0)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(keySizeInBits), keySizeInBits, $"Not a valid size for a {type} key.");
+        }
+
+        PrivateKey key = type switch
+        {
+            SshHostKeyType.Ed25519 => Ed25519PrivateKey.Generate(),
+            SshHostKeyType.EcdsaNistP256 => EcdsaPrivateKey.Generate(EcdsaCurve.NistP256),
+            SshHostKeyType.EcdsaNistP384 => EcdsaPrivateKey.Generate(EcdsaCurve.NistP384),
+            SshHostKeyType.EcdsaNistP521 => EcdsaPrivateKey.Generate(EcdsaCurve.NistP521),
+            _ => RsaPrivateKey.Generate(keySizeInBits),
+        };
+        return new SshHostKey(key, string.Empty);
+    }
+
+    /// <summary>Loads a private key file: OpenSSH format or PEM, unencrypted.</summary>
+    /// <param name="path">The file, e.g. /etc/ssh/ssh_host_ed25519_key.</param>
+    /// <returns>The key.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="FormatException">The file is not a private key in a known format, or is corrupt.</exception>
+    /// <exception cref="NotSupportedException">
+    /// The key is encrypted with a passphrase, or of a type or size this library does not support.
+    /// </exception>
+    public static SshHostKey Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return Parse(File.ReadAllText(path));
+    }
+
+    /// <summary>Parses the text of a private key file: OpenSSH format or PEM, unencrypted.</summary>
+    /// <param name="text">The file's text.</param>
+    /// <returns>The key.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+    /// <exception cref="FormatException">The text is not a private key in a known format, or is corrupt.</exception>
+    /// <exception cref="NotSupportedException">
+    /// The key is encrypted with a passphrase, or of a type or size this library does not support.
+    /// </exception>
+    public static SshHostKey Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Contains(OpenSshPrivateKeyFile.BeginLine, StringComparison.Ordinal))
+        {
+            PrivateKey key = OpenSshPrivateKeyFile.Read(text, out string comment);
+            return new SshHostKey(key, comment);
+        }
+
+        if (PemPrivateKeyFile.Contains(text))
+        {
+            return new SshHostKey(PemPrivateKeyFile.Read(text), string.Empty);
+        }
+
+        string trimmed = text.TrimStart();
+        if (trimmed.StartsWith("ssh-", StringComparison.Ordinal) || trimmed.StartsWith("ecdsa-", StringComparison.Ordinal))
+        {
+            throw new FormatException("This is a public key (a .pub file), not a private key.");
+        }
+
+        if (trimmed.StartsWith("PuTTY-User-Key-File", StringComparison.Ordinal) || trimmed.StartsWith("---- BEGIN SSH2", StringComparison.Ordinal))
+        {
+            throw new FormatException("PuTTY and SSH.com (RFC 4716) key files are not supported; convert the key with ssh-keygen or puttygen.");
+        }
+
+        throw new FormatException(
+            "Not a private key: expected '-----BEGIN OPENSSH PRIVATE KEY-----' or a PEM 'PRIVATE KEY', 'RSA PRIVATE KEY' or 'EC PRIVATE KEY' block.");
+    }
+
+    /// <summary>
+    /// Writes the key as an unencrypted OpenSSH private key file ("openssh-key-v1"), the format ssh-keygen writes and
+    /// sshd reads.
+    /// </summary>
+    /// <returns>The file's text, with a trailing newline. It holds the private key: store it readable by the owner only.</returns>
+    /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
+    public string ExportOpenSsh()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return OpenSshPrivateKeyFile.Write(_key, Comment);
+    }
+
+    /// <summary>Releases the key and zeroes the private key bytes this object holds.</summary>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _key.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Signs <paramref name="data"/> (the exchange hash H) and writes the signature blob: string signature algorithm,
+    /// string signature bytes, i.e. the contents of the "signature of H" string of KEX_ECDH_REPLY or KEXDH_REPLY.
+    /// </summary>
+    /// <param name="signatureAlgorithm">The negotiated host key algorithm, one of <see cref="SignatureAlgorithms"/>.</param>
+    /// <param name="data">The data to sign.</param>
+    /// <param name="output">Where the blob goes.</param>
+    /// <param name="allowSha1">True to allow "ssh-rsa" (RSA with SHA-1).</param>
+    /// <exception cref="ArgumentException">The key cannot sign with <paramref name="signatureAlgorithm"/>, or it is "ssh-rsa" and SHA-1 is not allowed.</exception>
+    /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
+    internal void Sign(string signatureAlgorithm, ReadOnlySpan<byte> data, IBufferWriter<byte> output, bool allowSha1 = false)
+    {
+        ArgumentNullException.ThrowIfNull(signatureAlgorithm);
+        ArgumentNullException.ThrowIfNull(output);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_key.SignatureAlgorithms.Contains(signatureAlgorithm))
+        {
+            throw new ArgumentException($"A {KeyType} key cannot sign with '{signatureAlgorithm}'.", nameof(signatureAlgorithm));
+        }
+
+        if (signatureAlgorithm == SshHostKeyAlgorithms.RsaSha1 && !allowSha1)
+        {
+            throw new ArgumentException("Signing with ssh-rsa (SHA-1) was not allowed.", nameof(signatureAlgorithm));
+        }
+
+        new SshWriter(output).WriteString(signatureAlgorithm);
+        Span<byte> span = output.GetSpan(4 + _key.MaxSignatureSize);
+        int length = _key.Sign(signatureAlgorithm, data, span[4..]);
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
+        output.Advance(4 + length);
+    }
+
+    /// <summary>
+    /// Checks a signature blob (string signature algorithm, string signature bytes) made by the private half of
+    /// <paramref name="key"/> over <paramref name="data"/>.
+    /// </summary>
+    /// <param name="key">The server's host key, from K_S.</param>
+    /// <param name="signatureAlgorithm">
+    /// The negotiated host key algorithm. The blob must name exactly it, and it must suit the key's type (rsa-sha2-256,
+    /// rsa-sha2-512 or ssh-rsa for an ssh-rsa key; the key type itself otherwise).
+    /// </param>
+    /// <param name="data">The signed data (the exchange hash H).</param>
+    /// <param name="signatureBlob">The blob from the key exchange reply.</param>
+    /// <param name="allowSha1">True to accept "ssh-rsa" (RSA with SHA-1).</param>
+    /// <returns>
+    /// True for a valid signature; false for an invalid, malformed or truncated one, a mismatched or unsuitable
+    /// algorithm, and "ssh-rsa" when SHA-1 is not allowed.
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="signatureAlgorithm"/> is null.</exception>
+    internal static bool VerifySignature(SshPublicKey key, string signatureAlgorithm, ReadOnlySpan<byte> data,
+        ReadOnlySpan<byte> signatureBlob, bool allowSha1 = false)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(signatureAlgorithm);
+        if (SshHostKeyAlgorithms.GetKeyType(signatureAlgorithm) != key.KeyType
+            || (signatureAlgorithm == SshHostKeyAlgorithms.RsaSha1 && !allowSha1))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> signature;
+        try
+        {
+            var reader = new SshReader(signatureBlob);
+            ReadOnlySpan<byte> name = reader.ReadString();
+            signature = reader.ReadString();
+            if (!reader.End || !Ascii.Equals(name, signatureAlgorithm))
+            {
+                return false;
+            }
+        }
+        catch (SshProtocolException)
+        {
+            return false;
+        }
+
+        return key.Parameters.Verify(signatureAlgorithm, data, signature);
+    }
+}

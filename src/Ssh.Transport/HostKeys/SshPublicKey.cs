@@ -1,0 +1,178 @@
+using System.Security.Cryptography;
+using System.Text;
+using Ssh.Transport.HostKeys;
+
+namespace Ssh.Transport;
+
+/// <summary>
+/// An SSH public key: a host key as the server sends it in K_S (RFC 4253 §6.6), as a known_hosts or .pub line
+/// shows it, or the public half of an <see cref="SshHostKey"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The key types are "ssh-ed25519" (RFC 8709), "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"
+/// (RFC 5656) and "ssh-rsa" (RFC 4253, 1024 to 16384 bits). Every key is validated when it is created: a blob that
+/// parses is a well-formed, minimally encoded key on its curve or of a usable size.
+/// </para>
+/// <para>Two keys are equal when their blobs are. Instances are immutable and thread-safe.</para>
+/// </remarks>
+public sealed class SshPublicKey : IEquatable<SshPublicKey>
+{
+    private readonly byte[] _blob;
+
+    private SshPublicKey(byte[] blob, PublicKeyParameters parameters)
+    {
+        _blob = blob;
+        Parameters = parameters;
+    }
+
+    /// <summary>The key type, e.g. "ssh-ed25519", "ecdsa-sha2-nistp256" or "ssh-rsa".</summary>
+    public string KeyType => Parameters.KeyType;
+
+    /// <summary>The key size in bits, as ssh-keygen -l shows it: 256 for Ed25519, the curve size, or the modulus size.</summary>
+    public int KeySize => Parameters.KeySize;
+
+    /// <summary>The public key blob (K_S of RFC 4253 §8): string key type, then the type's fields.</summary>
+    public ReadOnlyMemory<byte> Blob => _blob;
+
+    internal PublicKeyParameters Parameters { get; }
+
+    /// <summary>Parses a public key blob as it arrives in KEX_ECDH_REPLY, KEXDH_REPLY, or a known_hosts line.</summary>
+    /// <param name="blob">The blob: string key type, then the type's fields, and nothing after.</param>
+    /// <returns>The key.</returns>
+    /// <exception cref="SshProtocolException">
+    /// The blob is malformed, holds an invalid key, or has a key type this library does not support.
+    /// </exception>
+    public static SshPublicKey FromBlob(ReadOnlySpan<byte> blob)
+    {
+        PublicKeyParameters parameters = PublicKeyParameters.Parse(blob);
+        return new SshPublicKey(blob.ToArray(), parameters);
+    }
+
+    /// <summary>
+    /// Parses a key in the OpenSSH text form of .pub files and authorized_keys: key type, base64 blob, and an
+    /// optional comment, separated by white space (e.g. "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... user@host").
+    /// </summary>
+    /// <param name="openSshLine">The line.</param>
+    /// <returns>The key.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="openSshLine"/> is null.</exception>
+    /// <exception cref="FormatException">
+    /// The line is not of that form, the base64 is invalid, the key type differs from the blob's, or the blob does not
+    /// hold a valid key of a supported type.
+    /// </exception>
+    public static SshPublicKey Parse(string openSshLine)
+    {
+        ArgumentNullException.ThrowIfNull(openSshLine);
+        string[] fields = openSshLine.Split((char[]?)null, 3, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (fields.Length < 2)
+        {
+            throw new FormatException("An OpenSSH public key line has a key type and a base64 blob, separated by white space.");
+        }
+
+        return FromText(fields[0], fields[1]);
+    }
+
+    /// <summary>Parses the key type and base64 fields of a .pub or known_hosts line.</summary>
+    internal static SshPublicKey FromText(string keyType, string base64)
+    {
+        byte[] blob;
+        try
+        {
+            blob = Convert.FromBase64String(base64);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"The {keyType} key is not valid base64.", e);
+        }
+
+        PublicKeyParameters parameters;
+        try
+        {
+            parameters = PublicKeyParameters.Parse(blob);
+        }
+        catch (SshProtocolException e)
+        {
+            throw new FormatException($"The {keyType} key does not hold a valid key: {e.Message}", e);
+        }
+
+        if (parameters.KeyType != keyType)
+        {
+            throw new FormatException($"The line names key type '{keyType}' but its blob holds a {parameters.KeyType} key.");
+        }
+
+        return new SshPublicKey(blob, parameters);
+    }
+
+    /// <summary>Wraps a blob this library wrote for its own key.</summary>
+    internal static SshPublicKey FromTrustedBlob(byte[] blob) => new(blob, PublicKeyParameters.Parse(blob));
+
+    /// <summary>
+    /// The SHA-256 fingerprint, exactly as ssh-keygen -l and ssh print it: "SHA256:" followed by the base64 of the
+    /// SHA-256 of the blob, without padding.
+    /// </summary>
+    /// <returns>The fingerprint, e.g. "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s".</returns>
+    public string GetFingerprint()
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(_blob, hash);
+        return "SHA256:" + Convert.ToBase64String(hash).TrimEnd('=');
+    }
+
+    /// <summary>
+    /// The legacy MD5 fingerprint, as ssh-keygen -l -E md5 prints it: "MD5:" followed by the MD5 of the blob as
+    /// colon-separated lowercase hex.
+    /// </summary>
+    /// <returns>The fingerprint, e.g. "MD5:d4:fe:05:...".</returns>
+    public string GetMd5Fingerprint()
+    {
+        Span<byte> hash = stackalloc byte[MD5.HashSizeInBytes];
+        MD5.HashData(_blob, hash);
+        var text = new StringBuilder("MD5:", 4 + 3 * hash.Length);
+        for (int i = 0; i < hash.Length; i++)
+        {
+            if (i > 0)
+            {
+                text.Append(':');
+            }
+
+            text.Append(Convert.ToHexStringLower(hash.Slice(i, 1)));
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>The key in OpenSSH text form without a comment: "keytype base64".</summary>
+    /// <returns>For example "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI...".</returns>
+    public override string ToString() => KeyType + " " + Convert.ToBase64String(_blob);
+
+    /// <summary>True when <paramref name="other"/> has the same blob.</summary>
+    /// <param name="other">The key to compare with.</param>
+    /// <returns>True for the same key.</returns>
+    public bool Equals(SshPublicKey? other) => other is not null && _blob.AsSpan().SequenceEqual(other._blob);
+
+    /// <summary>True when <paramref name="obj"/> is an <see cref="SshPublicKey"/> with the same blob.</summary>
+    /// <param name="obj">The object to compare with.</param>
+    /// <returns>True for the same key.</returns>
+    public override bool Equals(object? obj) => Equals(obj as SshPublicKey);
+
+    /// <summary>A hash of the blob.</summary>
+    /// <returns>The hash code.</returns>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.AddBytes(_blob);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>True when both keys are null or have the same blob.</summary>
+    /// <param name="left">A key.</param>
+    /// <param name="right">Another key.</param>
+    /// <returns>True for the same key.</returns>
+    public static bool operator ==(SshPublicKey? left, SshPublicKey? right) => left is null ? right is null : left.Equals(right);
+
+    /// <summary>True unless both keys are null or have the same blob.</summary>
+    /// <param name="left">A key.</param>
+    /// <param name="right">Another key.</param>
+    /// <returns>True for different keys.</returns>
+    public static bool operator !=(SshPublicKey? left, SshPublicKey? right) => !(left == right);
+}
