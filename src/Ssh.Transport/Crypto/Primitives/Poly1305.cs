@@ -339,7 +339,7 @@ internal static class Poly1305
         Vector256<ulong> k3 = Vector256.Create(r[3].L3);
         Vector256<ulong> k4 = Vector256.Create(r[3].L4);
         Vector256<ulong> ks1 = k1 * 5, ks2 = k2 * 5, ks3 = k3 * 5, ks4 = k4 * 5;
-        r.Clear();
+        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(r));
 
         Vector256<ulong> a0 = Vector256<ulong>.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0;
         ref byte data = ref MemoryMarshal.GetReference(blocks);
@@ -432,7 +432,7 @@ internal static class Poly1305
         Vector512<ulong> k3 = Vector512.Create(r[7].L3);
         Vector512<ulong> k4 = Vector512.Create(r[7].L4);
         Vector512<ulong> ks1 = k1 * 5, ks2 = k2 * 5, ks3 = k3 * 5, ks4 = k4 * 5;
-        r.Clear();
+        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(r));
 
         Vector512<ulong> a0 = Vector512<ulong>.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0;
         ref byte data = ref MemoryMarshal.GetReference(blocks);
