@@ -37,8 +37,16 @@ internal static class ChaChaPolyProtection
     /// </summary>
     private const int HeadSize = 4 * ChaCha20.BlockSize;
 
-    /// <summary>The first K_2 keystream bytes that encrypt the body, and the number of those bytes.</summary>
+    /// <summary>How many bytes of the body the head's blocks 1..3 encrypt.</summary>
     private const int HeadBodyBytes = HeadSize - ChaCha20.BlockSize;
+
+    /// <summary>Creates the outbound protection for one set of keys.</summary>
+    /// <param name="key">The 64 bytes of key material; copied.</param>
+    public static PacketSealer CreateSealer(ReadOnlySpan<byte> key) => new Sealer(key);
+
+    /// <summary>Creates the inbound protection for one set of keys.</summary>
+    /// <param name="key">The 64 bytes of key material; copied.</param>
+    public static PacketOpener CreateOpener(ReadOnlySpan<byte> key) => new Opener(key);
 
     /// <summary>
     /// Writes K_2's keystream from block 0 on, as far as <paramref name="bodyLength"/> bytes of body need it (at most
@@ -60,14 +68,6 @@ internal static class ChaChaPolyProtection
             ChaCha20.Xor(main, sequenceNumber, HeadSize / ChaCha20.BlockSize, body[HeadBodyBytes..], destination[HeadBodyBytes..]);
         }
     }
-
-    /// <summary>Creates the outbound protection for one set of keys.</summary>
-    /// <param name="key">The 64 bytes of key material; copied.</param>
-    public static PacketSealer CreateSealer(ReadOnlySpan<byte> key) => new Sealer(key);
-
-    /// <summary>Creates the inbound protection for one set of keys.</summary>
-    /// <param name="key">The 64 bytes of key material; copied.</param>
-    public static PacketOpener CreateOpener(ReadOnlySpan<byte> key) => new Opener(key);
 
     /// <summary>The two keys, in pinned memory (never copied by the GC) that is zeroed on dispose.</summary>
     private sealed class Keys

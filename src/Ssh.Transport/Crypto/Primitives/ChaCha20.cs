@@ -269,7 +269,7 @@ internal static class ChaCha20
         }
 
         // The rest (65 bytes up to one batch of this path) costs one batch of keystream of the narrowest width that
-        // covers it: a batch costs about the same at every width (and about what one scalar block does).
+        // covers it: a batch costs about as much at any width, and little more than one scalar block.
         Span<byte> keyStream = remaining <= Batch128 ? stackalloc byte[Batch128] : remaining <= Batch256 ? stackalloc byte[Batch256] : stackalloc byte[Batch512];
         keyStream.Clear();
         switch (keyStream.Length)
