@@ -128,7 +128,7 @@ internal static class Poly1305
     /// <summary>Absorbs whole 16-byte blocks: h = (h + m + hibit * 2^128) * r mod 2^130-5, partially reduced.</summary>
     private static void Blocks(ulong r0, ulong r1, ulong r2, ReadOnlySpan<byte> blocks, ref ulong h0Ref, ref ulong h1Ref, ref ulong h2Ref, ulong hibit)
     {
-        // Limb products at 2^132 and above wrap to 5 * 2^130 = 20 * 2^128: fold with s = 20 r (RFC 8439 §3 hints at this).
+        // A limb product landing at 2^132 is 4 * 2^130, congruent to 20 mod 2^130-5: fold it in with s = 20 r.
         ulong s1 = r1 * 20;
         ulong s2 = r2 * 20;
         ulong h0 = h0Ref, h1 = h1Ref, h2 = h2Ref;
