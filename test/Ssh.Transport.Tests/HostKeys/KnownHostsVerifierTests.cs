@@ -145,6 +145,25 @@ public class KnownHostsVerifierTests
     }
 
     [Test]
+    public void Parse_RandomlyMutatedLines_NeverThrows()
+    {
+        var random = new Random(4716);
+        string line = $"@revoked |1|{Convert.ToBase64String(new byte[20])}|{Convert.ToBase64String(new byte[20])} {A}\n[h]:2,*.x,!y {B} c\n";
+        for (int i = 0; i < 2000; i++)
+        {
+            char[] chars = line.ToCharArray();
+            for (int flips = random.Next(1, 5); flips > 0; flips--)
+            {
+                const string Specials = " \t\n|,!*?@#[]:=\0x";
+                chars[random.Next(chars.Length)] = Specials[random.Next(Specials.Length)];
+            }
+
+            var verifier = KnownHostsVerifier.Parse(new string(chars));
+            Assert.That(verifier.Verify("h", 2, A), Is.AnyOf(Enum.GetValues<KnownHostsResult>()));
+        }
+    }
+
+    [Test]
     public void Verify_HashedBySshKeygen_SameVerdictsAsPlain()
     {
         string sshKeygen = ExternalTools.SshKeygen;

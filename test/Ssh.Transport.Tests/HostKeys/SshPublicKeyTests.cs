@@ -171,6 +171,33 @@ public class SshPublicKeyTests
     }
 
     [Test]
+    public void FromBlob_RandomlyMutated_OnlySshProtocolException()
+    {
+        var random = new Random(5656);
+        foreach (SshHostKeyType type in Enum.GetValues<SshHostKeyType>())
+        {
+            byte[] good = HostKeyTestKeys.Get(type).PublicKey.Blob.ToArray();
+            for (int i = 0; i < 300; i++)
+            {
+                byte[] blob = (byte[])good.Clone();
+                for (int flips = random.Next(1, 4); flips > 0; flips--)
+                {
+                    blob[random.Next(blob.Length)] ^= (byte)(1 << random.Next(8));
+                }
+
+                try
+                {
+                    SshPublicKey key = SshPublicKey.FromBlob(blob);
+                    Assert.That(key.Blob.ToArray(), Is.EqualTo(blob));
+                }
+                catch (SshProtocolException)
+                {
+                }
+            }
+        }
+    }
+
+    [Test]
     public void Generate_EveryType_KeyTypeSizeAndSignatureAlgorithms()
     {
         Assert.Multiple(() =>
