@@ -17,11 +17,12 @@ namespace Ssh.Transport.Tests.HostKeys;
 /// <summary>
 /// Differential checks against BouncyCastle's own signers (its high-level Ed25519Signer and ECDsaSigner, not the
 /// low-level code this library calls): keys made by BouncyCastle reach us through PKCS#8 PEM, and signatures over
-/// random data must cross-verify in both directions.
+/// random data must cross-verify in both directions. (RSA is left to paramiko and ssh-keygen: BouncyCastle's RSA key
+/// generation would cost more test time than it adds.)
 /// </summary>
 public class BouncyCastleDifferentialTests
 {
-    private const int Rounds = 64;
+    private const int Rounds = 32;
 
     private static readonly SecureRandom s_random = new();
 
@@ -95,24 +96,6 @@ public class BouncyCastleDifferentialTests
             BigInteger[] rs = signer.GenerateSignature(Digest(keyType, data));
             Assert.That(SshHostKey.VerifySignature(key.PublicKey, keyType, data, EcdsaBlob(keyType, rs[0], rs[1])), Is.True, $"theirs, round {i}");
             Assert.That(SshHostKey.VerifySignature(key.PublicKey, keyType, data, EcdsaBlob(keyType, rs[0], rs[1].Add(BigInteger.One))), Is.False);
-        }
-    }
-
-    [Test]
-    public void Rsa_Pkcs8FromBouncyCastle_SignaturesVerifiedByBouncyCastle()
-    {
-        var generator = new RsaKeyPairGenerator();
-        generator.Init(new RsaKeyGenerationParameters(BigInteger.ValueOf(65537), s_random, 2048, 80));
-        AsymmetricCipherKeyPair pair = generator.GenerateKeyPair();
-        using SshHostKey key = SshHostKey.Parse(ToPkcs8Pem(pair.Private));
-        byte[] data = RandomData();
-
-        foreach ((string algorithm, IDigest digest) in new (string, IDigest)[] { ("rsa-sha2-256", new Sha256Digest()), ("rsa-sha2-512", new Sha512Digest()) })
-        {
-            var verifier = new RsaDigestSigner(digest);
-            verifier.Init(false, pair.Public);
-            verifier.BlockUpdate(data, 0, data.Length);
-            Assert.That(verifier.VerifySignature(InnerSignature(HostKeyTestKeys.Sign(key, algorithm, data))), Is.True, algorithm);
         }
     }
 
