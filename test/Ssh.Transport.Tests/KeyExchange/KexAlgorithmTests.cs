@@ -316,8 +316,10 @@ public class KexAlgorithmTests
         KexAlgorithm algorithm = Get("diffie-hellman-group14-sha256");
         using KexAgreement a = algorithm.CreateClient();
         using KexAgreement b = algorithm.CreateClient();
+        using KexAgreement c = algorithm.CreateClient();
         Assert.That(SharedSecret(a, [2]), Is.Not.Empty);
         Assert.That(SharedSecret(b, Magnitude(DhGroup.Group14.P - 2)), Is.Not.Empty);
+        Assert.That(SharedSecret(c, [0, 0, .. Magnitude(DhGroup.Group14.P - 2)]), Is.Not.Empty, "leading zero bytes are ignored");
     }
 
     public enum EcdhDefect { OffCurve, Truncated, Extended, Compressed, Infinity, Empty, CoordinateAboveP }
