@@ -31,6 +31,15 @@ internal static class ChaChaPolyProtection
     /// <summary>OpenSSH's default rekey volume for ciphers with blocks under 16 bytes: 1 GiB (packet.c).</summary>
     public const long MaxBytes = 1L << 30;
 
+    /// <summary>
+    /// K_2 keystream blocks 0..3, computed together (one 4-lane batch costs about one block): block 0 is the Poly1305
+    /// key source, blocks 1..3 encrypt the first 192 bytes of the packet body.
+    /// </summary>
+    private const int HeadSize = 4 * ChaCha20.BlockSize;
+
+    /// <summary>How many bytes of the body the head's blocks 1..3 encrypt.</summary>
+    private const int HeadBodyBytes = HeadSize - ChaCha20.BlockSize;
+
     /// <summary>Creates the outbound protection for one set of keys.</summary>
     /// <param name="key">The 64 bytes of key material; copied.</param>
     public static PacketSealer CreateSealer(ReadOnlySpan<byte> key) => new Sealer(key);
@@ -38,6 +47,27 @@ internal static class ChaChaPolyProtection
     /// <summary>Creates the inbound protection for one set of keys.</summary>
     /// <param name="key">The 64 bytes of key material; copied.</param>
     public static PacketOpener CreateOpener(ReadOnlySpan<byte> key) => new Opener(key);
+
+    /// <summary>
+    /// Writes K_2's keystream from block 0 on, as far as <paramref name="bodyLength"/> bytes of body need it (at most
+    /// <see cref="HeadSize"/> bytes); returns the length written.
+    /// </summary>
+    private static int KeyStreamHead(ReadOnlySpan<byte> main, uint sequenceNumber, int bodyLength, Span<byte> head)
+    {
+        int length = ChaCha20.BlockSize + (Math.Min(bodyLength, HeadBodyBytes) + ChaCha20.BlockSize - 1) / ChaCha20.BlockSize * ChaCha20.BlockSize;
+        ChaCha20.KeyStream(main, sequenceNumber, 0, head[..length]);
+        return length;
+    }
+
+    /// <summary>XORs the packet body with K_2's keystream from block 1 on: the head's blocks, then ChaCha20 from block 4.</summary>
+    private static void XorBody(ReadOnlySpan<byte> main, uint sequenceNumber, ReadOnlySpan<byte> head, ReadOnlySpan<byte> body, Span<byte> destination)
+    {
+        ChaCha20.XorBytes(body, head.Slice(ChaCha20.BlockSize, Math.Min(body.Length, HeadBodyBytes)), destination);
+        if (body.Length > HeadBodyBytes)
+        {
+            ChaCha20.Xor(main, sequenceNumber, HeadSize / ChaCha20.BlockSize, body[HeadBodyBytes..], destination[HeadBodyBytes..]);
+        }
+    }
 
     /// <summary>The two keys, in pinned memory (never copied by the GC) that is zeroed on dispose.</summary>
     private sealed class Keys
@@ -99,13 +129,12 @@ internal static class ChaChaPolyProtection
             ReadOnlySpan<byte> main = _keys.Main;
             Span<byte> length = packet[..4];
             ChaCha20.Xor(_keys.Header, sequenceNumber, 0, length, length);
-            Span<byte> body = packet[4..];
-            ChaCha20.Xor(main, sequenceNumber, 1, body, body);
 
-            Span<byte> polyKey = stackalloc byte[ChaCha20.BlockSize];
-            ChaCha20.Block(main, sequenceNumber, 0, polyKey);
-            Poly1305.ComputeTag(polyKey[..Poly1305.KeySize], packet, tag);
-            CryptographicOperations.ZeroMemory(polyKey);
+            Span<byte> head = stackalloc byte[HeadSize];
+            int headLength = KeyStreamHead(main, sequenceNumber, packet.Length - 4, head);
+            XorBody(main, sequenceNumber, head, packet[4..], packet[4..]);
+            Poly1305.ComputeTag(head[..Poly1305.KeySize], packet, tag);
+            CryptographicOperations.ZeroMemory(head[..headLength]);
         }
 
         protected override void Dispose(bool disposing)
@@ -140,20 +169,24 @@ internal static class ChaChaPolyProtection
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(packet.Length, 4, nameof(packet));
             ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, packet.Length - 4, nameof(destination));
+            if (packet[4..].Overlaps(destination, out int offset) && offset != 0)
+            {
+                throw new ArgumentException("The destination must be the packet's body itself or not overlap the packet.", nameof(destination));
+            }
+
             ReadOnlySpan<byte> main = _keys.Main;
 
             // The tag covers the encrypted length and ciphertext: check it before decrypting anything.
-            Span<byte> polyKey = stackalloc byte[ChaCha20.BlockSize];
-            ChaCha20.Block(main, sequenceNumber, 0, polyKey);
-            bool authentic = Poly1305.Verify(polyKey[..Poly1305.KeySize], packet, tag);
-            CryptographicOperations.ZeroMemory(polyKey);
-            if (!authentic)
+            Span<byte> head = stackalloc byte[HeadSize];
+            int headLength = KeyStreamHead(main, sequenceNumber, packet.Length - 4, head);
+            bool authentic = Poly1305.Verify(head[..Poly1305.KeySize], packet, tag);
+            if (authentic)
             {
-                return false;
+                XorBody(main, sequenceNumber, head, packet[4..], destination);
             }
 
-            ChaCha20.Xor(main, sequenceNumber, 1, packet[4..], destination);
-            return true;
+            CryptographicOperations.ZeroMemory(head[..headLength]);
+            return authentic;
         }
 
         protected override void Dispose(bool disposing)

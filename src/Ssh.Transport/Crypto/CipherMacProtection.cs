@@ -39,7 +39,7 @@ internal enum SshMacKind
 /// whole packet, length included, is encrypted, so the opener decrypts the first block to learn the length
 /// (<see cref="PacketProtection.LengthPrefixSize"/> = the cipher block) and keeps it; 4 + packet_length is
 /// aligned.</item>
-/// <item>Encrypt-then-MAC (*-etm@openssh.com, OpenSSH PROTOCOL §1.7): packet_length in clear, the rest encrypted,
+/// <item>Encrypt-then-MAC (*-etm@openssh.com, OpenSSH PROTOCOL §1.5): packet_length in clear, the rest encrypted,
 /// mac = MAC(seqnr || packet_length || ciphertext), verified before anything is decrypted; packet_length alone is
 /// aligned.</item>
 /// </list>
@@ -110,58 +110,31 @@ internal static class CipherMacProtection
         }
     }
 
-    /// <summary>What sealer and opener share: the parts, and the numbers derived from them.</summary>
-    private sealed class Parts
-    {
-        public Parts(SshCipher cipher, SshHmac mac, bool etm)
-        {
-            Cipher = cipher;
-            Mac = mac;
-            Etm = etm;
-            Name = $"{cipher.Name} {mac.Name}{(etm ? EtmSuffix : string.Empty)}";
-            CipherBlock = cipher.BlockSize;
-            MaxBytes = CipherBlock >= 16 ? (1L << 32) * CipherBlock : 1L << 30;
-        }
+    private static string NameOf(SshCipher cipher, SshHmac mac, bool etm) => $"{cipher.Name} {mac.Name}{(etm ? EtmSuffix : string.Empty)}";
 
-        public SshCipher Cipher { get; }
-
-        public SshHmac Mac { get; }
-
-        public bool Etm { get; }
-
-        public string Name { get; }
-
-        public int CipherBlock { get; }
-
-        public long MaxBytes { get; }
-
-        public void DisposeParts()
-        {
-            Cipher.Dispose();
-            Mac.Dispose();
-        }
-    }
+    /// <summary>OpenSSH's rekey default (RFC 4344 §3.2): 2^32 blocks for 16-byte blocks, 1 GiB for 8-byte blocks.</summary>
+    private static long MaxBytesOf(SshCipher cipher) => cipher.BlockSize >= 16 ? (1L << 32) * cipher.BlockSize : 1L << 30;
 
     private sealed class Sealer : PacketSealer
     {
-        private readonly Parts _parts;
         private readonly SshCipher _cipher;
         private readonly SshHmac _mac;
         private readonly bool _etm;
+        private readonly string _name;
 
         public Sealer(SshCipher cipher, SshHmac mac, bool etm)
         {
-            _parts = new Parts(cipher, mac, etm);
             _cipher = cipher;
             _mac = mac;
             _etm = etm;
+            _name = NameOf(cipher, mac, etm);
         }
 
-        public override string Name => _parts.Name;
-        public override int BlockSize => Math.Max(8, _parts.CipherBlock);
+        public override string Name => _name;
+        public override int BlockSize => Math.Max(8, _cipher.BlockSize);
         public override int TagSize => _mac.Size;
         public override bool AlignmentIncludesLengthField => !_etm;
-        public override long MaxBytesPerKey => _parts.MaxBytes;
+        public override long MaxBytesPerKey => MaxBytesOf(_cipher);
 
         public override void Seal(uint sequenceNumber, Span<byte> packet, Span<byte> tag)
         {
@@ -172,7 +145,7 @@ internal static class CipherMacProtection
 
             if (_etm)
             {
-                // PROTOCOL §1.7: encrypt all but the length, then MAC seqnr || length || ciphertext.
+                // PROTOCOL §1.5: encrypt all but the length, then MAC seqnr || length || ciphertext.
                 Span<byte> body = packet[4..];
                 _cipher.Transform(body, body);
                 _mac.Compute(sequenceNumber, packet, default, tag[.._mac.Size]);
@@ -189,7 +162,8 @@ internal static class CipherMacProtection
         {
             if (disposing)
             {
-                _parts.DisposeParts();
+                _cipher.Dispose();
+                _mac.Dispose();
             }
 
             base.Dispose(disposing);
@@ -198,10 +172,10 @@ internal static class CipherMacProtection
 
     private sealed class Opener : PacketOpener
     {
-        private readonly Parts _parts;
         private readonly SshCipher _cipher;
         private readonly SshHmac _mac;
         private readonly bool _etm;
+        private readonly string _name;
         private readonly bool _isCbc;
         private readonly int _cipherBlock;
 
@@ -211,21 +185,21 @@ internal static class CipherMacProtection
 
         public Opener(SshCipher cipher, SshHmac mac, bool etm)
         {
-            _parts = new Parts(cipher, mac, etm);
             _cipher = cipher;
             _mac = mac;
             _etm = etm;
+            _name = NameOf(cipher, mac, etm);
             _isCbc = cipher is CbcCipher;
             _cipherBlock = cipher.BlockSize;
             _firstBlock = new byte[_cipherBlock];
         }
 
-        public override string Name => _parts.Name;
+        public override string Name => _name;
         public override int BlockSize => Math.Max(8, _cipherBlock);
         public override int TagSize => _mac.Size;
         public override bool AlignmentIncludesLengthField => !_etm;
         public override int LengthPrefixSize => _etm ? 4 : _cipherBlock;
-        public override long MaxBytesPerKey => _parts.MaxBytes;
+        public override long MaxBytesPerKey => MaxBytesOf(_cipher);
 
         /// <summary>
         /// OpenSSH discards on a bogus length only for CBC without EtM (packet.c, ssh_packet_start_discard): with EtM
@@ -271,7 +245,7 @@ internal static class CipherMacProtection
 
             if (_etm)
             {
-                // PROTOCOL §1.7: verify MAC(seqnr || length || ciphertext) first; decrypt only what is authentic.
+                // PROTOCOL §1.5: verify MAC(seqnr || length || ciphertext) first; decrypt only what is authentic.
                 if (!_mac.Verify(sequenceNumber, packet, default, tag))
                 {
                     return false;
@@ -327,7 +301,8 @@ internal static class CipherMacProtection
             if (disposing)
             {
                 CryptographicOperations.ZeroMemory(_firstBlock);
-                _parts.DisposeParts();
+                _cipher.Dispose();
+                _mac.Dispose();
             }
 
             base.Dispose(disposing);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 
 namespace Ssh.Transport.HostKeys;
@@ -14,6 +15,7 @@ internal sealed class EcdsaCurve
         FieldSize = fieldSize;
         Hash = hash;
         Order = Convert.FromHexString(orderHex);
+        Debug.Assert(Order.Length == fieldSize, "The order is written with as many bytes as a field element.");
     }
 
     /// <summary>P-256: SHA-256 (RFC 5656 §6.2.1).</summary>
@@ -29,7 +31,7 @@ internal sealed class EcdsaCurve
     /// <summary>P-521: SHA-512.</summary>
     public static EcdsaCurve NistP521 { get; } = new(
         SshHostKeyAlgorithms.EcdsaNistP521, "nistp521", ECCurve.NamedCurves.nistP521, 66, HashAlgorithmName.SHA512,
-        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409");
+        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409");
 
     /// <summary>"ecdsa-sha2-" followed by <see cref="Identifier"/>.</summary>
     public string KeyType { get; }

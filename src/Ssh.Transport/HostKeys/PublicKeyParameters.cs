@@ -19,7 +19,10 @@ internal abstract class PublicKeyParameters
     public abstract bool Verify(string signatureAlgorithm, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature);
 
     /// <summary>Parses and validates a public key blob.</summary>
-    /// <exception cref="SshProtocolException">The blob is malformed, holds an invalid key, or has an unsupported key type.</exception>
+    /// <exception cref="SshProtocolException">
+    /// The blob is malformed or holds an invalid key (<see cref="SshDisconnectReason.ProtocolError"/>), or holds a key
+    /// of a type or size this library does not support (<see cref="SshDisconnectReason.KeyExchangeFailed"/>).
+    /// </exception>
     public static PublicKeyParameters Parse(ReadOnlySpan<byte> blob)
     {
         var reader = new SshReader(blob);

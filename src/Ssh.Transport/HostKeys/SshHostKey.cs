@@ -129,12 +129,12 @@ public sealed class SshHostKey : IDisposable
         if (text.Contains(OpenSshPrivateKeyFile.BeginLine, StringComparison.Ordinal))
         {
             PrivateKey key = OpenSshPrivateKeyFile.Read(text, out string comment);
-            return new SshHostKey(key, comment);
+            return Checked(key, comment);
         }
 
         if (PemPrivateKeyFile.Contains(text))
         {
-            return new SshHostKey(PemPrivateKeyFile.Read(text), string.Empty);
+            return Checked(PemPrivateKeyFile.Read(text), string.Empty);
         }
 
         string trimmed = text.TrimStart();
@@ -150,6 +150,34 @@ public sealed class SshHostKey : IDisposable
 
         throw new FormatException(
             "Not a private key: expected '-----BEGIN OPENSSH PRIVATE KEY-----' or a PEM 'PRIVATE KEY', 'RSA PRIVATE KEY' or 'EC PRIVATE KEY' block.");
+    }
+
+    /// <summary>
+    /// Wraps a loaded key after a pairwise consistency test: one signature, checked with the public key. The file
+    /// formats do not all tie the private numbers to the public ones, and not every platform's import checks them; a
+    /// host key that signs wrongly would only show up as every client refusing the server.
+    /// </summary>
+    private static SshHostKey Checked(PrivateKey key, string comment)
+    {
+        try
+        {
+            ReadOnlySpan<byte> data = "Ssh.Transport host key self-test"u8;
+            string algorithm = key.SignatureAlgorithms[0];
+            var blob = new ArrayBufferWriter<byte>(64 + key.MaxSignatureSize);
+            var hostKey = new SshHostKey(key, comment);
+            hostKey.Sign(algorithm, data, blob);
+            if (!VerifySignature(key.PublicKey, algorithm, data, blob.WrittenSpan))
+            {
+                throw new FormatException("The private key does not match its public key: its signatures do not verify.");
+            }
+
+            return hostKey;
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

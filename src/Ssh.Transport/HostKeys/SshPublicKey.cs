@@ -58,8 +58,9 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
     /// <exception cref="ArgumentNullException"><paramref name="openSshLine"/> is null.</exception>
     /// <exception cref="FormatException">
     /// The line is not of that form, the base64 is invalid, the key type differs from the blob's, or the blob does not
-    /// hold a valid key of a supported type.
+    /// hold a valid key.
     /// </exception>
+    /// <exception cref="NotSupportedException">The key is of a type or size this library does not support (e.g. ssh-dss).</exception>
     public static SshPublicKey Parse(string openSshLine)
     {
         ArgumentNullException.ThrowIfNull(openSshLine);
@@ -89,6 +90,11 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
         try
         {
             parameters = PublicKeyParameters.Parse(blob);
+        }
+        catch (SshProtocolException e) when (e.Reason == SshDisconnectReason.KeyExchangeFailed)
+        {
+            // PublicKeyParameters uses this reason for well-formed keys of a type or size it does not support.
+            throw new NotSupportedException(e.Message, e);
         }
         catch (SshProtocolException e)
         {

@@ -62,6 +62,8 @@ internal sealed class DhAgreement : KexAgreement
 
         // RFC 4253 §8: values of e or f outside [1, p-1] must not be accepted; 1 and p-1 are refused too, as they
         // confine K to {1, p-1} (RFC 8270 §4 and OpenSSH's dh_pub_is_valid).
+        int first = peerPublic.IndexOfAnyExcept((byte)0);
+        peerPublic = first < 0 ? [] : peerPublic[first..];
         if (peerPublic.Length > _group.PMagnitude.Length)
         {
             throw Fail("The peer's Diffie-Hellman value is larger than p.");

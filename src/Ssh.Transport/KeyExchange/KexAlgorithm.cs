@@ -94,8 +94,8 @@ internal sealed class KexAlgorithm
     public DhGroup? FixedGroup => _group;
 
     /// <summary>
-    /// The size of DH private exponents: twice the security strength of the hash, at least 256 bits
-    /// (RFC 8268 §4, RFC 3526 §8 on exponent sizes), so 512 bits for the SHA-512 groups.
+    /// The size of DH private exponents: twice the security strength of the hash, at least 256 bits (short
+    /// exponents: RFC 4419 §6.2, RFC 3526 §8), so 512 bits for the SHA-512 groups instead of the full group size.
     /// </summary>
     internal int DhExponentBits => Math.Max(256, HashBits(Hash));
 

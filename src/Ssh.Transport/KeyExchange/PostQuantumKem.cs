@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Org.BouncyCastle.Crypto.Generators;
 using Org.BouncyCastle.Crypto.Kems;
 using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Crypto.Prng;
 using Org.BouncyCastle.Pqc.Crypto.NtruPrime;
 using Org.BouncyCastle.Security;
 
@@ -16,8 +17,8 @@ internal abstract class PostQuantumKem : IDisposable
     /// <summary>The size of the KEM shared secret (ML-KEM and sntrup761 both give 32 bytes).</summary>
     public const int SecretLength = 32;
 
-    /// <summary>Shared BouncyCastle random source (backed by the system CSPRNG).</summary>
-    private protected static readonly SecureRandom s_random = new();
+    /// <summary>BouncyCastle randomness straight from the system CSPRNG (thread-safe).</summary>
+    private protected static readonly SecureRandom s_random = new(new CryptoApiRandomGenerator());
 
     /// <summary>The size of the encoded public (encapsulation) key.</summary>
     public abstract int PublicKeyLength { get; }

@@ -21,7 +21,7 @@ internal sealed class AesProtectionTests
         }
     }
 
-    private static int Seed(Construction c) => StringComparer.Ordinal.GetHashCode(c.Name) & 0x7fffffff;
+    private static int Seed(Construction c) => c.Seed;
 
     [TestCaseSource(nameof(Constructions))]
     public void Properties_Construction_MatchSpecification(Construction c)

@@ -30,6 +30,9 @@ internal sealed record Construction(string Name, Scheme Scheme, int KeySize, Ssh
 
     public int MacKeySize => IsGcm ? 0 : SshHmac.KeySize(Mac);
 
+    /// <summary>A seed fixed by the name (string.GetHashCode is randomized per process).</summary>
+    public int Seed => Name.Aggregate(17, (hash, ch) => unchecked((hash * 31) + ch)) & 0x7fffffff;
+
     /// <summary>MAC-then-encrypt: the length is encrypted in the first block.</summary>
     public bool LengthEncrypted => !IsGcm && !Etm;
 

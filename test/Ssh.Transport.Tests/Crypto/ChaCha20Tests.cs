@@ -20,11 +20,14 @@ public enum TestPath
 internal sealed class ForcedPath : IDisposable
 {
     private readonly SimdPath _previousChaCha;
+    private readonly SimdPath _previousPoly;
 
     private ForcedPath(SimdPath path)
     {
         _previousChaCha = ChaCha20.Path;
+        _previousPoly = Poly1305.Path;
         ChaCha20.Path = path;
+        Poly1305.Path = path;
     }
 
     /// <summary>Every path; those the hardware lacks end the test as inconclusive.</summary>
@@ -38,7 +41,11 @@ internal sealed class ForcedPath : IDisposable
         return new ForcedPath((SimdPath)path);
     }
 
-    public void Dispose() => ChaCha20.Path = _previousChaCha;
+    public void Dispose()
+    {
+        ChaCha20.Path = _previousChaCha;
+        Poly1305.Path = _previousPoly;
+    }
 }
 
 internal static class TestBytes

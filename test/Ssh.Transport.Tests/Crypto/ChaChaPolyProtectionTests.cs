@@ -94,7 +94,10 @@ public class ChaChaPolyProtectionTests
         var random = new Random(4253 + (int)path);
         uint[] sequenceNumbers = [0, 1, 2, 0x7FFFFFFF, uint.MaxValue];
         int index = 0;
-        foreach (int payloadLength in TestBytes.InterestingLengths(random, 12).Where(n => n > 0 && n <= 262144 - 64))
+        // Bodies around 192 bytes too: the first 192 bytes use keystream computed with the Poly1305 key, the rest is
+        // encrypted from block 4 on.
+        IEnumerable<int> payloadLengths = Enumerable.Range(170, 40).Concat(TestBytes.InterestingLengths(random, 12).Where(n => n > 0 && n <= 262144 - 64));
+        foreach (int payloadLength in payloadLengths)
         {
             byte[] key = TestBytes.Random(random, 64);
             uint sequenceNumber = index < sequenceNumbers.Length ? sequenceNumbers[index] : (uint)random.NextInt64(0, 1L << 32);
@@ -180,7 +183,7 @@ public class ChaChaPolyProtectionTests
     {
         using var forced = ForcedPath.Use(path);
         var random = new Random(77 + (int)path);
-        foreach (int payloadLength in new[] { 1, 50, 59, 60, 200, 251, 1019, 2100, 35000 })
+        foreach (int payloadLength in new[] { 1, 50, 59, 60, 183, 184, 185, 191, 192, 193, 200, 251, 1019, 2100, 35000 })
         {
             byte[] key = TestBytes.Random(random, 64);
             uint sequenceNumber = (uint)random.NextInt64(0, 1L << 32);

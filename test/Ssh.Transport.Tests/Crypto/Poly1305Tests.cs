@@ -83,10 +83,47 @@ public class Poly1305Tests
                 key.AsSpan(16).Fill(0xff);
             }
 
+            if (length % 3 == 0)
+            {
+                // The largest r that clamping allows.
+                key.AsSpan(0, 16).Fill(0xff);
+            }
+
             byte[] expected = BouncyCastleTag(key, message);
             byte[] actual = new byte[16];
             Poly1305.ComputeTag(key, message, actual);
             Assert.That(actual, Is.EqualTo(expected), $"length {length}");
+        }
+    }
+
+    [Test]
+    public void Path_DefaultsToTheBestChaCha20Path()
+    {
+        Assert.That(Poly1305.Path, Is.EqualTo(ChaCha20.BestPath));
+    }
+
+    [TestCaseSource(nameof(Paths))]
+    public void ComputeTag_EveryPathAgreesWithScalar(TestPath path)
+    {
+        var random = new Random(31);
+        byte[] key = TestBytes.Random(random, 32);
+        byte[] message = TestBytes.Random(random, 5000);
+        byte[][] scalar = new byte[message.Length + 1][];
+        using (ForcedPath.Use(TestPath.Scalar))
+        {
+            for (int length = 0; length <= message.Length; length++)
+            {
+                scalar[length] = new byte[16];
+                Poly1305.ComputeTag(key, message.AsSpan(0, length), scalar[length]);
+            }
+        }
+
+        using var forced = ForcedPath.Use(path);
+        byte[] tag = new byte[16];
+        for (int length = 0; length <= message.Length; length++)
+        {
+            Poly1305.ComputeTag(key, message.AsSpan(0, length), tag);
+            TestBytes.AssertEqual(tag, scalar[length], $"length {length}");
         }
     }
 

@@ -6,7 +6,7 @@ using System.Security.Cryptography;
 
 namespace Ssh.Transport.Crypto.Primitives;
 
-/// <summary>Which XOR loop <see cref="AesCtr"/> uses; <see cref="Auto"/> picks the widest the hardware accelerates.</summary>
+/// <summary>Which vector loops <see cref="AesCtr"/> uses; <see cref="Auto"/> picks the widest the hardware accelerates.</summary>
 internal enum XorWidth
 {
     Auto,
@@ -96,7 +96,10 @@ internal sealed class AesCtr : SshCipher
 
     public override int BlockSize => AesBlockSize;
 
-    /// <summary>Forces one XOR loop (tests); <see cref="XorWidth.Auto"/> restores the default.</summary>
+    /// <summary>
+    /// Forces the vector width of the XOR and counter loops (tests); <see cref="XorWidth.Auto"/> restores the widest
+    /// the hardware accelerates.
+    /// </summary>
     internal XorWidth Width
     {
         get => _width;

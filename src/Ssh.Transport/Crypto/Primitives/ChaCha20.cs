@@ -222,44 +222,40 @@ internal static class ChaCha20
         }
 
         SimdPath path = s_path;
-        int done = 0;
         int length = source.Length;
-        if (path == SimdPath.Vector512)
+        int done = 0;
+        switch (path)
         {
-            for (; length - done >= Batch512; done += Batch512)
-            {
-                XorBatch512(ref state, source[done..], destination[done..]);
-            }
+            case SimdPath.Vector512:
+                for (; length - done >= Batch512; done += Batch512)
+                {
+                    XorBatch512(ref state, source[done..], destination[done..]);
+                }
+
+                break;
+            case SimdPath.Vector256:
+                for (; length - done >= Batch256; done += Batch256)
+                {
+                    XorBatch256(ref state, source[done..], destination[done..]);
+                }
+
+                break;
+            case SimdPath.Vector128:
+                for (; length - done >= Batch128; done += Batch128)
+                {
+                    XorBatch128(ref state, source[done..], destination[done..]);
+                }
+
+                break;
         }
 
-        if (path >= SimdPath.Vector256)
+        int remaining = length - done;
+        if (remaining == 0)
         {
-            for (; length - done >= Batch256; done += Batch256)
-            {
-                XorBatch256(ref state, source[done..], destination[done..]);
-            }
+            return;
         }
 
-        if (path >= SimdPath.Vector128)
-        {
-            for (; length - done >= Batch128; done += Batch128)
-            {
-                XorBatch128(ref state, source[done..], destination[done..]);
-            }
-
-            if (length - done > BlockSize)
-            {
-                // 65..255 bytes left: one 4-block batch of keystream costs about what one scalar block does.
-                Span<byte> keyStream = stackalloc byte[Batch128];
-                keyStream.Clear();
-                XorBatch128(ref state, keyStream, keyStream);
-                XorBytes(source[done..], keyStream, destination[done..]);
-                CryptographicOperations.ZeroMemory(keyStream);
-                return;
-            }
-        }
-
-        if (done < length)
+        if (path == SimdPath.Scalar || remaining <= BlockSize)
         {
             Span<byte> block = stackalloc byte[BlockSize];
             for (; done < length; done += BlockSize)
@@ -269,14 +265,54 @@ internal static class ChaCha20
             }
 
             CryptographicOperations.ZeroMemory(block);
+            return;
         }
+
+        // The rest (65 bytes up to one batch of this path) costs one batch of keystream of the narrowest width that
+        // covers it: a batch costs about as much at any width, and little more than one scalar block.
+        Span<byte> keyStream = remaining <= Batch128 ? stackalloc byte[Batch128] : remaining <= Batch256 ? stackalloc byte[Batch256] : stackalloc byte[Batch512];
+        keyStream.Clear();
+        switch (keyStream.Length)
+        {
+            case Batch128:
+                XorBatch128(ref state, keyStream, keyStream);
+                break;
+            case Batch256:
+                XorBatch256(ref state, keyStream, keyStream);
+                break;
+            default:
+                XorBatch512(ref state, keyStream, keyStream);
+                break;
+        }
+
+        XorBytes(source[done..], keyStream, destination[done..]);
+        CryptographicOperations.ZeroMemory(keyStream);
     }
 
-    /// <summary>XORs min(source.Length, keyStream.Length) bytes.</summary>
-    private static void XorBytes(ReadOnlySpan<byte> source, ReadOnlySpan<byte> keyStream, Span<byte> destination)
+    /// <summary>XORs min(source.Length, keyStream.Length) bytes of <paramref name="source"/> with <paramref name="keyStream"/>.</summary>
+    /// <param name="source">The input.</param>
+    /// <param name="keyStream">Keystream computed earlier (e.g. with <see cref="KeyStream"/>).</param>
+    /// <param name="destination">The output: the source itself or memory not overlapping it.</param>
+    public static void XorBytes(ReadOnlySpan<byte> source, ReadOnlySpan<byte> keyStream, Span<byte> destination)
     {
         int count = Math.Min(source.Length, keyStream.Length);
         int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i + 64 <= count; i += 64)
+            {
+                (Vector512.Create(source.Slice(i, 64)) ^ Vector512.Create(keyStream.Slice(i, 64))).CopyTo(destination[i..]);
+            }
+        }
+
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 32 <= count; i += 32)
+            {
+                (Vector256.Create(source.Slice(i, 32)) ^ Vector256.Create(keyStream.Slice(i, 32))).CopyTo(destination[i..]);
+            }
+        }
+
         if (Vector128.IsHardwareAccelerated)
         {
             for (; i + 16 <= count; i += 16)
