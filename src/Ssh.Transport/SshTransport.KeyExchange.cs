@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Ssh.Transport.Compression;
 using Ssh.Transport.Crypto;
+using Ssh.Transport.HostKeys;
 using Ssh.Transport.KeyExchange;
 
 namespace Ssh.Transport;
@@ -40,6 +41,9 @@ public sealed partial class SshTransport
     private SshAlgorithms? _algorithms;
     private SshPublicKey? _hostKey;
     private int _kexCount;
+
+    /// <summary>ssh-rsa (SHA-1 signatures) only when the options name it.</summary>
+    private bool AllowsSha1HostKeys => _options.HostKeyAlgorithms.Contains(SshHostKeyAlgorithms.RsaSha1);
 
     /// <summary>DH group-exchange bounds we ask for (RFC 8270: at least 2048 bits).</summary>
     private const uint GexMinimumBits = 2048;
@@ -100,7 +104,7 @@ public sealed partial class SshTransport
         var hostKeys = new List<string>();
         foreach (string name in _options.HostKeyAlgorithms)
         {
-            if (Role == SshRole.Client ? SshHostKey.IsSupportedAlgorithm(name) : _serverOptions!.HostKeys.Any(k => k.SignatureAlgorithms.Contains(name)))
+            if (Role == SshRole.Client ? SshHostKeyAlgorithms.GetKeyType(name) is not null : _serverOptions!.HostKeys.Any(k => k.SignatureAlgorithms.Contains(name)))
             {
                 hostKeys.Add(name);
             }
@@ -122,8 +126,9 @@ public sealed partial class SshTransport
     {
         byte number = packet.MessageNumber;
 
-        // Strict kex: during the first exchange only key-exchange messages, not even IGNORE or DEBUG.
-        if (_strictKex && !_peerNewKeysSeen && number is not (SshMessageNumber.KexInit or SshMessageNumber.NewKeys or (>= 30 and <= 49)))
+        // Strict kex: during the first exchange only key-exchange messages, not even IGNORE or DEBUG. DISCONNECT ends
+        // the connection whatever it carries, so it is let through for its reason.
+        if (_strictKex && !_peerNewKeysSeen && number is not (SshMessageNumber.KexInit or SshMessageNumber.NewKeys or SshMessageNumber.Disconnect or (>= 30 and <= 49)))
         {
             throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Strict key exchange: unexpected {SshMessageNumber.GetName(number)} ({number}) during the first key exchange.");
         }
@@ -463,7 +468,7 @@ public sealed partial class SshTransport
             throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The server's host key is malformed.", e);
         }
 
-        if (!SshHostKey.IsAlgorithmForKeyType(negotiated.HostKey, hostKey.KeyType))
+        if (SshHostKeyAlgorithms.GetKeyType(negotiated.HostKey) != hostKey.KeyType)
         {
             throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, $"The server sent a {hostKey.KeyType} key for host key algorithm {negotiated.HostKey}.");
         }
@@ -473,7 +478,7 @@ public sealed partial class SshTransport
         {
             _agreement!.ComputeSharedSecret(serverPublic, encodedK);
             byte[] h = ComputeExchangeHash(hostKeyBlob, _agreement.LocalPublic.Span, serverPublic, encodedK.WrittenSpan);
-            if (!SshHostKey.VerifySignature(hostKey, negotiated.HostKey, h, signature))
+            if (!SshHostKey.VerifySignature(hostKey, negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys))
             {
                 throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The server's signature of the exchange hash does not verify.");
             }
@@ -519,7 +524,7 @@ public sealed partial class SshTransport
             byte[] hostKeyBlob = key.PublicKey.Blob.ToArray();
             byte[] h = ComputeExchangeHash(hostKeyBlob, clientPublic, _agreement.LocalPublic.Span, encodedK.WrittenSpan);
             var signature = new ArrayBufferWriter<byte>(512);
-            key.Sign(negotiated.HostKey, h, signature);
+            key.Sign(negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys);
 
             byte replyNumber = family == KexFamily.GroupExchange ? SshMessageNumber.KexDhGexReply : SshMessageNumber.KexDhReply;
             await _packetizer.WritePacketAsync((replyNumber, hostKeyBlob, _agreement.LocalPublic, signature.WrittenMemory, family), static (w, s) =>
@@ -548,45 +553,28 @@ public sealed partial class SshTransport
         }
     }
 
-    /// <summary>
-    /// H = HASH(V_C || V_S || I_C || I_S || K_S || method values || K) (RFC 4253 §8, RFC 5656 §4, RFC 4419 §3,
-    /// RFC 8731 §3).
-    /// </summary>
     private byte[] ComputeExchangeHash(ReadOnlySpan<byte> hostKeyBlob, ReadOnlySpan<byte> clientPublic, ReadOnlySpan<byte> serverPublic, ReadOnlySpan<byte> encodedK)
     {
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        var writer = new SshWriter(buffer);
         bool client = Role == SshRole.Client;
-        writer.WriteString(client ? _packetizer.LocalIdentificationBytes : _packetizer.RemoteIdentificationBytes);
-        writer.WriteString(client ? _packetizer.RemoteIdentificationBytes : _packetizer.LocalIdentificationBytes);
-        writer.WriteString(client ? _ourKexInit!.Payload : _peerKexInit!.Payload);
-        writer.WriteString(client ? _peerKexInit!.Payload : _ourKexInit!.Payload);
-        writer.WriteString(hostKeyBlob);
-        switch (_kexAlgorithm!.Family)
+        ExchangeHashForm form = _kexAlgorithm!.Family switch
         {
-            case KexFamily.Ecdh:
-                writer.WriteString(clientPublic);
-                writer.WriteString(serverPublic);
-                break;
-            case KexFamily.FixedDh:
-                writer.WriteUnsignedMPInt(clientPublic);
-                writer.WriteUnsignedMPInt(serverPublic);
-                break;
-            case KexFamily.GroupExchange:
-                writer.WriteUInt32(_gexMin);
-                writer.WriteUInt32(_gexPreferred);
-                writer.WriteUInt32(_gexMax);
-                writer.WriteMPInt(_gexGroup!.P);
-                writer.WriteMPInt(_gexGroup.G);
-                writer.WriteUnsignedMPInt(clientPublic);
-                writer.WriteUnsignedMPInt(serverPublic);
-                break;
-        }
-
-        writer.WriteBytes(encodedK);
-        byte[] h = CryptographicOperations.HashData(_kexAlgorithm.Hash, buffer.WrittenSpan);
-        buffer.Clear();
-        return h;
+            KexFamily.Ecdh => ExchangeHashForm.Strings,
+            KexFamily.FixedDh => ExchangeHashForm.Mpints,
+            _ => ExchangeHashForm.GroupExchange,
+        };
+        return ExchangeHash.Compute(
+            _kexAlgorithm.Hash,
+            form,
+            client ? _packetizer.LocalIdentificationBytes : _packetizer.RemoteIdentificationBytes,
+            client ? _packetizer.RemoteIdentificationBytes : _packetizer.LocalIdentificationBytes,
+            client ? _ourKexInit!.Payload : _peerKexInit!.Payload,
+            client ? _peerKexInit!.Payload : _ourKexInit!.Payload,
+            hostKeyBlob,
+            clientPublic,
+            serverPublic,
+            encodedK,
+            (_gexMin, _gexPreferred, _gexMax),
+            _gexGroup is null ? default : (_gexGroup.P, _gexGroup.G));
     }
 
     /// <summary>Derives both directions' keys (RFC 4253 §7.2), prepares them, and sends NEWKEYS.</summary>

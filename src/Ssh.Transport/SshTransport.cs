@@ -4,7 +4,6 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Ssh.Transport.KeyExchange;
 
 namespace Ssh.Transport;
 
@@ -239,9 +238,9 @@ public sealed partial class SshTransport : IAsyncDisposable
         }
 
         ValueTask<SshWriteResult> writing = _packetizer.WriteGatedAsync(state, writePayload, payloadSizeHint, cancellationToken);
-        if (writing.IsCompletedSuccessfully && !writing.Result.NeedRekey)
+        if (writing.IsCompletedSuccessfully)
         {
-            return ValueTask.CompletedTask;
+            return writing.Result.NeedRekey ? new ValueTask(StartKeyExchangeAsync(cancellationToken)) : ValueTask.CompletedTask;
         }
 
         return AfterWriteAsync(writing, cancellationToken);
@@ -303,20 +302,32 @@ public sealed partial class SshTransport : IAsyncDisposable
             writer.WriteString(name);
         }, serviceName.Length + 9, cancellationToken).ConfigureAwait(false);
 
-        while (!_serviceAccept.Task.IsCompleted)
+        try
         {
-            SshPacket packet = await ReadMessageAsync(cancellationToken).ConfigureAwait(false);
-            if (packet.IsCompleted)
+            // Read (handling EXT_INFO, IGNORE, rekeys...) until the answer; nothing of the layers above may come first.
+            while (!_serviceAccept.Task.IsCompleted)
             {
-                throw new SshProtocolException(SshDisconnectReason.ConnectionLost, "The connection closed before the service request was answered.");
-            }
+                SshPacket packet = await _packetizer.ReadPacketAsync(cancellationToken).ConfigureAwait(false);
+                if (packet.IsCompleted)
+                {
+                    throw new SshProtocolException(SshDisconnectReason.ConnectionLost, "The connection closed before the service request was answered.");
+                }
 
-            if (!_serviceAccept.Task.IsCompleted)
-            {
-                var error = new SshProtocolException(SshDisconnectReason.ProtocolError, $"Unexpected {SshMessageNumber.GetName(packet.MessageNumber)} ({packet.MessageNumber}) before SERVICE_ACCEPT.");
-                await DisconnectAfterErrorAsync(error).ConfigureAwait(false);
-                throw error;
+                if (packet.NeedRekey)
+                {
+                    await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                if (!await HandleTransportMessageAsync(packet, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Unexpected {SshMessageNumber.GetName(packet.MessageNumber)} ({packet.MessageNumber}) before SERVICE_ACCEPT.");
+                }
             }
+        }
+        catch (SshProtocolException e)
+        {
+            await DisconnectAfterErrorAsync(e).ConfigureAwait(false);
+            throw;
         }
 
         string accepted = await _serviceAccept.Task.ConfigureAwait(false);
