@@ -61,6 +61,19 @@ public sealed class KnownHostsVerifier
         return new KnownHostsVerifier([.. entries]);
     }
 
+    /// <summary>
+    /// A host key verifier for <see cref="SshClientOptions.HostKeyVerifier"/> that trusts exactly the keys this
+    /// file trusts for <paramref name="host"/>:<paramref name="port"/>: unknown, changed and revoked keys are refused.
+    /// </summary>
+    /// <param name="host">The host name or address connected to.</param>
+    /// <param name="port">The server's port.</param>
+    /// <returns>The verifier.</returns>
+    public SshHostKeyVerifier ForHost(string host, int port = 22)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(host);
+        return (key, _) => ValueTask.FromResult(Verify(host, port, key) == KnownHostsResult.Trusted);
+    }
+
     /// <summary>Checks the host key a server presented.</summary>
     /// <param name="host">The host name or address the user connected to, as typed (e.g. "example.com", "192.0.2.1", "::1").</param>
     /// <param name="port">The server's port; 22 looks up "host", any other "[host]:port".</param>

@@ -378,3 +378,26 @@ public class SshTransportTests
         Assert.That((await server.ReadMessageAsync()).MessageNumber, Is.EqualTo(94));
     }
 }
+
+public class KnownHostsSessionTests
+{
+    [Test]
+    public async Task ForHost_TrustedKeyConnects_UnknownKeyIsRefused()
+    {
+        SshHostKey key = SessionHarness.Key(SshHostKeyType.Ed25519);
+        var knownHosts = KnownHostsVerifier.Parse($"[127.0.0.1]:2222 {key.PublicKey}\n");
+
+        SshClientOptions trusting = SessionHarness.ClientOptions();
+        trusting.HostKeyVerifier = knownHosts.ForHost("127.0.0.1", 2222);
+        (SshTransport client, SshTransport server) = await SessionHarness.ConnectAsync(trusting, SessionHarness.ServerOptions());
+        Assert.That(client.HostKey, Is.EqualTo(key.PublicKey));
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+
+        SshClientOptions refusing = SessionHarness.ClientOptions();
+        refusing.HostKeyVerifier = knownHosts.ForHost("127.0.0.1", 2200);
+        var ex = Assert.ThrowsAsync<SshProtocolException>(() => SessionHarness.ConnectAsync(refusing, SessionHarness.ServerOptions()));
+        Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.HostKeyNotVerifiable));
+        Assert.That(ex.Message, Does.Contain(key.PublicKey.GetFingerprint()));
+    }
+}
