@@ -140,7 +140,17 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <exception cref="SshProtocolException">The peer broke the protocol or disconnected; a DISCONNECT has been sent where possible.</exception>
     public ValueTask<SshPacket> ReadMessageAsync(CancellationToken cancellationToken = default)
     {
-        ValueTask<SshPacket> reading = _packetizer.ReadPacketAsync(cancellationToken);
+        ValueTask<SshPacket> reading;
+        try
+        {
+            reading = _packetizer.ReadPacketAsync(cancellationToken);
+        }
+        catch (SshProtocolException e)
+        {
+            // A malformed packet found synchronously: tell the peer, like every other failure.
+            return ReadFailedAsync(e);
+        }
+
         if (reading.IsCompletedSuccessfully)
         {
             SshPacket packet = reading.Result;
@@ -154,6 +164,12 @@ public sealed partial class SshTransport : IAsyncDisposable
         }
 
         return ReadMessageSlowAsync(reading, cancellationToken);
+    }
+
+    private async ValueTask<SshPacket> ReadFailedAsync(SshProtocolException error)
+    {
+        await DisconnectAfterErrorAsync(error).ConfigureAwait(false);
+        throw error;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

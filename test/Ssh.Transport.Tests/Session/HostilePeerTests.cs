@@ -328,3 +328,50 @@ public class HostilePeerTests
         Assert.That(connected.IsStrictKeyExchange, Is.True, "the untouched relay is transparent");
     }
 }
+
+public class CorruptionAfterHandshakeTests
+{
+    [Test]
+    public async Task CorruptPacketAfterHandshake_IsMacError_AndTheReaderDisconnects()
+    {
+        var toClient = new PipePair();
+        var toServer = new PipePair();
+        Task<SshTransport> accepting = SshTransport.AcceptAsync(toServer.Server, SessionHarness.ServerOptions());
+        Task<SshTransport> connecting = SshTransport.ConnectAsync(toClient.Client, SessionHarness.ClientOptions());
+        bool corrupt = false;
+
+        async Task Pump(System.IO.Pipelines.PipeReader from, System.IO.Pipelines.PipeWriter to, bool mayCorrupt)
+        {
+            while (true)
+            {
+                System.IO.Pipelines.ReadResult result = await from.ReadAsync();
+                byte[] bytes = System.Buffers.BuffersExtensions.ToArray(result.Buffer);
+                from.AdvanceTo(result.Buffer.End);
+                if (mayCorrupt && Volatile.Read(ref corrupt) && bytes.Length > 8)
+                {
+                    bytes[^3] ^= 0x40;
+                    Volatile.Write(ref corrupt, false);
+                }
+
+                await to.WriteAsync(bytes);
+                if (result.IsCompleted)
+                {
+                    await to.CompleteAsync();
+                    return;
+                }
+            }
+        }
+
+        _ = Pump(toClient.ClientToServer.Reader, toServer.ClientToServer.Writer, mayCorrupt: true);
+        _ = Pump(toServer.ServerToClient.Reader, toClient.ServerToClient.Writer, mayCorrupt: false);
+        SshTransport client = await connecting;
+        SshTransport server = await accepting;
+
+        Volatile.Write(ref corrupt, true);
+        await client.WriteMessageAsync(new byte[] { SshMessageNumber.ChannelData, 1, 2, 3, 4, 5, 6, 7, 8 });
+        var ex = Assert.ThrowsAsync<SshProtocolException>(async () => await server.ReadMessageAsync());
+        Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.MacError));
+        var told = Assert.ThrowsAsync<SshProtocolException>(async () => await client.ReadMessageAsync());
+        Assert.That(told!.Reason, Is.EqualTo(SshDisconnectReason.MacError), "the server sent DISCONNECT with the reason");
+    }
+}
