@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Ssh.Transport.Cli;
@@ -95,6 +96,11 @@ internal static class ProbeCommand
             return CliMain.Fail(cli, $"sent only {report.BytesSent} of {settings.SendBytes} bytes: {report.SendError ?? "stopped"}");
         }
 
+        if (report.SendError is not null)
+        {
+            return CliMain.Fail(cli, report.SendError);
+        }
+
         return 0;
     }
 
@@ -170,7 +176,7 @@ internal static class ProbeCommand
             var sending = Stopwatch.StartNew();
             if (settings.SendBytes > 0)
             {
-                (sent, sendError) = await SendIgnoreAsync(transport, settings.SendBytes, reading, cancellationToken).ConfigureAwait(false);
+                (sent, sendError) = await SendIgnoreAsync(transport, settings.SendBytes, reading, settings.Timeout, cancellationToken).ConfigureAwait(false);
             }
 
             // A rekey may be in flight (started by our writes or by the server): let it finish.
@@ -180,7 +186,11 @@ internal static class ProbeCommand
                 {
                     await transport.RekeyAsync(cancellationToken).WaitAsync(settings.Timeout, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is TimeoutException or SshProtocolException or IOException or ObjectDisposedException or InvalidOperationException)
+                catch (TimeoutException)
+                {
+                    sendError = $"the last key exchange did not finish within {settings.Timeout.TotalSeconds:0.#} s";
+                }
+                catch (Exception e) when (e is SshProtocolException or IOException or ObjectDisposedException or InvalidOperationException)
                 {
                     sendError = $"the last key exchange did not finish: {CliMain.Describe(e)}";
                 }
@@ -254,7 +264,7 @@ internal static class ProbeCommand
         }
     }
 
-    private static async Task<(long Sent, string? Error)> SendIgnoreAsync(SshTransport transport, long count, Task reading, CancellationToken cancellationToken)
+    private static async Task<(long Sent, string? Error)> SendIgnoreAsync(SshTransport transport, long count, Task reading, TimeSpan timeout, CancellationToken cancellationToken)
     {
         byte[] chunk = new byte[(int)Math.Min(ChunkSize, count)];
         RandomNumberGenerator.Fill(chunk); // incompressible, so that zlib does not flatter the numbers
@@ -273,6 +283,20 @@ internal static class ProbeCommand
                 int length = (int)Math.Min(chunk.Length, count - sent);
                 await transport.SendIgnoreAsync(chunk.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
                 sent += length;
+
+                // As an SSH client holds its data while keys change, wait for a key exchange in flight (ours, started
+                // by the write above, or the server's) before sending more; IGNORE alone would not have to.
+                if (transport.Packetizer.NeedRekey && sent < count)
+                {
+                    try
+                    {
+                        await transport.RekeyAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (TimeoutException)
+                    {
+                        throw new TimeoutException($"a key exchange did not finish within {timeout.TotalSeconds:0.#} s");
+                    }
+                }
             }
 
             return (sent, null);
@@ -325,7 +349,11 @@ internal static class ProbeCommand
     private static void WriteJson(TextWriter output, ProbeReport r)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions
+        {
+            Indented = true,
+            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // "SHA256:a+b/c" as is: the output is not embedded in HTML
+        }))
         {
             SshAlgorithms a = r.Algorithms;
             json.WriteStartObject();
