@@ -194,16 +194,7 @@ internal static class DemoCommand
             int keyExchanges = transport.KeyExchangeCount;
             SshAlgorithms algorithms = transport.Algorithms;
             bool strictKex = transport.IsStrictKeyExchange;
-            await transport.DisconnectAsync(SshDisconnectReason.ByApplication, "demo suite finished", cancellationToken).ConfigureAwait(false);
-            await readStop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await reading.ConfigureAwait(false);
-            }
-            catch (Exception e) when (CliMain.IsExpected(e))
-            {
-                // The read loop ends with the connection.
-            }
+            await Hangup.DisconnectAndDrainAsync(transport, reading, readStop, "demo suite finished", TimeSpan.FromSeconds(5)).ConfigureAwait(false);
 
             return new SuiteResult(algorithms, strictKex, handshakeMs, messages, messages * MessageSize, duration > TimeSpan.Zero ? seconds : 0,
                 Math.Max(0, transport.KeyExchangeCount - 1), keyExchanges);

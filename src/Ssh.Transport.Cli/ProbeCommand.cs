@@ -107,10 +107,11 @@ internal static class ProbeCommand
     /// <summary>Runs the probe; throws on any failure before the report is complete.</summary>
     internal static async Task<ProbeReport> ProbeAsync(ProbeSettings settings, CancellationToken cancellationToken)
     {
+        var watcher = new KeyExchangeWatcher();
         var options = new SshClientOptions
         {
             HandshakeTimeout = settings.Timeout,
-            Packetizer = new SshPacketizerOptions { RekeyBytes = settings.RekeyBytes ?? long.MaxValue },
+            Packetizer = new SshPacketizerOptions { RekeyBytes = settings.RekeyBytes ?? long.MaxValue, Logger = watcher },
         };
         settings.ApplyAlgorithms(options);
 
@@ -176,21 +177,17 @@ internal static class ProbeCommand
             var sending = Stopwatch.StartNew();
             if (settings.SendBytes > 0)
             {
-                (sent, sendError) = await SendIgnoreAsync(transport, settings.SendBytes, reading, settings.Timeout, cancellationToken).ConfigureAwait(false);
+                (sent, sendError) = await SendIgnoreAsync(transport, watcher, settings.SendBytes, reading, settings.Timeout, cancellationToken).ConfigureAwait(false);
             }
 
             // A rekey may be in flight (started by our writes or by the server): let it finish.
-            if (sendError is null && transport.Packetizer.NeedRekey)
+            if (sendError is null)
             {
                 try
                 {
-                    await transport.RekeyAsync(cancellationToken).WaitAsync(settings.Timeout, cancellationToken).ConfigureAwait(false);
+                    await watcher.WaitForIdleAsync(transport, reading, settings.Timeout, cancellationToken).ConfigureAwait(false);
                 }
-                catch (TimeoutException)
-                {
-                    sendError = $"the last key exchange did not finish within {settings.Timeout.TotalSeconds:0.#} s";
-                }
-                catch (Exception e) when (e is SshProtocolException or IOException or ObjectDisposedException or InvalidOperationException)
+                catch (Exception e) when (e is TimeoutException or SshProtocolException or IOException or ObjectDisposedException or InvalidOperationException)
                 {
                     sendError = $"the last key exchange did not finish: {CliMain.Describe(e)}";
                 }
@@ -199,28 +196,11 @@ internal static class ProbeCommand
             double sendSeconds = sending.Elapsed.TotalSeconds;
             long wireBytes = transport.Packetizer.BytesWritten;
 
-            try
-            {
-                using var disconnectTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await transport.DisconnectAsync(SshDisconnectReason.ByApplication, "probe finished", disconnectTimeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (CliMain.IsExpected(e))
-            {
-                // The server may already have gone.
-            }
-
-            await readStop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await reading.ConfigureAwait(false);
-            }
-            catch (Exception e) when (CliMain.IsExpected(e))
-            {
-                // The read loop ends with the connection; every key exchange has been counted by now.
-            }
-
+            // What the report needs, before the transport goes.
             SshAlgorithms algorithms = transport.Algorithms;
             SshPublicKey hostKey = transport.HostKey;
+            await Hangup.DisconnectAndDrainAsync(transport, reading, readStop, "probe finished", TimeSpan.FromSeconds(Math.Min(5, settings.Timeout.TotalSeconds))).ConfigureAwait(false);
+
             return new ProbeReport
             {
                 Host = settings.Host,
@@ -237,6 +217,7 @@ internal static class ProbeCommand
                 HostKeyStatus = hostKeyStatus,
                 Service = transport.Service,
                 KeyExchanges = transport.KeyExchangeCount,
+                RekeyRefused = watcher.Refused,
                 BytesRequested = settings.SendBytes,
                 BytesSent = sent,
                 WireBytesSent = wireBytes,
@@ -264,7 +245,7 @@ internal static class ProbeCommand
         }
     }
 
-    private static async Task<(long Sent, string? Error)> SendIgnoreAsync(SshTransport transport, long count, Task reading, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<(long Sent, string? Error)> SendIgnoreAsync(SshTransport transport, KeyExchangeWatcher watcher, long count, Task reading, TimeSpan timeout, CancellationToken cancellationToken)
     {
         byte[] chunk = new byte[(int)Math.Min(ChunkSize, count)];
         RandomNumberGenerator.Fill(chunk); // incompressible, so that zlib does not flatter the numbers
@@ -286,16 +267,9 @@ internal static class ProbeCommand
 
                 // As an SSH client holds its data while keys change, wait for a key exchange in flight (ours, started
                 // by the write above, or the server's) before sending more; IGNORE alone would not have to.
-                if (transport.Packetizer.NeedRekey && sent < count)
+                if (sent < count && watcher.InFlight(transport))
                 {
-                    try
-                    {
-                        await transport.RekeyAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (TimeoutException)
-                    {
-                        throw new TimeoutException($"a key exchange did not finish within {timeout.TotalSeconds:0.#} s");
-                    }
+                    await watcher.WaitForIdleAsync(transport, reading, timeout, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -327,7 +301,9 @@ internal static class ProbeCommand
         }
 
         Line(text, "service", $"{r.Service} accepted");
-        Line(text, "key exchanges", r.KeyExchanges.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Line(text, "key exchanges", r.RekeyRefused
+            ? $"{r.KeyExchanges} (the server refused to rekey: it answered our KEXINIT with SSH_MSG_UNIMPLEMENTED, as OpenSSH does before user authentication)"
+            : r.KeyExchanges.ToString(System.Globalization.CultureInfo.InvariantCulture));
         string sent = r.BytesRequested == 0
             ? "0 bytes (no --send-bytes)"
             : $"{r.BytesSent} of {r.BytesRequested} bytes as SSH_MSG_IGNORE in {r.SendSeconds:0.000} s ({Throughput(r.BytesSent, r.SendSeconds)})";
@@ -397,6 +373,7 @@ internal static class ProbeCommand
 
             json.WriteString("service", r.Service);
             json.WriteNumber("keyExchanges", r.KeyExchanges);
+            json.WriteBoolean("rekeyRefused", r.RekeyRefused);
             json.WriteNumber("bytesRequested", r.BytesRequested);
             json.WriteNumber("bytesSent", r.BytesSent);
             json.WriteNumber("wireBytesSent", r.WireBytesSent);
@@ -535,6 +512,9 @@ internal sealed class ProbeReport
     public required string? Service { get; init; }
 
     public required int KeyExchanges { get; init; }
+
+    /// <summary>The server answered our KEXINIT with SSH_MSG_UNIMPLEMENTED (OpenSSH's sshd does before user authentication).</summary>
+    public required bool RekeyRefused { get; init; }
 
     public required long BytesRequested { get; init; }
 

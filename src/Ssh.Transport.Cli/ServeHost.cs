@@ -116,8 +116,9 @@ internal sealed class ServeHost : IAsyncDisposable
         _log.WriteLine($"{peer} connected: {transport.RemoteIdentification}; {Summary(transport)}");
 
         var elapsed = Stopwatch.StartNew();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(
-            connection.ConnectionClosed, lifetime?.ConnectionClosedRequested ?? CancellationToken.None);
+        // Not ConnectionClosed: when the client hangs up, what it sent before (its DISCONNECT, say) is still in the
+        // pipe to be read. The pipe itself ends the read loop; this token is for the server going away.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime?.ConnectionClosedRequested ?? CancellationToken.None);
 
         // Replies go through a writer of their own: a write may wait for a key exchange that only this read loop
         // can carry through, so the read loop never awaits one.

@@ -160,6 +160,7 @@ public class ServeProbeTests
         Assert.That(json.GetProperty("wireBytesSent").GetInt64(), Is.GreaterThan(4_000_000));
         int kex = json.GetProperty("keyExchanges").GetInt32();
         Assert.That(kex, Is.GreaterThanOrEqualTo(5), "4 MB at a 256 KiB limit: about 15 exchanges, with some slack");
+        Assert.That(json.GetProperty("rekeyRefused").GetBoolean(), Is.False);
 
         // The server counted the same exchanges.
         string log = await serve.WaitForOutputAsync(o => o.Contains(" closed after ", StringComparison.Ordinal));
@@ -170,8 +171,13 @@ public class ServeProbeTests
     public async Task Serve_rekey_limit_makes_the_server_rekey()
     {
         await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--rekey-bytes", "64K");
-        JsonElement json = Json(await CliRunner.RunAsync("probe", "127.0.0.1", "-p", $"{serve.Port}", "--accept-any-host-key", "--json", "--send-bytes", "1M"));
-        Assert.That(json.GetProperty("keyExchanges").GetInt32(), Is.GreaterThan(1));
+        JsonElement json = Json(await CliRunner.RunAsync("probe", "127.0.0.1", "-p", $"{serve.Port}", "--accept-any-host-key", "--json", "--send-bytes", "16M"));
+        int kex = json.GetProperty("keyExchanges").GetInt32();
+
+        // The client has no limit of its own: every exchange after the first was the server's idea.
+        string log = await serve.WaitForOutputAsync(o => o.Contains(" closed after ", StringComparison.Ordinal));
+        Assert.That(log, Does.Contain($"the peer disconnected (ByApplication): probe finished; {kex} key exchange(s)"));
+        Assert.That(kex, Is.GreaterThan(1), log);
     }
 
     [Test]
@@ -230,7 +236,7 @@ public class ServeProbeTests
             Assert.That(await stopping, Is.Zero);
         }
 
-        Assert.That(serve.Out, Does.Contain("server shutting down; 1 key exchange(s), 4 message(s) read, 2 login attempt(s) refused"));
+        Assert.That(serve.Out, Does.Contain("server shutting down; 1 key exchange(s), 3 message(s) read, 2 login attempt(s) refused"));
     }
 
     private static byte[] AuthNone()
