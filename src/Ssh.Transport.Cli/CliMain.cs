@@ -32,7 +32,8 @@ internal static class CliMain
                   stream data with rekeys, and report what was negotiated (text or --json)
           serve   run an SSH server (Kestrel) that completes handshakes and refuses every login
 
-        'ssh-transport VERB --help' describes a verb's options.
+        'ssh-transport VERB --help' describes a verb's options; 'ssh-transport --version' prints the version.
+        Exit codes: 0 success, 1 failure (one line on stderr), 2 command-line mistake, 130 interrupted.
         """;
 
     /// <summary>Runs the tool for the real process: console output, SIGINT/SIGTERM cancel.</summary>
@@ -57,13 +58,13 @@ internal static class CliMain
     {
         if (args.Count == 0)
         {
-            cli.Error.Write(Usage);
+            cli.Error.WriteLine(Usage);
             return ExitUsage;
         }
 
         if (args[0] is "-h" or "--help" or "help")
         {
-            cli.Out.Write(Usage);
+            cli.Out.WriteLine(Usage);
             return 0;
         }
 
@@ -76,7 +77,7 @@ internal static class CliMain
                 "demo" => await DemoCommand.RunAsync(rest, cli).ConfigureAwait(false),
                 "probe" => await ProbeCommand.RunAsync(rest, cli).ConfigureAwait(false),
                 "serve" => await ServeCommand.RunAsync(rest, cli).ConfigureAwait(false),
-                "--version" or "version" => Version(cli),
+                "--version" or "-V" => Version(cli),
                 _ => throw new UsageException($"unknown verb '{verb}' (verbs: demo, probe, serve; see 'ssh-transport --help')"),
             };
         }

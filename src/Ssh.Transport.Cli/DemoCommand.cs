@@ -52,7 +52,7 @@ internal static class DemoCommand
         ParsedArguments parsed = ParsedArguments.Parse("demo", args, Options);
         if (parsed.Help)
         {
-            cli.Out.Write(Usage);
+            cli.Out.WriteLine(Usage);
             return 0;
         }
 

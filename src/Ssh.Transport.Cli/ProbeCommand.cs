@@ -67,7 +67,7 @@ internal static class ProbeCommand
         ParsedArguments parsed = ParsedArguments.Parse("probe", args, Options);
         if (parsed.Help)
         {
-            cli.Out.Write(Usage);
+            cli.Out.WriteLine(Usage);
             return 0;
         }
 

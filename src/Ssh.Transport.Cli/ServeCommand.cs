@@ -52,7 +52,7 @@ internal static class ServeCommand
         ParsedArguments parsed = ParsedArguments.Parse("serve", args, Options);
         if (parsed.Help)
         {
-            cli.Out.Write(Usage);
+            cli.Out.WriteLine(Usage);
             return 0;
         }
 

@@ -36,6 +36,14 @@ public class ArgumentTests
     }
 
     [Test]
+    public async Task Version()
+    {
+        CliResult result = await CliRunner.RunAsync("--version");
+        Assert.That(result.ExitCode, Is.Zero);
+        Assert.That(result.Out, Does.Match(@"^ssh-transport \d+\.\d+\.\d+\s*$"));
+    }
+
+    [Test]
     public async Task Help_wins_over_missing_arguments()
     {
         CliResult result = await CliRunner.RunAsync("probe", "-h");

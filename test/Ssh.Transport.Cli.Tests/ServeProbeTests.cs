@@ -146,6 +146,10 @@ public class ServeProbeTests
         Assert.That(result.ErrorLines[0], Does.StartWith($"ssh-transport: host key verification failed: [127.0.0.1]:{serve.Port}: ssh-ed25519 key {serve.HostKey.PublicKey.GetFingerprint()} {expected}"));
         Assert.That(result.ErrorLines[0], Does.EndWith(knownHosts));
         Assert.That(result.Out, Is.Empty);
+
+        // serve logged the refused handshake in one line.
+        string log = await serve.WaitForOutputAsync(o => o.Contains("SSH handshake with ", StringComparison.Ordinal));
+        Assert.That(log, Does.Contain("failed: The peer disconnected (HostKeyNotVerifiable)"));
     }
 
     [Test]
