@@ -147,7 +147,7 @@ internal static class ProbeCommand
         {
             string name = settings.Port == 22 ? settings.Host : $"[{settings.Host}]:{settings.Port}";
             throw new HostKeyRejectedException(
-                $"host key verification failed: {name}: {rejection} in {settings.KnownHostsPath}", e);
+                $"host key verification failed: {name}: {rejection} in {settings.KnownHostsPath}{(File.Exists(settings.KnownHostsPath) ? "" : " (no such file)")}", e);
         }
 
         double handshakeMs = total.Elapsed.TotalMilliseconds;

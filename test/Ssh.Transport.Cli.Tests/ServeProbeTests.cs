@@ -153,6 +153,17 @@ public class ServeProbeTests
     }
 
     [Test]
+    public async Task A_missing_known_hosts_file_knows_no_hosts()
+    {
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder);
+        string missing = _folder.PathOf("no_such_known_hosts");
+        CliResult result = await CliRunner.RunAsync("probe", "127.0.0.1", "-p", $"{serve.Port}", "--known-hosts", missing);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.ErrorLines, Has.Length.EqualTo(1));
+        Assert.That(result.ErrorLines[0], Does.Contain("is not known in " + missing + " (no such file)"));
+    }
+
+    [Test]
     public async Task Probe_streams_bytes_and_rekeys_several_times()
     {
         await using InProcessServe serve = await InProcessServe.StartAsync(_folder);
