@@ -1,177 +1,167 @@
-using System.Diagnostics;
-using System.IO.Pipelines;
-using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace Ssh.Transport.Cli;
 
-/// <summary>Entry point of the ssh-transport tool.</summary>
+/// <summary>Where a verb writes, and what stops it.</summary>
+/// <param name="Out">Results and progress.</param>
+/// <param name="Error">The one line that explains a failure.</param>
+/// <param name="Cancellation">Signalled by SIGINT/SIGTERM (or by a test).</param>
+/// <param name="Interactive">True when <paramref name="Out"/> is a terminal: progress may overwrite a line.</param>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, CancellationToken Cancellation, bool Interactive = false);
+
+/// <summary>Entry point of the ssh-transport tool: verb dispatch, signals, and one-line errors.</summary>
 internal static class CliMain
 {
+    /// <summary>Exit code for a failure at run time (connection, handshake, verification).</summary>
+    public const int ExitFailure = 1;
+
+    /// <summary>Exit code for a mistake on the command line.</summary>
+    public const int ExitUsage = 2;
+
+    /// <summary>Exit code after SIGINT/SIGTERM interrupted a verb that does not simply stop (probe, demo).</summary>
+    public const int ExitInterrupted = 130;
+
+    public const string Usage = """
+        usage: ssh-transport VERB [options]
+
+        verbs:
+          demo    in one process: a Kestrel SSH server and a client on 127.0.0.1, a handshake and a timed
+                  stream of data with rekeys for each cipher suite, and a table of the results
+          probe   connect to an SSH server, handshake, verify its host key, request ssh-userauth, optionally
+                  stream data with rekeys, and report what was negotiated (text or --json)
+          serve   run an SSH server (Kestrel) that completes handshakes and refuses every login
+
+        'ssh-transport VERB --help' describes a verb's options; 'ssh-transport --version' prints the version.
+        Exit codes: 0 success, 1 failure (one line on stderr), 2 command-line mistake, 130 interrupted.
+        """;
+
+    /// <summary>Runs the tool for the real process: console output, SIGINT/SIGTERM cancel.</summary>
     public static async Task<int> RunAsync(string[] args)
-    {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
-        {
-            PrintUsage();
-            return args.Length == 0 ? 2 : 0;
-        }
-
-        try
-        {
-            return args[0] switch
-            {
-                "demo" => await DemoCommand.RunAsync(args[1..]).ConfigureAwait(false),
-                _ => Fail($"unknown verb '{args[0]}'"),
-            };
-        }
-        catch (Exception e) when (e is SshProtocolException or IOException or SocketException or TimeoutException or ArgumentException)
-        {
-            return Fail(e.Message);
-        }
-    }
-
-    internal static int Fail(string message)
-    {
-        Console.Error.WriteLine($"ssh-transport: {message}");
-        return 1;
-    }
-
-    private static void PrintUsage()
-    {
-        Console.WriteLine("""
-            usage: ssh-transport VERB [options]
-
-            verbs:
-              demo [--seconds N]   frame SSH packets between a client and a server over a loopback TCP socket
-                                   and print the throughput for several payload sizes
-            """);
-    }
-}
-
-/// <summary>
-/// The README's main job: a client and a server packetizer over a real loopback TCP connection, exchanging
-/// identification lines and then streaming packets of several sizes.
-/// </summary>
-internal static class DemoCommand
-{
-    private static readonly int[] s_payloadSizes = [64, 1024, 32 * 1024];
-
-    public static async Task<int> RunAsync(string[] args)
-    {
-        double seconds = 1;
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--seconds" && i + 1 < args.Length && double.TryParse(args[++i], System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0)
-            {
-                seconds = s;
-            }
-            else
-            {
-                return CliMain.Fail($"demo: unexpected argument '{args[i]}'");
-            }
-        }
-
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var endpoint = (IPEndPoint)listener.LocalEndpoint;
-        Console.WriteLine($"ssh-transport demo: loopback TCP on {endpoint}, {seconds:0.#} s per payload size");
-
-        using var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        Task<Socket> accepting = listener.AcceptSocketAsync();
-        await clientSocket.ConnectAsync(endpoint).ConfigureAwait(false);
-        using Socket serverSocket = await accepting.ConfigureAwait(false);
-        serverSocket.NoDelay = true;
-
-        await using var client = new SshPacketizer(SocketPipe(clientSocket), SshRole.Client, new SshPacketizerOptions { SoftwareVersion = "SshTransportDemo_client" });
-        await using var server = new SshPacketizer(SocketPipe(serverSocket), SshRole.Server, new SshPacketizerOptions { SoftwareVersion = "SshTransportDemo_server" });
-
-        var sw = Stopwatch.StartNew();
-        await Task.WhenAll(client.ExchangeIdentificationAsync().AsTask(), server.ExchangeIdentificationAsync().AsTask()).ConfigureAwait(false);
-        Console.WriteLine($"identification exchanged in {sw.Elapsed.TotalMilliseconds:0.0} ms");
-        Console.WriteLine($"  client sees: {client.RemoteIdentification}");
-        Console.WriteLine($"  server sees: {server.RemoteIdentification}");
-        Console.WriteLine();
-        Console.WriteLine($"{"payload",10} {"packets",12} {"MB/s",10} {"packets/s",12}");
-
-        foreach (int size in s_payloadSizes)
-        {
-            (long packets, double elapsed) = await StreamAsync(client, server, size, TimeSpan.FromSeconds(seconds)).ConfigureAwait(false);
-            double mbps = packets * (double)size / elapsed / 1e6;
-            Console.WriteLine($"{size,10} {packets,12} {mbps,10:0.0} {packets / elapsed,12:0}");
-        }
-
-        Console.WriteLine();
-        Console.WriteLine($"client wrote {client.PacketsWritten} packets ({client.BytesWritten} bytes), server read {server.PacketsRead} packets ({server.BytesRead} bytes)");
-        return client.PacketsWritten == server.PacketsRead ? 0 : CliMain.Fail("packet counts differ");
-    }
-
-    private static async Task<(long Packets, double Seconds)> StreamAsync(SshPacketizer client, SshPacketizer server, int payloadSize, TimeSpan duration)
     {
         using var stop = new CancellationTokenSource();
-        long sent = 0;
-        var sw = Stopwatch.StartNew();
-
-        Task writer = Task.Run(async () =>
+        void OnSignal(PosixSignalContext context)
         {
-            while (!stop.IsCancellationRequested)
-            {
-                // SSH_MSG_IGNORE with a string of filler: a real transport message the peer discards.
-                await client.WritePacketAsync(payloadSize, static (w, size) =>
-                {
-                    Span<byte> span = w.GetSpan(size);
-                    span[0] = SshMessageNumber.Ignore;
-                    System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span[1..], (uint)(size - 5));
-                    span[5..size].Fill(0x5A);
-                    w.Advance(size);
-                }, payloadSize, flush: true).ConfigureAwait(false);
-                sent++;
-            }
-
-            // A final marker packet tells the reader where this round ends.
-            await client.WritePacketAsync(new byte[] { SshMessageNumber.Debug, 0, 0, 0, 0, 0, 0, 0, 0, 0 }).ConfigureAwait(false);
-        });
-
-        long received = 0;
-        Task reader = Task.Run(async () =>
-        {
-            while (true)
-            {
-                SshPacket packet = await server.ReadPacketAsync().ConfigureAwait(false);
-                if (packet.IsCompleted || packet.MessageNumber == SshMessageNumber.Debug)
-                {
-                    return;
-                }
-
-                if (packet.Payload.Length != payloadSize)
-                {
-                    throw new InvalidOperationException("payload size mismatch");
-                }
-
-                received++;
-            }
-        });
-
-        await Task.Delay(duration).ConfigureAwait(false);
-        await stop.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(writer, reader).ConfigureAwait(false);
-        if (received != sent)
-        {
-            throw new InvalidOperationException($"sent {sent} packets but received {received}");
+            context.Cancel = true; // we stop ourselves, cleanly
+            stop.Cancel();
         }
 
-        return (received, sw.Elapsed.TotalSeconds);
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        var output = TextWriter.Synchronized(Console.Out);
+        var error = TextWriter.Synchronized(Console.Error);
+        return await RunAsync(args, new CliContext(output, error, stop.Token, Interactive: !Console.IsOutputRedirected)).ConfigureAwait(false);
     }
 
-    private static StreamDuplexPipe SocketPipe(Socket socket)
+    /// <summary>Runs one command line; the tests call this in-process.</summary>
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext cli)
     {
-        var stream = new NetworkStream(socket, ownsSocket: false);
-        return new StreamDuplexPipe(PipeReader.Create(stream), PipeWriter.Create(stream));
+        if (args.Count == 0)
+        {
+            cli.Error.WriteLine(Usage);
+            return ExitUsage;
+        }
+
+        if (args[0] is "-h" or "--help" or "help")
+        {
+            cli.Out.WriteLine(Usage);
+            return 0;
+        }
+
+        string verb = args[0];
+        string[] rest = [.. args.Skip(1)];
+        try
+        {
+            return verb switch
+            {
+                "demo" => await DemoCommand.RunAsync(rest, cli).ConfigureAwait(false),
+                "probe" => await ProbeCommand.RunAsync(rest, cli).ConfigureAwait(false),
+                "serve" => await ServeCommand.RunAsync(rest, cli).ConfigureAwait(false),
+                "--version" or "-V" => Version(cli),
+                _ => throw new UsageException($"unknown verb '{verb}' (verbs: demo, probe, serve; see 'ssh-transport --help')"),
+            };
+        }
+        catch (UsageException e)
+        {
+            return Fail(cli, e.Message, ExitUsage);
+        }
+        catch (OperationCanceledException) when (cli.Cancellation.IsCancellationRequested)
+        {
+            return Fail(cli, "interrupted", ExitInterrupted);
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            return Fail(cli, Describe(e), ExitFailure);
+        }
     }
 
-    private sealed class StreamDuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    /// <summary>Writes "ssh-transport: message" as one line on stderr.</summary>
+    public static int Fail(CliContext cli, string message, int exitCode = ExitFailure)
     {
-        public PipeReader Input { get; } = input;
+        cli.Error.WriteLine($"ssh-transport: {OneLine(message)}");
+        return exitCode;
+    }
 
-        public PipeWriter Output { get; } = output;
+    /// <summary>The failures a network tool expects, as opposed to bugs.</summary>
+    public static bool IsExpected(Exception e) =>
+        e is SshProtocolException or SocketException or IOException or TimeoutException or UnauthorizedAccessException
+            or FormatException or NotSupportedException or OperationCanceledException or ObjectDisposedException
+            or InvalidOperationException or ArgumentException;
+
+    /// <summary>One lower-case line for an exception, e.g. "connection refused".</summary>
+    public static string Describe(Exception e)
+    {
+        switch (e)
+        {
+            case SocketException { SocketErrorCode: SocketError.ConnectionRefused }:
+                return "connection refused";
+            case SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain } s:
+                return $"could not resolve host: {Lower(s.Message)}";
+            case SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }:
+                return "address already in use";
+            case SocketException s:
+                return Lower(s.Message);
+            case IOException { InnerException: SocketException inner }:
+                return Describe(inner);
+            case SshProtocolException p:
+                return DescribeProtocol(p);
+            default:
+                return Lower(e.Message);
+        }
+    }
+
+    private static string DescribeProtocol(SshProtocolException e)
+    {
+        // "No client-to-server cipher algorithm in common (client: a,b; server: c,d)."
+        string message = e.Message;
+        const string Prefix = "No ";
+        const string Middle = " algorithm in common (client: ";
+        int middle = message.IndexOf(Middle, StringComparison.Ordinal);
+        int server = message.IndexOf("; server: ", StringComparison.Ordinal);
+        if (message.StartsWith(Prefix, StringComparison.Ordinal) && middle > 0 && server > middle)
+        {
+            string what = message[Prefix.Length..middle];
+            string ours = message[(middle + Middle.Length)..server];
+            string theirs = message[(server + "; server: ".Length)..].TrimEnd('.', ')');
+            return $"no common {what}: client offers {ours}; server offers {theirs}";
+        }
+
+        return Lower(message);
+    }
+
+    private static string Lower(string message)
+    {
+        message = OneLine(message).TrimEnd('.');
+        return message.Length > 1 && char.IsUpper(message[0]) && !char.IsUpper(message[1])
+            ? char.ToLowerInvariant(message[0]) + message[1..]
+            : message;
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+
+    private static int Version(CliContext cli)
+    {
+        cli.Out.WriteLine($"ssh-transport {typeof(CliMain).Assembly.GetName().Version?.ToString(3)}");
+        return 0;
     }
 }

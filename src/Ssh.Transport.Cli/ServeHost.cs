@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Net;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Ssh.Transport.AspNetCore;
+
+namespace Ssh.Transport.Cli;
+
+/// <summary>What one served connection did, reported when it ends.</summary>
+/// <param name="Peer">The client's endpoint.</param>
+/// <param name="KeyExchanges">Completed key exchanges, the first one included.</param>
+/// <param name="Messages">Messages of the layers above read (message numbers 50 and up).</param>
+/// <param name="MessageBytes">Their payload bytes.</param>
+/// <param name="AuthRequests">SSH_MSG_USERAUTH_REQUESTs answered with a failure.</param>
+internal sealed record ServedConnection(string Peer, int KeyExchanges, long Messages, long MessageBytes, long AuthRequests);
+
+/// <summary>
+/// The SSH server of 'serve' and 'demo': Kestrel with one endpoint running <see cref="SshConnectionHandler"/> (no
+/// HTTP at all), and the per-connection application that refuses every login.
+/// </summary>
+internal sealed class ServeHost : IAsyncDisposable
+{
+    private WebApplication? _app;
+    private ListenOptions? _listen;
+    private readonly TextWriter _log;
+    private readonly Action<ServedConnection>? _onClosed;
+    private int _connections;
+    private int _stopped;
+
+    private ServeHost(TextWriter log, Action<ServedConnection>? onClosed)
+    {
+        _log = log;
+        _onClosed = onClosed;
+    }
+
+    /// <summary>The bound endpoint (with the real port when 0 was asked for).</summary>
+    public IPEndPoint LocalEndPoint => _listen?.IPEndPoint ?? throw new InvalidOperationException("Not listening on an IP endpoint.");
+
+    /// <summary>Connections accepted so far (handshakes completed).</summary>
+    public int ConnectionCount => Volatile.Read(ref _connections);
+
+    /// <summary>Starts Kestrel on <paramref name="endpoint"/>.</summary>
+    /// <param name="endpoint">Where to listen; port 0 for any free port.</param>
+    /// <param name="options">The server settings, host keys included.</param>
+    /// <param name="log">Where the per-connection lines go.</param>
+    /// <param name="cancellationToken">Cancels starting.</param>
+    /// <param name="onClosed">Called when a connection ends, after its line is logged.</param>
+    public static async Task<ServeHost> StartAsync(IPEndPoint endpoint, SshServerOptions options, TextWriter log, CancellationToken cancellationToken,
+        Action<ServedConnection>? onClosed = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseKestrelCore();
+        builder.Services.AddSingleton<IHostLifetime, QuietLifetime>(); // the tool handles SIGINT/SIGTERM itself
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+
+        // Kestrel's own log is off; handshake failures of the connection handler come out as one line each.
+        ILogger handlerLog = new LineLogger(log);
+        var host = new ServeHost(log, onClosed);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(endpoint, l =>
+            {
+                host._listen = l;
+                l.UseSsh(options, (transport, connection) => host.RunConnectionAsync(transport, connection), handlerLog);
+            });
+        });
+
+        WebApplication app = builder.Build();
+        host._app = app;
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            return host;
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Stops accepting, tells open connections the server is going away, and waits for them.</summary>
+    public async Task StopAsync()
+    {
+        if (_app is not null && Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _app.StopAsync(timeout.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        if (_app is not null)
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One connection, after the handshake: refuse logins, ignore the rest, until the peer leaves.</summary>
+    private async Task RunConnectionAsync(SshTransport transport, ConnectionContext connection)
+    {
+        Interlocked.Increment(ref _connections);
+        string peer = connection.RemoteEndPoint?.ToString() ?? "?";
+        var lifetime = connection.Features.Get<IConnectionLifetimeNotificationFeature>();
+        _log.WriteLine($"{peer} connected: {transport.RemoteIdentification}; {Summary(transport)}");
+
+        var elapsed = Stopwatch.StartNew();
+        // Not ConnectionClosed: when the client hangs up, what it sent before (its DISCONNECT, say) is still in the
+        // pipe to be read. The pipe itself ends the read loop; this token is for the server going away.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime?.ConnectionClosedRequested ?? CancellationToken.None);
+
+        // Replies go through a writer of their own: a write may wait for a key exchange that only this read loop
+        // can carry through, so the read loop never awaits one.
+        var replies = Channel.CreateUnbounded<byte>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        Task replying = ReplyLoopAsync(transport, replies.Reader, stop.Token);
+
+        long messages = 0, bytes = 0, authRequests = 0;
+        string ending;
+        try
+        {
+            while (true)
+            {
+                SshPacket packet = await transport.ReadMessageAsync(stop.Token).ConfigureAwait(false);
+                if (packet.IsCompleted)
+                {
+                    ending = "client closed the connection";
+                    break;
+                }
+
+                messages++;
+                bytes += packet.Payload.Length;
+                if (packet.MessageNumber == SshMessageNumber.UserAuthRequest)
+                {
+                    authRequests++;
+                    replies.Writer.TryWrite(SshMessageNumber.UserAuthFailure);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (lifetime?.ConnectionClosedRequested.IsCancellationRequested == true)
+        {
+            ending = "server shutting down";
+            await TryDisconnectAsync(transport, SshDisconnectReason.ByApplication, "server shutting down").ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            ending = "connection aborted";
+        }
+        catch (Exception e) when (CliMain.IsExpected(e))
+        {
+            ending = CliMain.Describe(e);
+        }
+
+        replies.Writer.TryComplete();
+        try
+        {
+            await replying.ConfigureAwait(false);
+        }
+        catch (Exception e) when (CliMain.IsExpected(e))
+        {
+            // The connection is over; the read loop has said why.
+        }
+
+        _log.WriteLine($"{peer} closed after {elapsed.Elapsed.TotalSeconds:0.00} s: {ending}; {transport.KeyExchangeCount} key exchange(s), {messages} message(s) read, {authRequests} login attempt(s) refused");
+        _onClosed?.Invoke(new ServedConnection(peer, transport.KeyExchangeCount, messages, bytes, authRequests));
+    }
+
+    private static async Task ReplyLoopAsync(SshTransport transport, ChannelReader<byte> replies, CancellationToken cancellationToken)
+    {
+        await foreach (byte _ in replies.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // SSH_MSG_USERAUTH_FAILURE (RFC 4252 §5.1): name-list of methods that can continue, partial success false.
+            await transport.WriteMessageAsync(0, static (w, _) =>
+            {
+                var writer = new SshWriter(w);
+                writer.WriteByte(SshMessageNumber.UserAuthFailure);
+                writer.WriteNameList(["publickey", "password"]);
+                writer.WriteBoolean(false);
+            }, 32, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task TryDisconnectAsync(SshTransport transport, SshDisconnectReason reason, string description)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await transport.DisconnectAsync(reason, description, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (CliMain.IsExpected(e))
+        {
+            // Going away anyway.
+        }
+    }
+
+    internal static string Summary(SshTransport transport)
+    {
+        SshAlgorithms a = transport.Algorithms;
+        string cipher = a.CipherClientToServer == a.CipherServerToClient ? a.CipherClientToServer : $"{a.CipherClientToServer}/{a.CipherServerToClient}";
+        string c2sMac = a.MacClientToServer ?? "implicit";
+        string s2cMac = a.MacServerToClient ?? "implicit";
+        string mac = c2sMac == s2cMac ? c2sMac : $"{c2sMac}/{s2cMac}";
+        string compression = a.CompressionClientToServer == a.CompressionServerToClient
+            ? a.CompressionClientToServer
+            : $"{a.CompressionClientToServer}/{a.CompressionServerToClient}";
+        return $"kex={a.KeyExchange} hostkey={a.HostKey} cipher={cipher} mac={mac} compression={compression} strict-kex={(transport.IsStrictKeyExchange ? "on" : "off")}";
+    }
+
+    /// <summary>A host lifetime that does nothing: no console messages, no signal handlers of its own.</summary>
+    private sealed class QuietLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    /// <summary>Writes Information-and-above messages as plain lines (the connection handler's handshake failures).</summary>
+    private sealed class LineLogger(TextWriter output) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                output.WriteLine(formatter(state, exception));
+            }
+        }
+    }
+}
