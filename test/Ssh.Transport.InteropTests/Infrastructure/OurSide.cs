@@ -1,0 +1,331 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Ssh.Transport.Compression;
+using Ssh.Transport.Crypto;
+using Ssh.Transport.HostKeys;
+using Ssh.Transport.KeyExchange;
+
+namespace Ssh.Transport.InteropTests.Infrastructure;
+
+/// <summary>Our algorithms (read from the library's own tables), our options for a case, and our host keys.</summary>
+internal static class OurSide
+{
+    private static readonly Lazy<IReadOnlyList<SshHostKey>> s_hostKeys = new(() =>
+    [
+        SshHostKey.Generate(SshHostKeyType.Ed25519),
+        SshHostKey.Generate(SshHostKeyType.EcdsaNistP256),
+        SshHostKey.Generate(SshHostKeyType.EcdsaNistP384),
+        SshHostKey.Generate(SshHostKeyType.EcdsaNistP521),
+        SshHostKey.Generate(SshHostKeyType.Rsa, 2048),
+    ]);
+
+    /// <summary>Everything the library implements, legacy algorithms included (they are on when named in the options).</summary>
+    public static PeerAlgorithms Supported { get; } = new(
+        [.. KexAlgorithm.All.Select(a => a.Name)],
+        [.. SshHostKeyAlgorithms.Default, SshHostKeyAlgorithms.RsaSha1],
+        [.. CipherAlgorithm.All.Select(a => a.Name)],
+        [.. MacAlgorithm.All.Select(a => a.Name)],
+        [CompressionMethods.Zlib, CompressionMethods.ZlibDelayed],
+        StrictKex: true,
+        "KexAlgorithm.All, SshHostKeyAlgorithms, CipherAlgorithm.All, MacAlgorithm.All, CompressionMethods");
+
+    public static IReadOnlyList<SshHostKey> HostKeys => s_hostKeys.Value;
+
+    public static bool IsAead(string? cipher) => cipher is not null && (CipherAlgorithm.Find(cipher)?.IsAead ?? false);
+
+    public static SshClientOptions ClientOptions(AlgorithmChoice choice, ILogger logger)
+    {
+        var options = new SshClientOptions
+        {
+            HandshakeTimeout = TimeSpan.FromSeconds(30),
+            HostKeyVerifier = static (_, _) => ValueTask.FromResult(true),
+        };
+        Apply(options, choice, logger);
+        return options;
+    }
+
+    public static SshServerOptions ServerOptions(AlgorithmChoice choice, ILogger logger)
+    {
+        var options = new SshServerOptions { HandshakeTimeout = TimeSpan.FromSeconds(30) };
+        foreach (SshHostKey key in HostKeys)
+        {
+            options.HostKeys.Add(key);
+        }
+
+        Apply(options, choice, logger);
+        return options;
+    }
+
+    private static void Apply(SshTransportOptions options, AlgorithmChoice choice, ILogger logger)
+    {
+        options.Packetizer.Logger = logger;
+        Only(options.KeyExchangeAlgorithms, choice.Kex);
+        Only(options.HostKeyAlgorithms, choice.HostKey);
+        Only(options.Ciphers, choice.Cipher);
+        Only(options.Macs, choice.Mac);
+        Only(options.CompressionAlgorithms, choice.Compression);
+    }
+
+    private static void Only(IList<string> list, string? name)
+    {
+        if (name is not null)
+        {
+            list.Clear();
+            list.Add(name);
+        }
+    }
+
+    /// <summary>SSH_MSG_USERAUTH_REQUEST for the "none" method (RFC 4252 §5.2).</summary>
+    public static ValueTask SendUserAuthNoneAsync(SshTransport transport, string user, CancellationToken cancellationToken) =>
+        transport.WriteMessageAsync(user, static (w, u) =>
+        {
+            var writer = new SshWriter(w);
+            writer.WriteByte(SshMessageNumber.UserAuthRequest);
+            writer.WriteString(u);
+            writer.WriteString("ssh-connection");
+            writer.WriteString("none");
+        }, cancellationToken);
+
+    /// <summary>
+    /// Reads until USERAUTH_FAILURE (skipping banners) and returns its name-list of methods that can continue;
+    /// throws on anything else of the layers above.
+    /// </summary>
+    public static async Task<string> ReadUserAuthFailureAsync(SshTransport transport, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            SshPacket packet = await transport.ReadMessageAsync(cancellationToken);
+            if (packet.IsCompleted)
+            {
+                throw new InvalidOperationException("The server closed the connection instead of answering the authentication request.");
+            }
+
+            if (packet.MessageNumber == SshMessageNumber.UserAuthBanner)
+            {
+                continue;
+            }
+
+            if (packet.MessageNumber != SshMessageNumber.UserAuthFailure)
+            {
+                throw new InvalidOperationException($"Expected USERAUTH_FAILURE, got message {packet.MessageNumber}.");
+            }
+
+            var reader = new SshReader(packet.Payload.Span[1..]);
+            return Encoding.ASCII.GetString(reader.ReadString());
+        }
+    }
+}
+
+/// <summary>
+/// Our server on 127.0.0.1: every accepted socket goes through <see cref="SshClientConnector.CreatePipe"/> into
+/// <see cref="SshTransport.AcceptAsync"/>, then a read loop that refuses every USERAUTH_REQUEST with
+/// USERAUTH_FAILURE ("publickey,password", partial success false) until the peer goes away.
+/// </summary>
+internal sealed class OurServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly SshServerOptions _options;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Connection> _connections = [];
+    private readonly Lock _gate = new();
+    private readonly Task _acceptLoop;
+    private readonly Func<Connection, CancellationToken, Task>? _beforeFirstRefusal;
+
+    private OurServer(SshServerOptions options, Func<Connection, CancellationToken, Task>? beforeFirstRefusal)
+    {
+        _options = options;
+        _beforeFirstRefusal = beforeFirstRefusal;
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        _acceptLoop = AcceptLoopAsync();
+    }
+
+    /// <summary>The port on 127.0.0.1.</summary>
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>
+    /// Starts listening. <paramref name="beforeFirstRefusal"/>, if given, runs when the first authentication request
+    /// arrives, before it is refused, while the read loop goes on (the rekey tests stream data there).
+    /// </summary>
+    public static OurServer Start(SshServerOptions options, Func<Connection, CancellationToken, Task>? beforeFirstRefusal = null) =>
+        new(options, beforeFirstRefusal);
+
+    /// <summary>The first connection, once its read loop has ended (or the wait is over).</summary>
+    public async Task<Connection?> WaitForFirstConnectionAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        Connection? first = null;
+        while (first is null && DateTime.UtcNow < deadline)
+        {
+            lock (_gate)
+            {
+                first = _connections.FirstOrDefault();
+            }
+
+            if (first is null)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        if (first is not null)
+        {
+            TimeSpan left = deadline - DateTime.UtcNow;
+            await Task.WhenAny(first.Finished, Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero));
+        }
+
+        return first;
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                Socket socket = await _listener.AcceptSocketAsync(_stop.Token);
+                socket.NoDelay = true;
+                var connection = new Connection();
+                lock (_gate)
+                {
+                    _connections.Add(connection);
+                }
+
+                connection.Finished = ServeAsync(connection, socket);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped.
+        }
+        catch (SocketException)
+        {
+            // Stopped.
+        }
+    }
+
+    private async Task ServeAsync(Connection connection, Socket socket)
+    {
+        CancellationToken cancel = _stop.Token;
+        try
+        {
+            connection.Transport = await SshTransport.AcceptAsync(SshClientConnector.CreatePipe(socket), _options, cancel);
+            Task? beforeRefusal = null;
+            while (true)
+            {
+                SshPacket packet = await connection.Transport.ReadMessageAsync(cancel);
+                if (packet.IsCompleted)
+                {
+                    connection.ClosedCleanly = true;
+                    break;
+                }
+
+                if (packet.MessageNumber != SshMessageNumber.UserAuthRequest)
+                {
+                    connection.Unexpected.Add(packet.MessageNumber);
+                    continue;
+                }
+
+                Interlocked.Increment(ref connection.AuthRequestCount);
+                if (_beforeFirstRefusal is not null && beforeRefusal is null)
+                {
+                    // The read loop must go on meanwhile (a key exchange progresses as we read): refuse later.
+                    beforeRefusal = RefuseAfterAsync(connection, _beforeFirstRefusal(connection, cancel), cancel);
+                    continue;
+                }
+
+                await RefuseAsync(connection.Transport, cancel);
+            }
+
+            if (beforeRefusal is not null)
+            {
+                await beforeRefusal;
+            }
+        }
+        catch (Exception e)
+        {
+            connection.Error = e;
+        }
+        finally
+        {
+            if (connection.Transport is not null)
+            {
+                await connection.Transport.DisposeAsync();
+            }
+            else
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    private static async Task RefuseAfterAsync(Connection connection, Task work, CancellationToken cancel)
+    {
+        try
+        {
+            await work;
+            await RefuseAsync(connection.Transport!, cancel);
+        }
+        catch (Exception e)
+        {
+            connection.Error ??= e;
+            throw;
+        }
+    }
+
+    private static ValueTask RefuseAsync(SshTransport transport, CancellationToken cancel) =>
+        transport.WriteMessageAsync(0, static (w, _) =>
+        {
+            var writer = new SshWriter(w);
+            writer.WriteByte(SshMessageNumber.UserAuthFailure);
+            writer.WriteString("publickey,password");
+            writer.WriteBoolean(false);
+        }, cancel);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        Task[] finished;
+        lock (_gate)
+        {
+            finished = [.. _connections.Select(c => c.Finished).Where(t => t is not null)];
+        }
+
+        await Task.WhenAny(Task.WhenAll(finished), Task.Delay(TimeSpan.FromSeconds(5)));
+        await _acceptLoop;
+        _stop.Dispose();
+    }
+
+    /// <summary>One accepted connection and what became of it.</summary>
+    internal sealed class Connection
+    {
+        public int AuthRequestCount;
+
+        public SshTransport? Transport { get; set; }
+
+        /// <summary>The first failure: of the handshake, the read loop, or the work before the refusal.</summary>
+        public Exception? Error { get; set; }
+
+        public bool ClosedCleanly { get; set; }
+
+        /// <summary>Messages of the layers above other than USERAUTH_REQUEST.</summary>
+        public List<byte> Unexpected { get; } = [];
+
+        public Task Finished { get; set; } = Task.CompletedTask;
+
+        /// <summary>
+        /// True when the connection ended the way a refused client ends it: a DISCONNECT (any reason a client
+        /// gives up with) or a plain close, after at least one authentication request was answered.
+        /// </summary>
+        public bool EndedNormally =>
+            Transport is not null && AuthRequestCount > 0 &&
+            (Error is null or IOException || Error is SshProtocolException
+            {
+                Reason: SshDisconnectReason.ByApplication or SshDisconnectReason.NoMoreAuthMethodsAvailable or
+                    SshDisconnectReason.AuthCancelledByUser or SshDisconnectReason.ConnectionLost,
+            });
+    }
+}
