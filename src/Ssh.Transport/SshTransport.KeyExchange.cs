@@ -16,6 +16,7 @@ public sealed partial class SshTransport
 
     // The exchange in progress; touched by the reader, and by StartKeyExchangeAsync under the mutex.
     private KexInitMessage? _ourKexInit;
+    private uint _ourKexInitSequence;
     private KexInitMessage? _peerKexInit;
     private volatile bool _kexPeerInitReceived;
     private TaskCompletionSource? _kexCompletion;
@@ -63,7 +64,8 @@ public sealed partial class SshTransport
             {
                 _ourKexInit = CreateOurKexInit();
                 Log.KeyExchangeStarted(_logger, _kexCount + 1);
-                await _packetizer.WritePacketAsync(_ourKexInit.Payload, cancellationToken).ConfigureAwait(false);
+                SshWriteResult written = await _packetizer.WritePacketAsync(_ourKexInit.Payload, cancellationToken).ConfigureAwait(false);
+                _ourKexInitSequence = written.SequenceNumber;
             }
 
             return _kexCompletion.Task;
@@ -144,7 +146,7 @@ public sealed partial class SshTransport
                 OnDebug(packet.Payload.Span);
                 return true;
             case SshMessageNumber.Unimplemented:
-                Log.PeerUnimplemented(_logger, new SshReader(packet.Payload.Span[1..]).ReadUInt32());
+                OnUnimplemented(packet.Payload.Span);
                 return true;
             case SshMessageNumber.ServiceRequest:
                 await OnServiceRequestAsync(packet.Payload, cancellationToken).ConfigureAwait(false);
@@ -195,6 +197,23 @@ public sealed partial class SshTransport
         string description = reader.Remaining >= 4 ? Encoding.UTF8.GetString(reader.ReadString()) : string.Empty;
         _peerDisconnected = true;
         throw new SshProtocolException(reason == SshDisconnectReason.None ? SshDisconnectReason.ByApplication : reason, $"The peer disconnected ({reason}): {description}");
+    }
+
+    /// <summary>
+    /// SSH_MSG_UNIMPLEMENTED names the sequence number of a message the peer did not handle. If that is the KEXINIT
+    /// of an exchange we started and the peer has not answered, the exchange can never complete (OpenSSH refuses key
+    /// re-exchange before user authentication this way): fail rather than hold our writes forever.
+    /// </summary>
+    private void OnUnimplemented(ReadOnlySpan<byte> payload)
+    {
+        uint sequenceNumber = new SshReader(payload[1..]).ReadUInt32();
+        Log.PeerUnimplemented(_logger, sequenceNumber);
+        if (_ourKexInit is not null && !_kexPeerInitReceived && sequenceNumber == _ourKexInitSequence)
+        {
+            var error = new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The peer refused our key re-exchange (SSH_MSG_UNIMPLEMENTED for our KEXINIT); OpenSSH accepts none before user authentication.");
+            _kexCompletion?.TrySetException(error);
+            throw error;
+        }
     }
 
     private void OnDebug(ReadOnlySpan<byte> payload)

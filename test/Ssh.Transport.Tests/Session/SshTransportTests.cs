@@ -286,6 +286,29 @@ public class SshTransportTests
     }
 
     [Test]
+    public async Task Rekey_PeerAnswersUnimplementedToOurKexInit_FailsInsteadOfHanging()
+    {
+        (SshTransport client, SshTransport server) = await ConnectAsync(ClientOptions(), ServerOptions());
+        Task rekey = client.RekeyAsync();
+
+        // Like sshd before user authentication: the client's KEXINIT is answered with UNIMPLEMENTED, never a KEXINIT.
+        SshPacket kexInit = await server.Packetizer.ReadPacketAsync();
+        Assert.That(kexInit.MessageNumber, Is.EqualTo(SshMessageNumber.KexInit));
+        await server.Packetizer.WritePacketAsync(kexInit.SequenceNumber, static (w, sequenceNumber) =>
+        {
+            var writer = new SshWriter(w);
+            writer.WriteByte(SshMessageNumber.Unimplemented);
+            writer.WriteUInt32(sequenceNumber);
+        });
+
+        var ex = Assert.ThrowsAsync<SshProtocolException>(async () => await client.ReadMessageAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.KeyExchangeFailed));
+        Assert.ThrowsAsync<SshProtocolException>(async () => await rekey.WaitAsync(TimeSpan.FromSeconds(10)));
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+    }
+
+    [Test]
     public async Task Writes_DuringRekey_WaitAndStayInOrder()
     {
         (SshTransport client, SshTransport server) = await ConnectAsync(ClientOptions(), ServerOptions());
