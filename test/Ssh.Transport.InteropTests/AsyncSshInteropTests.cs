@@ -21,3 +21,13 @@ public sealed partial class AsyncSshInteropTests
     [TestCaseSource(nameof(OurServerCases))]
     public Task AsyncSsh_vs_OurServer(InteropCase interopCase) => Runner.OurServerAsync(Peer, interopCase);
 }
+
+/// <summary>Rekeys started by us (AsyncSSH's rekey_bytes counts only what it sends, so it would not start them here).</summary>
+public sealed partial class AsyncSshInteropTests
+{
+    [Test]
+    public Task OurClient_vs_AsyncSsh_Rekey() => RekeyScenarios.OurClientFloodAsync(Peer, peerInitiated: false);
+
+    [Test]
+    public Task AsyncSsh_vs_OurServer_Rekey() => RekeyScenarios.OurServerFloodAsync(Peer);
+}

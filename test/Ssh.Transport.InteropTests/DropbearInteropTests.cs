@@ -21,3 +21,13 @@ public sealed partial class DropbearInteropTests
     [TestCaseSource(nameof(OurServerCases))]
     public Task Dropbear_vs_OurServer(InteropCase interopCase) => Runner.OurServerAsync(Peer, interopCase);
 }
+
+/// <summary>Rekeys: Dropbear's own limit (1 GB) cannot be lowered, so our side starts every exchange.</summary>
+public sealed partial class DropbearInteropTests
+{
+    [Test]
+    public Task OurClient_vs_Dropbear_Rekey() => RekeyScenarios.OurClientFloodAsync(Peer, peerInitiated: false);
+
+    [Test]
+    public Task Dropbear_vs_OurServer_Rekey() => RekeyScenarios.OurServerFloodAsync(Peer);
+}

@@ -21,3 +21,19 @@ public sealed partial class ParamikoInteropTests
     [TestCaseSource(nameof(OurServerCases))]
     public Task Paramiko_vs_OurServer(InteropCase interopCase) => Runner.OurServerAsync(Peer, interopCase);
 }
+
+/// <summary>Rekeys started by us, and by paramiko (its Packetizer.REKEY_BYTES lowered to 64 KiB counts what it reads).</summary>
+public sealed partial class ParamikoInteropTests
+{
+    [Test]
+    public Task OurClient_vs_Paramiko_Rekey() => RekeyScenarios.OurClientFloodAsync(Peer, peerInitiated: false);
+
+    [Test]
+    public Task OurClient_vs_Paramiko_PeerRekey() => RekeyScenarios.OurClientFloodAsync(Peer, peerInitiated: true);
+
+    [Test]
+    public Task Paramiko_vs_OurServer_Rekey() => RekeyScenarios.OurServerFloodAsync(Peer);
+
+    [Test]
+    public Task Paramiko_vs_OurServer_RekeyWhileClientStreams() => RekeyScenarios.OurServerFloodAsync(Peer, clientFloods: true);
+}

@@ -19,6 +19,12 @@ public enum Dimension
     Cipher,
     Mac,
     Compression,
+
+    /// <summary>Our side's small rekey limit starts many key exchanges while data streams.</summary>
+    Rekey,
+
+    /// <summary>The peer's small rekey limit makes it start the key exchanges while we stream data.</summary>
+    PeerRekey,
 }
 
 /// <summary>One cell of the matrix: peer × role × dimension × algorithm.</summary>

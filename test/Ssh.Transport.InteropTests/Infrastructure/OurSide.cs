@@ -133,6 +133,9 @@ internal sealed class OurServer : IAsyncDisposable
     private readonly Task _acceptLoop;
     private readonly Func<Connection, CancellationToken, Task>? _beforeFirstRefusal;
 
+    /// <summary>Authentication requests refused before we disconnect (sshd's MaxAuthTries is 6).</summary>
+    public const int MaxAuthRequests = 6;
+
     private OurServer(SshServerOptions options, Func<Connection, CancellationToken, Task>? beforeFirstRefusal)
     {
         _options = options;
@@ -228,7 +231,15 @@ internal sealed class OurServer : IAsyncDisposable
                     continue;
                 }
 
-                Interlocked.Increment(ref connection.AuthRequestCount);
+                if (Interlocked.Increment(ref connection.AuthRequestCount) > MaxAuthRequests)
+                {
+                    // As sshd does after MaxAuthTries: a client that retries a refused password forever (dbclient
+                    // with DROPBEAR_PASSWORD) is shown the door.
+                    await connection.Transport.DisconnectAsync(SshDisconnectReason.NoMoreAuthMethodsAvailable, "Too many authentication failures", cancel);
+                    connection.ClosedCleanly = true;
+                    break;
+                }
+
                 if (_beforeFirstRefusal is not null && beforeRefusal is null)
                 {
                     // The read loop must go on meanwhile (a key exchange progresses as we read): refuse later.

@@ -14,6 +14,7 @@ internal sealed class PeerProcess : IAsyncDisposable
     private readonly StreamWriter _log;
     private readonly Lock _gate = new();
     private bool _stopped;
+    private bool _disposed;
 
     private PeerProcess(Process process, StreamWriter log, string logPath, string commandLine)
     {
@@ -198,6 +199,12 @@ internal sealed class PeerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         Stop();
         try
         {

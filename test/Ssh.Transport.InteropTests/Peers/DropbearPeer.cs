@@ -151,7 +151,10 @@ internal sealed class DropbearPeer : Peer
             Process = process,
             ExitCode = exitCode,
             View = null,
-            SawAuthRefusal = process.Lines.Any(l => l.Contains("No auth methods could be used", StringComparison.Ordinal)),
+            // dbclient prints nothing per attempt: it retries the refused password until out of methods, or until our
+            // server disconnects after MaxAuthRequests refusals ("Disconnect received": our encrypted DISCONNECT read).
+            SawAuthRefusal = process.Lines.Any(l => l.Contains("No auth methods could be used", StringComparison.Ordinal) ||
+                l.Contains("Disconnect received", StringComparison.Ordinal)),
         };
     }
 

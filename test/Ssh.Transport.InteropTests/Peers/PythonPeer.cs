@@ -11,7 +11,7 @@ namespace Ssh.Transport.InteropTests.Peers;
 internal abstract class PythonPeer : Peer
 {
     private readonly string? _python = Tools.Find("/usr/bin/python3") ?? Tools.Find("python3");
-    private readonly Lazy<(PeerAlgorithms? Algorithms, string Version, string? Error)> _list;
+    private readonly Lazy<(PeerAlgorithms? Algorithms, PeerAlgorithms? Server, string Version, string? Error)> _list;
 
     protected PythonPeer()
     {
@@ -35,19 +35,20 @@ internal abstract class PythonPeer : Peer
 
     public override string Version => _list.Value.Version;
 
-    public override PeerAlgorithms Algorithms(InteropRole role) => _list.Value.Algorithms ?? PeerAlgorithms.Empty;
+    public override PeerAlgorithms Algorithms(InteropRole role) =>
+        (role == InteropRole.OurClient ? _list.Value.Server : _list.Value.Algorithms) ?? PeerAlgorithms.Empty;
 
-    private (PeerAlgorithms?, string, string?) List()
+    private (PeerAlgorithms?, PeerAlgorithms?, string, string?) List()
     {
         if (_python is null)
         {
-            return (null, "not installed", "no python3");
+            return (null, null, "not installed", "no python3");
         }
 
         (int exitCode, string output, string error) = Tools.Run(_python, [Path.Combine(Tools.PeersDirectory, ServerScript), "--list"], TimeSpan.FromSeconds(60));
         if (exitCode != 0)
         {
-            return (null, "not installed", Tools.Tail(error.Split('\n'), 3));
+            return (null, null, "not installed", Tools.Tail(error.Split('\n'), 3));
         }
 
         using JsonDocument json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
@@ -55,7 +56,9 @@ internal abstract class PythonPeer : Peer
         string[] Names(string property) => [.. root.GetProperty(property).EnumerateArray().Select(e => e.GetString()!)];
         var algorithms = new PeerAlgorithms(Names("kex"), Names("host_key"), Names("ciphers"), Names("macs"),
             [.. Names("compression").Where(c => c != "none")], root.GetProperty("strict").GetBoolean(), $"{ServerScript} --list (the library's tables)");
-        return (algorithms, root.GetProperty("version").GetString()!, null);
+        // The server role may support less (paramiko: group exchange needs a moduli file).
+        PeerAlgorithms server = root.TryGetProperty("server_kex", out _) ? algorithms with { Kex = Names("server_kex") } : algorithms;
+        return (algorithms, server, root.GetProperty("version").GetString()!, null);
     }
 
     private static IEnumerable<string> AlgorithmArguments(AlgorithmChoice choice)

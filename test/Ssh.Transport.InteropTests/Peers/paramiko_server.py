@@ -43,10 +43,14 @@ def supports_strict_kex() -> bool:
 
 def list_algorithms() -> None:
     t = paramiko.Transport
+    kex = [k for k in t._kex_info if not k.startswith("gss-")]
+    # A paramiko server offers group exchange only with a moduli file (OpenSSH's /etc/ssh/moduli) loaded.
+    server_kex = kex if t.load_server_moduli() else [k for k in kex if "group-exchange" not in k]
     common.emit(
         "supported",
         version=paramiko.__version__,
-        kex=[k for k in t._kex_info if not k.startswith("gss-")],
+        kex=kex,
+        server_kex=server_kex,
         host_key=list(t._preferred_keys),
         ciphers=list(t._cipher_info),
         macs=list(t._mac_info),
@@ -120,6 +124,7 @@ def main() -> None:
         return
 
     common.setup_logging("paramiko-server")
+    paramiko.Transport.load_server_moduli()
     keys = []
     for spec in args.host_key:
         kind, path = spec.split(":", 1)
