@@ -149,7 +149,7 @@ public sealed partial class SshTransport
                 OnUnimplemented(packet.Payload.Span);
                 return true;
             case SshMessageNumber.ServiceRequest:
-                await OnServiceRequestAsync(packet.Payload, cancellationToken).ConfigureAwait(false);
+                OnServiceRequest(packet.Payload.Span);
                 return true;
             case SshMessageNumber.ServiceAccept:
                 OnServiceAccept(packet.Payload.Span);
@@ -223,14 +223,14 @@ public sealed partial class SshTransport
         Log.PeerDebug(_logger, Encoding.UTF8.GetString(reader.ReadString()));
     }
 
-    private async ValueTask OnServiceRequestAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    private void OnServiceRequest(ReadOnlySpan<byte> payload)
     {
         if (Role != SshRole.Server)
         {
             throw new SshProtocolException(SshDisconnectReason.ProtocolError, "A server sent SERVICE_REQUEST.");
         }
 
-        var reader = new SshReader(payload.Span[1..]);
+        var reader = new SshReader(payload[1..]);
         string name = Encoding.ASCII.GetString(reader.ReadString());
         if (!_serverOptions!.Services.Contains(name))
         {
@@ -238,12 +238,29 @@ public sealed partial class SshTransport
         }
 
         _service = name;
-        await _packetizer.WriteGatedAsync(name, static (w, n) =>
+
+        // The answer is a gated write: during a key exchange of ours it waits for our NEWKEYS (RFC 4253 §7.1). The
+        // reader must not wait with it, since only the reader carries the exchange on: paramiko, for one, sends its
+        // SERVICE_REQUEST right after its KEXINIT when our rekey crosses its authentication. The write is queued now,
+        // in order, and completes on its own.
+        _ = SendServiceAcceptAsync(name);
+    }
+
+    private async Task SendServiceAcceptAsync(string name)
+    {
+        try
         {
-            var writer = new SshWriter(w);
-            writer.WriteByte(SshMessageNumber.ServiceAccept);
-            writer.WriteString(n);
-        }, name.Length + 5, cancellationToken).ConfigureAwait(false);
+            await _packetizer.WriteGatedAsync(name, static (w, n) =>
+            {
+                var writer = new SshWriter(w);
+                writer.WriteByte(SshMessageNumber.ServiceAccept);
+                writer.WriteString(n);
+            }, name.Length + 5, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SshProtocolException or InvalidOperationException or ObjectDisposedException or IOException or OperationCanceledException)
+        {
+            // The connection is going down; the reader reports why.
+        }
     }
 
     private void OnServiceAccept(ReadOnlySpan<byte> payload)
