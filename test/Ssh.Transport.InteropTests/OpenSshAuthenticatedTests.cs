@@ -10,20 +10,94 @@ namespace Ssh.Transport.InteropTests;
 /// </summary>
 public sealed partial class OpenSshInteropTests
 {
+    /// <summary>sshd takes no key exchange before authentication: authenticated first, our 64 KiB limit starts them.</summary>
     [Test]
-    public Task OurClient_vs_OpenSsh_Rekey() => RekeyScenarios.OurClientFloodAsync(Peer, peerInitiated: false);
+    public Task OurClient_vs_OpenSsh_Rekey() =>
+        RekeyScenarios.OurClientFloodAsync(Peer, peerInitiated: false, AuthenticateAsync, AuthorizeKey);
+
+    /// <summary>
+    /// Before authentication sshd answers our KEXINIT with UNIMPLEMENTED: the transport must fail at once with
+    /// KeyExchangeFailed (it used to wait forever).
+    /// </summary>
+    [Test]
+    public Task OurClient_vs_OpenSsh_RekeyBeforeAuth() =>
+        Runner.RunAsync(new InteropCase(Peer.Name, InteropRole.OurClient, Dimension.Rekey, "before authentication: refused"), async context =>
+        {
+            Peer.RequireAvailable();
+            ServerHandle server = await Peer.StartServerAsync(context, new AlgorithmChoice());
+            SshTransport transport = await SshClientConnector.ConnectAsync("127.0.0.1", server.Port, OurSide.ClientOptions(new AlgorithmChoice(), context.OurLog), TimeSpan.FromSeconds(10), context.Token);
+            await using (transport)
+            {
+                context.Ours = NegotiatedView.From(transport);
+                await transport.RequestServiceAsync(SshTransportOptions.UserAuthService, context.Token);
+                ClientReadLoop reader = ClientReadLoop.Start(transport, context.Token);
+                SshProtocolException? refused = null;
+                try
+                {
+                    await transport.RekeyAsync(context.Token).WaitAsync(TimeSpan.FromSeconds(20), context.Token);
+                }
+                catch (SshProtocolException e)
+                {
+                    refused = e;
+                }
+
+                context.Check(refused?.Reason == SshDisconnectReason.KeyExchangeFailed, $"expected KeyExchangeFailed, got {refused?.Reason.ToString() ?? "a completed exchange"}");
+                context.Note = "sshd answers UNIMPLEMENTED; our client fails with KeyExchangeFailed";
+                await reader.StopAsync();
+            }
+
+            context.Peer = await server.NegotiatedAsync(TimeSpan.FromSeconds(5));
+            Runner.CheckNegotiation(context, Peer);
+        });
 
     [Test]
     public Task OurClient_vs_OpenSsh_PeerRekey() =>
         RekeyScenarios.OurClientFloodAsync(Peer, peerInitiated: true, AuthenticateAsync, AuthorizeKey);
 
+    /// <summary>
+    /// The ssh client takes no key exchange during authentication ("bad message during authentication: type 20"), so
+    /// our server accepts the "none" authentication of `ssh -N`, streams IGNORE with its 64 KiB limit, and hangs up.
+    /// </summary>
     [Test]
-    public Task OpenSsh_vs_OurServer_Rekey() => RekeyScenarios.OurServerFloodAsync(Peer);
+    public Task OpenSsh_vs_OurServer_Rekey() =>
+        Runner.RunAsync(new InteropCase(Peer.Name, InteropRole.OurServer, Dimension.Rekey, "64 KiB limit, after auth"), async context =>
+        {
+            Peer.RequireAvailable();
+            SshServerOptions options = OurSide.ServerOptions(new AlgorithmChoice(), context.OurLog);
+            options.Packetizer.RekeyBytes = RekeyScenarios.RekeyBytes;
+            int exchanges = 0;
+            await using OurServer server = OurServer.Start(options, async (connection, cancel) =>
+            {
+                SshTransport transport = connection.Transport!;
+                int before = transport.KeyExchangeCount;
+                await RekeyScenarios.FloodAsync(transport, null, cancel);
+                await transport.RekeyAsync(cancel);
+                exchanges = transport.KeyExchangeCount - before;
+            }, acceptAuthentication: true);
+            ClientHandle client = await Peer.RunClientAsync(context, server.Port, new AlgorithmChoice(), ["-N"]);
+            OurServer.Connection? connection = await server.WaitForFirstConnectionAsync(TimeSpan.FromSeconds(10));
+            context.Peer = client.View;
+            if (connection?.Transport is null)
+            {
+                throw new InvalidOperationException("Our server's handshake failed.", connection?.Error);
+            }
+
+            context.Ours = NegotiatedView.From(connection.Transport);
+            context.Check(connection.Error is null, $"our server: {connection.Error}");
+            IReadOnlyList<string> log = client.Process.Lines;
+            int received = log.Count(l => l.Contains("SSH2_MSG_KEXINIT received", StringComparison.Ordinal));
+            context.Check(log.Any(l => l.Contains("Authenticated to 127.0.0.1", StringComparison.Ordinal)), "ssh did not log 'Authenticated to'");
+            context.Check(log.Any(l => l.Contains("interop test done", StringComparison.Ordinal)), "ssh did not log our DISCONNECT");
+            context.Check(exchanges > 3, $"only {exchanges} key exchanges during {RekeyScenarios.FloodBytes / 1024} KiB");
+            context.Check(received == exchanges + 1, $"ssh logged {received} KEXINITs received, we ran {exchanges} exchanges after the first");
+            context.Note = $"{exchanges} key exchanges during {RekeyScenarios.FloodBytes / 1024} KiB of IGNORE sent by our server after auth, started by us";
+            Runner.CheckNegotiation(context, Peer);
+        });
 
     /// <summary>Delayed compression switched on after USERAUTH_SUCCESS, then compressed traffic both ways.</summary>
     [Test]
     public Task OurClient_vs_OpenSsh_DelayedCompressionAfterAuth() =>
-        Runner.RunAsync(new InteropCase(Peer.Name, InteropRole.OurClient, Dimension.Compression, "zlib@openssh.com, after auth"), async context =>
+        Runner.RunAsync(new InteropCase(Peer.Name, InteropRole.OurClient, Dimension.CompressionAfterAuth, "zlib@openssh.com"), async context =>
         {
             Peer.RequireAvailable();
             AuthorizeKey(context);

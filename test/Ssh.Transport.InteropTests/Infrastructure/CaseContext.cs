@@ -16,7 +16,7 @@ internal sealed class CaseContext : IAsyncDisposable
     {
         Case = interopCase;
         Name = interopCase.TestName;
-        OurLog = new ListLogger(interopCase.Role == InteropRole.OurClient ? "our-client" : "our-server");
+        OurLog = new ListLogger(interopCase.Role == InteropRole.OurClient ? "our-client" : "our-server", capacity: 20_000);
         TempDirectory = Tools.NewTempDirectory("case");
         _timeout = new CancellationTokenSource(timeout);
     }

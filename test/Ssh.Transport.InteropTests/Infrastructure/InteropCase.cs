@@ -20,6 +20,9 @@ public enum Dimension
     Mac,
     Compression,
 
+    /// <summary>Delayed compression (zlib@openssh.com), switched on after user authentication.</summary>
+    CompressionAfterAuth,
+
     /// <summary>Our side's small rekey limit starts many key exchanges while data streams.</summary>
     Rekey,
 

@@ -136,10 +136,13 @@ internal sealed class OurServer : IAsyncDisposable
     /// <summary>Authentication requests refused before we disconnect (sshd's MaxAuthTries is 6).</summary>
     public const int MaxAuthRequests = 6;
 
-    private OurServer(SshServerOptions options, Func<Connection, CancellationToken, Task>? beforeFirstRefusal)
+    private readonly bool _acceptAuthentication;
+
+    private OurServer(SshServerOptions options, Func<Connection, CancellationToken, Task>? beforeFirstRefusal, bool acceptAuthentication)
     {
         _options = options;
         _beforeFirstRefusal = beforeFirstRefusal;
+        _acceptAuthentication = acceptAuthentication;
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         _acceptLoop = AcceptLoopAsync();
@@ -150,10 +153,12 @@ internal sealed class OurServer : IAsyncDisposable
 
     /// <summary>
     /// Starts listening. <paramref name="beforeFirstRefusal"/>, if given, runs when the first authentication request
-    /// arrives, before it is refused, while the read loop goes on (the rekey tests stream data there).
+    /// arrives, before it is refused, while the read loop goes on (the rekey tests stream data there). With
+    /// <paramref name="acceptAuthentication"/> the first request is accepted instead (USERAUTH_SUCCESS), the work
+    /// runs after that, and then our server disconnects: OpenSSH's client takes no key exchange during authentication.
     /// </summary>
-    public static OurServer Start(SshServerOptions options, Func<Connection, CancellationToken, Task>? beforeFirstRefusal = null) =>
-        new(options, beforeFirstRefusal);
+    public static OurServer Start(SshServerOptions options, Func<Connection, CancellationToken, Task>? beforeFirstRefusal = null, bool acceptAuthentication = false) =>
+        new(options, beforeFirstRefusal, acceptAuthentication);
 
     /// <summary>The first connection, once its read loop has ended (or the wait is over).</summary>
     public async Task<Connection?> WaitForFirstConnectionAsync(TimeSpan timeout)
@@ -227,7 +232,11 @@ internal sealed class OurServer : IAsyncDisposable
 
                 if (packet.MessageNumber != SshMessageNumber.UserAuthRequest)
                 {
-                    connection.Unexpected.Add(packet.MessageNumber);
+                    if (!connection.Authenticated)
+                    {
+                        connection.Unexpected.Add(packet.MessageNumber);
+                    }
+
                     continue;
                 }
 
@@ -238,6 +247,14 @@ internal sealed class OurServer : IAsyncDisposable
                     await connection.Transport.DisconnectAsync(SshDisconnectReason.NoMoreAuthMethodsAvailable, "Too many authentication failures", cancel);
                     connection.ClosedCleanly = true;
                     break;
+                }
+
+                if (_acceptAuthentication)
+                {
+                    await connection.Transport.WriteMessageAsync(new byte[] { SshMessageNumber.UserAuthSuccess }, cancel);
+                    connection.Authenticated = true;
+                    beforeRefusal = DisconnectAfterAsync(connection, _beforeFirstRefusal?.Invoke(connection, cancel) ?? Task.CompletedTask, cancel);
+                    continue;
                 }
 
                 if (_beforeFirstRefusal is not null && beforeRefusal is null)
@@ -255,9 +272,14 @@ internal sealed class OurServer : IAsyncDisposable
                 await beforeRefusal;
             }
         }
-        catch (Exception e)
+        catch (Exception e) when (!connection.DisconnectedByUs)
         {
-            connection.Error = e;
+            connection.Error ??= e;
+        }
+        catch (Exception)
+        {
+            // We hung up: the read loop ends with whatever the disposed transport throws.
+            connection.ClosedCleanly = true;
         }
         finally
         {
@@ -278,6 +300,21 @@ internal sealed class OurServer : IAsyncDisposable
         {
             await work;
             await RefuseAsync(connection.Transport!, cancel);
+        }
+        catch (Exception e)
+        {
+            connection.Error ??= e;
+            throw;
+        }
+    }
+
+    private static async Task DisconnectAfterAsync(Connection connection, Task work, CancellationToken cancel)
+    {
+        try
+        {
+            await work;
+            connection.DisconnectedByUs = true;
+            await connection.Transport!.DisconnectAsync(SshDisconnectReason.ByApplication, "interop test done", cancel);
         }
         catch (Exception e)
         {
@@ -321,6 +358,12 @@ internal sealed class OurServer : IAsyncDisposable
         public Exception? Error { get; set; }
 
         public bool ClosedCleanly { get; set; }
+
+        /// <summary>We accepted the authentication (see <see cref="Start"/>).</summary>
+        public bool Authenticated { get; set; }
+
+        /// <summary>We sent DISCONNECT after the work.</summary>
+        public bool DisconnectedByUs { get; set; }
 
         /// <summary>Messages of the layers above other than USERAUTH_REQUEST.</summary>
         public List<byte> Unexpected { get; } = [];

@@ -49,7 +49,18 @@ internal static class RekeyScenarios
                 }
 
                 int before = transport.KeyExchangeCount;
-                await FloodAsync(transport, context.Token);
+                Func<Task>? roundTrip = !peerInitiated ? null : authenticate is null
+                    ? async () =>
+                    {
+                        await OurSide.SendUserAuthNoneAsync(transport, "interop", context.Token);
+                        await reader.ExpectAsync(SshMessageNumber.UserAuthFailure, context.Token);
+                    }
+                    : async () =>
+                    {
+                        await SendGlobalRequestAsync(transport, context.Token);
+                        await reader.ExpectAsync(SshMessageNumber.RequestFailure, context.Token);
+                    };
+                await FloodAsync(transport, roundTrip, context.Token);
                 await transport.RekeyAsync(context.Token);
                 int exchanges = transport.KeyExchangeCount - before;
                 context.Check(exchanges > 3, $"only {exchanges} key exchanges during {FloodBytes / 1024} KiB");
@@ -95,7 +106,7 @@ internal static class RekeyScenarios
             {
                 SshTransport transport = connection.Transport!;
                 int before = transport.KeyExchangeCount;
-                await FloodAsync(transport, cancel);
+                await FloodAsync(transport, null, cancel);
                 await transport.RekeyAsync(cancel);
                 exchanges = transport.KeyExchangeCount - before;
             });
@@ -116,18 +127,33 @@ internal static class RekeyScenarios
         });
     }
 
-    private static async Task FloodAsync(SshTransport transport, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams <see cref="FloodBytes"/> of IGNORE. IGNORE may be sent during a key exchange (RFC 4253 §7.1), so a
+    /// bare loop would push everything out under the first keys while the first exchange is still on its way: the
+    /// flood waits for an exchange our limit started (RekeyAsync), and every <see cref="RekeyBytes"/> makes
+    /// <paramref name="roundTrip"/>, whose answer the peer sends only once an exchange it started is over.
+    /// </summary>
+    public static async Task FloodAsync(SshTransport transport, Func<Task>? roundTrip, CancellationToken cancellationToken)
     {
         byte[] chunk = new byte[ChunkBytes];
         Random.Shared.NextBytes(chunk);
-        for (int sent = 0; sent < FloodBytes; sent += ChunkBytes)
+        for (int sent = ChunkBytes; sent <= FloodBytes; sent += ChunkBytes)
         {
             await transport.SendIgnoreAsync(chunk, cancellationToken);
+            if (transport.Packetizer.NeedRekey)
+            {
+                await transport.RekeyAsync(cancellationToken);
+            }
+
+            if (roundTrip is not null && sent % RekeyBytes == 0)
+            {
+                await roundTrip();
+            }
         }
     }
 
     /// <summary>SSH_MSG_GLOBAL_REQUEST "keepalive@openssh.com", want reply: sshd answers REQUEST_FAILURE.</summary>
-    private static ValueTask SendGlobalRequestAsync(SshTransport transport, CancellationToken cancellationToken) =>
+    public static ValueTask SendGlobalRequestAsync(SshTransport transport, CancellationToken cancellationToken) =>
         transport.WriteMessageAsync(0, static (w, _) =>
         {
             var writer = new SshWriter(w);

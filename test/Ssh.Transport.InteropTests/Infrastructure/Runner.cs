@@ -31,6 +31,7 @@ internal static class Runner
         }
 
         await context.StopPeersAsync();
+        await File.WriteAllLinesAsync(context.LogPath("ours"), context.OurLog.Lines);
         bool passed = error is null && context.Mismatches.Count == 0;
         string? detail = passed ? null : (context.Mismatches.Count > 0 ? context.Mismatches[0] : null) ?? $"{error!.GetType().Name}: {error.Message}";
         ResultLog.Case(context, passed ? "pass" : "fail", detail, clock.Elapsed);
@@ -120,7 +121,7 @@ internal static class Runner
                 context.ExpectEqual("MAC c2s", c.Algorithm, ours.MacClientToServer);
                 context.ExpectEqual("MAC s2c", c.Algorithm, ours.MacServerToClient);
                 break;
-            case Dimension.Compression:
+            case Dimension.Compression or Dimension.CompressionAfterAuth:
                 context.ExpectEqual("compression c2s", c.Algorithm, ours.CompressionClientToServer);
                 context.ExpectEqual("compression s2c", c.Algorithm, ours.CompressionServerToClient);
                 break;

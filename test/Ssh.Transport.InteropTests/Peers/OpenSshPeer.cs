@@ -140,7 +140,11 @@ internal sealed partial class OpenSshPeer : Peer
         return path;
     }
 
-    public override async Task<ClientHandle> RunClientAsync(CaseContext context, int port, AlgorithmChoice choice)
+    public override Task<ClientHandle> RunClientAsync(CaseContext context, int port, AlgorithmChoice choice) =>
+        RunClientAsync(context, port, choice, []);
+
+    /// <summary>Runs ssh with extra options; with "-N" no remote command is given.</summary>
+    public async Task<ClientHandle> RunClientAsync(CaseContext context, int port, AlgorithmChoice choice, IReadOnlyList<string> extra)
     {
         var arguments = new List<string>
         {
@@ -162,7 +166,12 @@ internal sealed partial class OpenSshPeer : Peer
         Option("MACs", choice.Mac);
         Option("Compression", choice.Compression is null ? null : "yes");
         Option("RekeyLimit", choice.RekeyLimit);
-        arguments.AddRange(["interop@127.0.0.1", "true"]);
+        arguments.AddRange(extra);
+        arguments.Add("interop@127.0.0.1");
+        if (!extra.Contains("-N"))
+        {
+            arguments.Add("true");
+        }
 
         PeerProcess process = context.Track(PeerProcess.Start(_ssh!, arguments, context.LogPath("ssh")));
         int? exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
