@@ -13,6 +13,12 @@ internal static class RekeyScenarios
     public const int FloodBytes = 2 * 1024 * 1024;
     public const int ChunkBytes = 16 * 1024;
 
+    /// <summary>
+    /// How often the flood makes a round trip when the peer starts the exchanges: 8 times in the flood, as the
+    /// pre-authentication round trip is a refused "none" request and paramiko disconnects after 10 refusals.
+    /// </summary>
+    public const int RoundTripBytes = 256 * 1024;
+
     /// <summary>The limit as sshd's RekeyLimit and the Python scripts' --rekey-bytes read it.</summary>
     public static string PeerLimit(Peer peer) => peer is OpenSshPeer ? "64K" : RekeyBytes.ToString();
 
@@ -77,7 +83,13 @@ internal static class RekeyScenarios
                     await reader.ExpectAsync(SshMessageNumber.RequestFailure, context.Token);
                 }
 
-                context.Note = $"{exchanges} key exchanges (+1 explicit) during {FloodBytes / 1024} KiB of IGNORE, started by {(peerInitiated ? "the peer" : "us")}";
+                if (peerInitiated)
+                {
+                    int ours = context.OurLog.Lines.Count(l => l.Contains("Rekey needed", StringComparison.Ordinal));
+                    context.Check(ours == 0, $"our own limit asked for {ours} rekeys: the peer was to start them all");
+                }
+
+                context.Note = $"{exchanges} key exchanges (the last one by RekeyAsync) during {FloodBytes / 1024} KiB of IGNORE, started by {(peerInitiated ? "the peer" : "us")}";
                 await transport.DisconnectAsync(SshDisconnectReason.ByApplication, "interop test done", context.Token);
                 await reader.StopAsync();
             }
@@ -130,7 +142,7 @@ internal static class RekeyScenarios
     /// <summary>
     /// Streams <see cref="FloodBytes"/> of IGNORE. IGNORE may be sent during a key exchange (RFC 4253 §7.1), so a
     /// bare loop would push everything out under the first keys while the first exchange is still on its way: the
-    /// flood waits for an exchange our limit started (RekeyAsync), and every <see cref="RekeyBytes"/> makes
+    /// flood waits for an exchange our limit started (RekeyAsync), and every <see cref="RoundTripBytes"/> makes
     /// <paramref name="roundTrip"/>, whose answer the peer sends only once an exchange it started is over.
     /// </summary>
     public static async Task FloodAsync(SshTransport transport, Func<Task>? roundTrip, CancellationToken cancellationToken)
@@ -145,7 +157,7 @@ internal static class RekeyScenarios
                 await transport.RekeyAsync(cancellationToken);
             }
 
-            if (roundTrip is not null && sent % RekeyBytes == 0)
+            if (roundTrip is not null && sent % RoundTripBytes == 0)
             {
                 await roundTrip();
             }
