@@ -23,8 +23,8 @@ internal sealed class DropbearPeer : Peer
     private DropbearPeer()
     {
         _version = new(() => _dropbear is null ? "not installed" : Tools.Run(_dropbear, ["-V"], TimeSpan.FromSeconds(10)).Error.Trim());
-        _server = new(ProbeServer);
-        _client = new(ProbeClient);
+        _server = new(() => Probe(ProbeServer));
+        _client = new(() => Probe(ProbeClient));
     }
 
     public static DropbearPeer Instance { get; } = new();
@@ -40,6 +40,19 @@ internal sealed class DropbearPeer : Peer
 
     public override PeerAlgorithms Algorithms(InteropRole role) =>
         Unavailable is not null ? PeerAlgorithms.Empty : role == InteropRole.OurClient ? _server.Value : _client.Value;
+
+    private static PeerAlgorithms Probe(Func<PeerAlgorithms> probe)
+    {
+        try
+        {
+            return probe();
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException or System.Net.Sockets.SocketException or AggregateException or SshProtocolException)
+        {
+            // Only the default case runs then, and its failure shows why.
+            return PeerAlgorithms.Empty with { Source = $"the KEXINIT probe failed: {e.Message}" };
+        }
+    }
 
     /// <summary>
     /// The server's KEXINIT, once per ECDSA size: dropbear loads one ECDSA key, so each curve needs its own start.

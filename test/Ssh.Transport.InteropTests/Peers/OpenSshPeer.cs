@@ -40,6 +40,19 @@ internal sealed partial class OpenSshPeer : Peer
 
     private PeerAlgorithms Query(bool server)
     {
+        try
+        {
+            return QueryCore(server);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
+        {
+            // Only the default case runs then, and its failure shows why.
+            return PeerAlgorithms.Empty with { Source = $"ssh -Q failed: {e.Message}" };
+        }
+    }
+
+    private PeerAlgorithms QueryCore(bool server)
+    {
         string[] Q(string what) => Tools.RunChecked(_ssh!, "-Q", what).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
         string[] compression = [.. Q("compression").Where(c => c != "none")];
@@ -52,7 +65,7 @@ internal sealed partial class OpenSshPeer : Peer
 
         // key-sig: the signature algorithms, rsa-sha2-256/512 included (`ssh -Q key` lists key types only).
         return new PeerAlgorithms(Q("kex"), Q("key-sig"), Q("cipher"), Q("mac"), compression, StrictKex: SupportsStrictKex(),
-            "ssh -Q kex|key-sig|cipher|mac|compression");
+            "ssh -Q kex, key-sig, cipher, mac, compression");
     }
 
     /// <summary>
@@ -68,7 +81,15 @@ internal sealed partial class OpenSshPeer : Peer
     public override async Task<ServerHandle> StartServerAsync(CaseContext context, AlgorithmChoice choice)
     {
         // Privilege separation needs this folder (created by the init scripts normally).
-        Directory.CreateDirectory("/run/sshd");
+        try
+        {
+            Directory.CreateDirectory("/run/sshd");
+        }
+        catch (UnauthorizedAccessException)
+        {
+            Assert.Ignore("sshd needs /run/sshd, which only root can create here: sudo mkdir -p /run/sshd");
+        }
+
         for (int attempt = 1; ; attempt++)
         {
             int port = Tools.FreePort();

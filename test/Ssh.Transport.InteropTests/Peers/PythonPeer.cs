@@ -30,6 +30,7 @@ internal abstract class PythonPeer : Peer
 
     public override string? Unavailable =>
         _python is null ? $"python3 is not installed (apt install python3 {Package})."
+        : Tools.Find("ssh-keygen") is null ? $"ssh-keygen is needed for the {Name} server's host keys (apt install openssh-client)."
         : _list.Value.Error is { } error ? $"{Name} is not usable ({error}); apt install {Package}."
         : null;
 
