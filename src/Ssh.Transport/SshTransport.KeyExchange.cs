@@ -16,6 +16,7 @@ public sealed partial class SshTransport
 
     // The exchange in progress; touched by the reader, and by StartKeyExchangeAsync under the mutex.
     private KexInitMessage? _ourKexInit;
+    private uint _ourKexInitSequence;
     private KexInitMessage? _peerKexInit;
     private volatile bool _kexPeerInitReceived;
     private TaskCompletionSource? _kexCompletion;
@@ -63,7 +64,8 @@ public sealed partial class SshTransport
             {
                 _ourKexInit = CreateOurKexInit();
                 Log.KeyExchangeStarted(_logger, _kexCount + 1);
-                await _packetizer.WritePacketAsync(_ourKexInit.Payload, cancellationToken).ConfigureAwait(false);
+                SshWriteResult written = await _packetizer.WritePacketAsync(_ourKexInit.Payload, cancellationToken).ConfigureAwait(false);
+                _ourKexInitSequence = written.SequenceNumber;
             }
 
             return _kexCompletion.Task;
@@ -144,10 +146,10 @@ public sealed partial class SshTransport
                 OnDebug(packet.Payload.Span);
                 return true;
             case SshMessageNumber.Unimplemented:
-                Log.PeerUnimplemented(_logger, new SshReader(packet.Payload.Span[1..]).ReadUInt32());
+                OnUnimplemented(packet.Payload.Span);
                 return true;
             case SshMessageNumber.ServiceRequest:
-                await OnServiceRequestAsync(packet.Payload, cancellationToken).ConfigureAwait(false);
+                OnServiceRequest(packet.Payload.Span);
                 return true;
             case SshMessageNumber.ServiceAccept:
                 OnServiceAccept(packet.Payload.Span);
@@ -197,6 +199,23 @@ public sealed partial class SshTransport
         throw new SshProtocolException(reason == SshDisconnectReason.None ? SshDisconnectReason.ByApplication : reason, $"The peer disconnected ({reason}): {description}");
     }
 
+    /// <summary>
+    /// SSH_MSG_UNIMPLEMENTED names the sequence number of a message the peer did not handle. If that is the KEXINIT
+    /// of an exchange we started and the peer has not answered, the exchange can never complete (OpenSSH refuses key
+    /// re-exchange before user authentication this way): fail rather than hold our writes forever.
+    /// </summary>
+    private void OnUnimplemented(ReadOnlySpan<byte> payload)
+    {
+        uint sequenceNumber = new SshReader(payload[1..]).ReadUInt32();
+        Log.PeerUnimplemented(_logger, sequenceNumber);
+        if (_ourKexInit is not null && !_kexPeerInitReceived && sequenceNumber == _ourKexInitSequence)
+        {
+            var error = new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The peer refused our key re-exchange (SSH_MSG_UNIMPLEMENTED for our KEXINIT); OpenSSH accepts none before user authentication.");
+            _kexCompletion?.TrySetException(error);
+            throw error;
+        }
+    }
+
     private void OnDebug(ReadOnlySpan<byte> payload)
     {
         var reader = new SshReader(payload[1..]);
@@ -204,14 +223,14 @@ public sealed partial class SshTransport
         Log.PeerDebug(_logger, Encoding.UTF8.GetString(reader.ReadString()));
     }
 
-    private async ValueTask OnServiceRequestAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    private void OnServiceRequest(ReadOnlySpan<byte> payload)
     {
         if (Role != SshRole.Server)
         {
             throw new SshProtocolException(SshDisconnectReason.ProtocolError, "A server sent SERVICE_REQUEST.");
         }
 
-        var reader = new SshReader(payload.Span[1..]);
+        var reader = new SshReader(payload[1..]);
         string name = Encoding.ASCII.GetString(reader.ReadString());
         if (!_serverOptions!.Services.Contains(name))
         {
@@ -219,12 +238,29 @@ public sealed partial class SshTransport
         }
 
         _service = name;
-        await _packetizer.WriteGatedAsync(name, static (w, n) =>
+
+        // The answer is a gated write: during a key exchange of ours it waits for our NEWKEYS (RFC 4253 §7.1). The
+        // reader must not wait with it, since only the reader carries the exchange on: paramiko, for one, sends its
+        // SERVICE_REQUEST right after its KEXINIT when our rekey crosses its authentication. The write is queued now,
+        // in order, and completes on its own.
+        _ = SendServiceAcceptAsync(name);
+    }
+
+    private async Task SendServiceAcceptAsync(string name)
+    {
+        try
         {
-            var writer = new SshWriter(w);
-            writer.WriteByte(SshMessageNumber.ServiceAccept);
-            writer.WriteString(n);
-        }, name.Length + 5, cancellationToken).ConfigureAwait(false);
+            await _packetizer.WriteGatedAsync(name, static (w, n) =>
+            {
+                var writer = new SshWriter(w);
+                writer.WriteByte(SshMessageNumber.ServiceAccept);
+                writer.WriteString(n);
+            }, name.Length + 5, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SshProtocolException or InvalidOperationException or ObjectDisposedException or IOException or OperationCanceledException)
+        {
+            // The connection is going down; the reader reports why.
+        }
     }
 
     private void OnServiceAccept(ReadOnlySpan<byte> payload)

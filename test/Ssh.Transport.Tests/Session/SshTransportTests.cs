@@ -286,6 +286,65 @@ public class SshTransportTests
     }
 
     [Test]
+    public async Task Rekey_PeerAnswersUnimplementedToOurKexInit_FailsInsteadOfHanging()
+    {
+        (SshTransport client, SshTransport server) = await ConnectAsync(ClientOptions(), ServerOptions());
+        Task rekey = client.RekeyAsync();
+
+        // Like sshd before user authentication: the client's KEXINIT is answered with UNIMPLEMENTED, never a KEXINIT.
+        SshPacket kexInit = await server.Packetizer.ReadPacketAsync();
+        Assert.That(kexInit.MessageNumber, Is.EqualTo(SshMessageNumber.KexInit));
+        await server.Packetizer.WritePacketAsync(kexInit.SequenceNumber, static (w, sequenceNumber) =>
+        {
+            var writer = new SshWriter(w);
+            writer.WriteByte(SshMessageNumber.Unimplemented);
+            writer.WriteUInt32(sequenceNumber);
+        });
+
+        var ex = Assert.ThrowsAsync<SshProtocolException>(async () => await client.ReadMessageAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.KeyExchangeFailed));
+        Assert.ThrowsAsync<SshProtocolException>(async () => await rekey.WaitAsync(TimeSpan.FromSeconds(10)));
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+    }
+
+    [Test]
+    public async Task ServiceRequest_DuringServerRekey_IsAnsweredAfterTheExchange_WithoutBlockingTheReader()
+    {
+        (SshTransport client, SshTransport server) = await ConnectAsync(ClientOptions(), ServerOptions());
+
+        // The server's KEXINIT goes out first; the client, not having read it, sends SERVICE_REQUEST and only then
+        // its own KEXINIT (as paramiko does when a rekey crosses its authentication).
+        long written = server.Packetizer.PacketsWritten;
+        Task serverRekey = server.RekeyAsync();
+        while (server.Packetizer.PacketsWritten == written)
+        {
+            await Task.Delay(5);
+        }
+
+        Task clientRequest = client.RequestServiceAsync(SshTransportOptions.UserAuthService);
+        Task serverReads = Task.Run(async () =>
+        {
+            while (!(await server.ReadMessageAsync()).IsCompleted)
+            {
+            }
+        });
+
+        await Task.WhenAll(clientRequest, serverRekey).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(client.Service, Is.EqualTo("ssh-userauth"));
+        Assert.That(server.KeyExchangeCount, Is.EqualTo(2));
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+        try
+        {
+            await serverReads;
+        }
+        catch (Exception e) when (e is SshProtocolException or ObjectDisposedException or InvalidOperationException or IOException)
+        {
+        }
+    }
+
+    [Test]
     public async Task Writes_DuringRekey_WaitAndStayInOrder()
     {
         (SshTransport client, SshTransport server) = await ConnectAsync(ClientOptions(), ServerOptions());

@@ -1,0 +1,144 @@
+namespace Ssh.Transport.InteropTests.Infrastructure;
+
+/// <summary>Which end of the connection is ours.</summary>
+public enum InteropRole
+{
+    /// <summary>Our client against the peer's server.</summary>
+    OurClient,
+
+    /// <summary>The peer's client against our server.</summary>
+    OurServer,
+}
+
+/// <summary>The one negotiated dimension a case varies; everything else stays at both sides' defaults.</summary>
+public enum Dimension
+{
+    Default,
+    Kex,
+    HostKey,
+    Cipher,
+    Mac,
+    Compression,
+
+    /// <summary>Delayed compression (zlib@openssh.com), switched on after user authentication.</summary>
+    CompressionAfterAuth,
+
+    /// <summary>Our side's small rekey limit starts many key exchanges while data streams.</summary>
+    Rekey,
+
+    /// <summary>The peer's small rekey limit makes it start the key exchanges while we stream data.</summary>
+    PeerRekey,
+}
+
+/// <summary>One cell of the matrix: peer × role × dimension × algorithm.</summary>
+public sealed class InteropCase(string peer, InteropRole role, Dimension dimension, string? algorithm)
+{
+    /// <summary>The cipher MAC cases run under: a MAC is only used with a non-AEAD cipher.</summary>
+    public const string MacCaseCipher = "aes128-ctr";
+
+    public string Peer { get; } = peer;
+
+    public InteropRole Role { get; } = role;
+
+    public Dimension Dimension { get; } = dimension;
+
+    /// <summary>The algorithm of <see cref="Dimension"/> both sides are restricted to; null for the default case.</summary>
+    public string? Algorithm { get; } = algorithm;
+
+    /// <summary>E.g. "OurClient_vs_OpenSsh_Cipher(aes128-ctr)" or "OpenSsh_vs_OurServer_Default".</summary>
+    public string TestName =>
+        (Role == InteropRole.OurClient ? $"OurClient_vs_{Peer}" : $"{Peer}_vs_OurServer") + "_" + Dimension + (Algorithm is null ? string.Empty : $"({Algorithm})");
+
+    /// <summary>The peer-side restriction of this case (the same one dimension).</summary>
+    public AlgorithmChoice Choice => Dimension switch
+    {
+        Dimension.Kex => new AlgorithmChoice { Kex = Algorithm },
+        Dimension.HostKey => new AlgorithmChoice { HostKey = Algorithm },
+        Dimension.Cipher => new AlgorithmChoice { Cipher = Algorithm },
+        Dimension.Mac => new AlgorithmChoice { Cipher = MacCaseCipher, Mac = Algorithm },
+        Dimension.Compression => new AlgorithmChoice { Compression = Algorithm },
+        _ => new AlgorithmChoice(),
+    };
+
+    public override string ToString() => TestName;
+}
+
+/// <summary>Single algorithms a side is restricted to; null leaves that side's default list.</summary>
+public sealed record AlgorithmChoice
+{
+    public string? Kex { get; init; }
+
+    public string? HostKey { get; init; }
+
+    public string? Cipher { get; init; }
+
+    public string? Mac { get; init; }
+
+    public string? Compression { get; init; }
+
+    /// <summary>A peer rekey limit (e.g. sshd's "RekeyLimit 64K"), or null.</summary>
+    public string? RekeyLimit { get; init; }
+}
+
+/// <summary>What one side of a connection says it agreed on; null fields were not reported.</summary>
+public sealed record NegotiatedView
+{
+    public string? Kex { get; init; }
+
+    public string? HostKey { get; init; }
+
+    public string? CipherClientToServer { get; init; }
+
+    public string? CipherServerToClient { get; init; }
+
+    public string? MacClientToServer { get; init; }
+
+    public string? MacServerToClient { get; init; }
+
+    public string? CompressionClientToServer { get; init; }
+
+    public string? CompressionServerToClient { get; init; }
+
+    public bool? Strict { get; init; }
+
+    /// <summary>Our side's view.</summary>
+    public static NegotiatedView From(SshTransport transport) => new()
+    {
+        Kex = transport.Algorithms.KeyExchange,
+        HostKey = transport.Algorithms.HostKey,
+        CipherClientToServer = transport.Algorithms.CipherClientToServer,
+        CipherServerToClient = transport.Algorithms.CipherServerToClient,
+        MacClientToServer = transport.Algorithms.MacClientToServer,
+        MacServerToClient = transport.Algorithms.MacServerToClient,
+        CompressionClientToServer = transport.Algorithms.CompressionClientToServer,
+        CompressionServerToClient = transport.Algorithms.CompressionServerToClient,
+        Strict = transport.IsStrictKeyExchange,
+    };
+
+    public override string ToString() =>
+        $"kex {Kex ?? "?"}, host key {HostKey ?? "?"}, c2s {CipherClientToServer ?? "?"}/{MacClientToServer ?? "-"}/{CompressionClientToServer ?? "?"}, " +
+        $"s2c {CipherServerToClient ?? "?"}/{MacServerToClient ?? "-"}/{CompressionServerToClient ?? "?"}, strict {(Strict is null ? "?" : Strict.Value ? "yes" : "no")}";
+}
+
+/// <summary>The algorithms a peer supports in one role (all it can be configured to use, not only its defaults).</summary>
+public sealed record PeerAlgorithms(
+    IReadOnlyList<string> Kex,
+    IReadOnlyList<string> HostKey,
+    IReadOnlyList<string> Ciphers,
+    IReadOnlyList<string> Macs,
+    IReadOnlyList<string> Compression,
+    bool StrictKex,
+    string Source)
+{
+    public static PeerAlgorithms Empty { get; } = new([], [], [], [], [], false, "unavailable");
+
+    public IReadOnlyList<string> For(Dimension dimension) => dimension switch
+    {
+        Dimension.Kex => Kex,
+        Dimension.HostKey => HostKey,
+        Dimension.Cipher => Ciphers,
+        Dimension.Mac => Macs,
+        Dimension.Compression => Compression,
+        _ => [],
+    };
+}
