@@ -149,6 +149,40 @@ public class SshTransportTests
         }
     }
 
+    [TestCaseSource(nameof(HostKeyAlgorithms))]
+    public async Task Handshake_OverLoopbackSocket_EveryHostKeyAlgorithm(SshHostKeyType keyType, string algorithm)
+    {
+        (var clientPipe, var serverPipe, IDisposable sockets) = await LoopbackAsync();
+        using (sockets)
+        {
+            SshServerOptions serverOptions = ServerOptions(keyType);
+            SshClientOptions clientOptions = ClientOptions(Key(keyType).PublicKey);
+            Only(clientOptions.HostKeyAlgorithms, algorithm);
+            Only(serverOptions.HostKeyAlgorithms, algorithm);
+            (SshTransport client, SshTransport server) = await ConnectAsync(clientOptions, serverOptions, clientPipe, serverPipe);
+            Assert.That(client.Algorithms.HostKey, Is.EqualTo(algorithm));
+            await RoundTripAsync(client, server);
+        }
+    }
+
+    [TestCaseSource(nameof(CipherSuites))]
+    public async Task Handshake_OverLoopbackSocket_EveryCipherAndMac(string cipher, string mac)
+    {
+        (var clientPipe, var serverPipe, IDisposable sockets) = await LoopbackAsync();
+        using (sockets)
+        {
+            SshClientOptions clientOptions = ClientOptions();
+            SshServerOptions serverOptions = ServerOptions();
+            Only(clientOptions.Ciphers, cipher);
+            Only(serverOptions.Ciphers, cipher);
+            Only(clientOptions.Macs, mac);
+            Only(serverOptions.Macs, mac);
+            (SshTransport client, SshTransport server) = await ConnectAsync(clientOptions, serverOptions, clientPipe, serverPipe);
+            Assert.That(client.Algorithms.CipherServerToClient, Is.EqualTo(cipher));
+            await RoundTripAsync(client, server);
+        }
+    }
+
     [Test]
     public async Task Handshake_Defaults_StrictKexAndExtInfo()
     {
