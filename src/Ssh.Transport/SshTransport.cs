@@ -321,24 +321,7 @@ public sealed partial class SshTransport : IAsyncDisposable
         try
         {
             // Read (handling EXT_INFO, IGNORE, rekeys...) until the answer; nothing of the layers above may come first.
-            while (!_serviceAccept.Task.IsCompleted)
-            {
-                SshPacket packet = await _packetizer.ReadPacketAsync(cancellationToken).ConfigureAwait(false);
-                if (packet.IsCompleted)
-                {
-                    throw new SshProtocolException(SshDisconnectReason.ConnectionLost, "The connection closed before the service request was answered.");
-                }
-
-                if (packet.NeedRekey)
-                {
-                    await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                if (!await HandleTransportMessageAsync(packet, cancellationToken).ConfigureAwait(false))
-                {
-                    throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Unexpected {SshMessageNumber.GetName(packet.MessageNumber)} ({packet.MessageNumber}) before SERVICE_ACCEPT.");
-                }
-            }
+            await ReadTransportMessagesUntilAsync(static t => t._serviceAccept!.Task.IsCompleted, "before SERVICE_ACCEPT", cancellationToken).ConfigureAwait(false);
         }
         catch (SshProtocolException e)
         {
@@ -418,6 +401,32 @@ public sealed partial class SshTransport : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads and handles transport and key-exchange messages until <paramref name="done"/> holds; any message of the
+    /// layers above, or the end of the connection, is an error <paramref name="when"/>.
+    /// </summary>
+    private async ValueTask ReadTransportMessagesUntilAsync(Func<SshTransport, bool> done, string when, CancellationToken cancellationToken)
+    {
+        while (!done(this))
+        {
+            SshPacket packet = await _packetizer.ReadPacketAsync(cancellationToken).ConfigureAwait(false);
+            if (packet.IsCompleted)
+            {
+                throw new SshProtocolException(SshDisconnectReason.ConnectionLost, $"The connection closed {when}.");
+            }
+
+            if (packet.NeedRekey)
+            {
+                await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!await HandleTransportMessageAsync(packet, cancellationToken).ConfigureAwait(false))
+            {
+                throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Unexpected {SshMessageNumber.GetName(packet.MessageNumber)} ({packet.MessageNumber}) {when}.");
+            }
+        }
+    }
+
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
         _packetizer.StartHandshake(_options.HandshakeTimeout);
@@ -425,19 +434,7 @@ public sealed partial class SshTransport : IAsyncDisposable
         {
             await _packetizer.ExchangeIdentificationAsync(cancellationToken).ConfigureAwait(false);
             await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
-            while (!_peerNewKeysSeen || !_ourNewKeysSent || _kexPeerInitReceived)
-            {
-                SshPacket packet = await _packetizer.ReadPacketAsync(cancellationToken).ConfigureAwait(false);
-                if (packet.IsCompleted)
-                {
-                    throw new SshProtocolException(SshDisconnectReason.ConnectionLost, "The connection closed during the first key exchange.");
-                }
-
-                if (!await HandleTransportMessageAsync(packet, cancellationToken).ConfigureAwait(false))
-                {
-                    throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Unexpected {SshMessageNumber.GetName(packet.MessageNumber)} ({packet.MessageNumber}) during the first key exchange.");
-                }
-            }
+            await ReadTransportMessagesUntilAsync(static t => t._peerNewKeysSeen && t._ourNewKeysSent && !t._kexPeerInitReceived, "during the first key exchange", cancellationToken).ConfigureAwait(false);
 
             _packetizer.CompleteHandshake();
         }
