@@ -805,8 +805,11 @@ public sealed class SshPacketizer : IAsyncDisposable
         try
         {
             ReleaseHeldBufferQuietly();
-            await _input.CompleteAsync().ConfigureAwait(false);
-            await _output.CompleteAsync().ConfigureAwait(false);
+
+            // Output first: both ends often wrap one stream (a socket), and completing the reader disposes it, after
+            // which the writer's final flush would throw. A connection already gone must not make disposal throw.
+            await CompleteQuietlyAsync(_output.CompleteAsync()).ConfigureAwait(false);
+            await CompleteQuietlyAsync(_input.CompleteAsync()).ConfigureAwait(false);
             _reader.Dispose();
             _writer.Dispose();
             _transport.Dispose();
@@ -815,6 +818,18 @@ public sealed class SshPacketizer : IAsyncDisposable
         {
             _writeLock.Release();
             _disposeCts.Dispose();
+        }
+    }
+
+    private static async ValueTask CompleteQuietlyAsync(ValueTask completing)
+    {
+        try
+        {
+            await completing.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // The transport underneath is already closed or broken; there is nothing left to flush to.
         }
     }
 

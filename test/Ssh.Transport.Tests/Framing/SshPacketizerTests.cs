@@ -559,3 +559,20 @@ public class SshPacketizerTests
         Assert.That(allocated, Is.Zero);
     }
 }
+
+public class PacketizerDisposeTests
+{
+    /// <summary>
+    /// Both ends over one socket stream, the peer gone, our output unflushed: disposing must not throw (completing the
+    /// reader first disposed the stream under the writer's final flush).
+    /// </summary>
+    [Test]
+    public async Task DisposeAsync_SocketPipesWithUnflushedOutputAfterPeerClosed_DoesNotThrow()
+    {
+        (var clientPipe, _, IDisposable sockets) = await Ssh.Transport.Tests.Session.SessionHarness.LoopbackAsync();
+        var packetizer = new SshPacketizer(clientPipe, SshRole.Client);
+        await packetizer.WritePacketAsync(new byte[100_000], static (w, p) => { p[0] = SshMessageNumber.Ignore; w.Write(p); }, 100_000, flush: false);
+        sockets.Dispose();
+        Assert.DoesNotThrowAsync(async () => await packetizer.DisposeAsync());
+    }
+}
