@@ -436,7 +436,14 @@ public sealed class SshPacketizer : IAsyncDisposable
     /// <param name="cancellationToken">Cancels waiting for other writers and for the flush.</param>
     /// <returns>The packet's sequence number and whether a rekey is due.</returns>
     public ValueTask<SshWriteResult> WritePacketAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        WritePacketAsync(payload, static (writer, p) => writer.Write(p.Span), payload.Length, flush: true, cancellationToken);
+        WritePacketAsync(payload, s_copyPayload, payload.Length, flush: true, cancellationToken);
+
+    /// <summary>
+    /// The payload writer of <see cref="WritePacketAsync(ReadOnlyMemory{byte}, CancellationToken)"/>; recognized by
+    /// identity so a sealer that can read its input from elsewhere encrypts the payload straight from the caller's
+    /// memory into the pipe's (no plaintext copy).
+    /// </summary>
+    private static readonly SshPayloadWriter<ReadOnlyMemory<byte>> s_copyPayload = static (writer, p) => writer.Write(p.Span);
 
     /// <summary>Sends whatever packets were written without a flush.</summary>
     /// <param name="cancellationToken">Cancels waiting for writers and for the flush.</param>
@@ -542,18 +549,27 @@ public sealed class SshPacketizer : IAsyncDisposable
     private SshWriteResult WriteUnsynchronized<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        _writer.BeginPacket(_output, payloadSizeHint);
-        try
+        uint sequenceNumber;
+        if (typeof(TState) == typeof(ReadOnlyMemory<byte>) && ReferenceEquals(writePayload, s_copyPayload) && _writer.CanWriteFrom)
         {
-            writePayload(_writer, state);
+            sequenceNumber = _writer.WritePacketFrom(_output, Unsafe.As<TState, ReadOnlyMemory<byte>>(ref state).Span);
         }
-        catch
+        else
         {
-            _writer.AbandonPacket();
-            throw;
+            _writer.BeginPacket(_output, payloadSizeHint);
+            try
+            {
+                writePayload(_writer, state);
+            }
+            catch
+            {
+                _writer.AbandonPacket();
+                throw;
+            }
+
+            sequenceNumber = _writer.FinishPacket();
         }
 
-        uint sequenceNumber = _writer.FinishPacket();
         switch (_writer.LastMessageNumber)
         {
             case SshMessageNumber.KexInit:

@@ -91,6 +91,10 @@ internal static class AesGcmProtection
             }
         }
 
+        /// <summary>Encrypts body in place with body[1 ..] (after padding_length) read from <paramref name="payload"/>.</summary>
+        public void EncryptWithInsert(Span<byte> body, ReadOnlySpan<byte> payload, Span<byte> tag, ReadOnlySpan<byte> associatedData) =>
+            _own!.EncryptWithInsert(_nonce, body, 1, payload, tag, associatedData);
+
         /// <summary>Verifies the tag over length || ciphertext before releasing anything.</summary>
         public bool TryDecrypt(ReadOnlySpan<byte> body, ReadOnlySpan<byte> tag, Span<byte> destination, ReadOnlySpan<byte> associatedData)
         {
@@ -148,6 +152,21 @@ internal static class AesGcmProtection
             // The sequence number plays no part: the invocation counter is the nonce (RFC 5647 §7.1).
             Span<byte> body = packet[4..];
             _state.Encrypt(body, tag[..TagLength], packet[..4]);
+            _state.Advance();
+        }
+
+        /// <summary>Our implementation encrypts the payload straight from the caller's memory into the packet.</summary>
+        public override bool CanSealFrom => _state.IsOwnImplementation;
+
+        public override void SealFrom(uint sequenceNumber, Span<byte> packet, ReadOnlySpan<byte> payload, Span<byte> tag)
+        {
+            if (!_state.IsOwnImplementation)
+            {
+                base.SealFrom(sequenceNumber, packet, payload, tag);
+                return;
+            }
+
+            _state.EncryptWithInsert(packet[4..], payload, tag[..TagLength], packet[..4]);
             _state.Advance();
         }
 

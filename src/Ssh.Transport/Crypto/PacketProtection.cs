@@ -91,6 +91,26 @@ internal abstract class PacketSealer : PacketProtection
     /// <param name="tag">Receives exactly <see cref="PacketProtection.TagSize"/> bytes: the MAC or tag. In the
     /// packetizer it directly follows <paramref name="packet"/>; implementations must not rely on that.</param>
     public abstract void Seal(uint sequenceNumber, Span<byte> packet, Span<byte> tag);
+
+    /// <summary>
+    /// True when <see cref="SealFrom"/> reads the payload from the caller's memory while encrypting, so a payload
+    /// the caller already holds reaches the pipe as ciphertext without first being copied there in plaintext.
+    /// </summary>
+    public virtual bool CanSealFrom => false;
+
+    /// <summary>
+    /// As <see cref="Seal"/>, with packet[5 .. 5 + payload.Length) taken from <paramref name="payload"/> (its
+    /// contents in <paramref name="packet"/> are ignored and overwritten).
+    /// </summary>
+    /// <param name="sequenceNumber">The packet's sequence number.</param>
+    /// <param name="packet">The packet with length, padding_length and padding written; the payload bytes are not.</param>
+    /// <param name="payload">The payload; must not overlap <paramref name="packet"/>.</param>
+    /// <param name="tag">Receives the tag.</param>
+    public virtual void SealFrom(uint sequenceNumber, Span<byte> packet, ReadOnlySpan<byte> payload, Span<byte> tag)
+    {
+        payload.CopyTo(packet[5..]);
+        Seal(sequenceNumber, packet, tag);
+    }
 }
 
 /// <summary>

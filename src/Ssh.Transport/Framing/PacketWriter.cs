@@ -191,7 +191,69 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         int total = 4 + packetLength + tagSize;
         output.Advance(total);
         AbandonPacket();
+        return Complete(state, messageNumber, sequenceNumber, total);
+    }
 
+    /// <summary>
+    /// True when <see cref="WritePacketFrom"/> can encrypt a payload straight from the caller's memory: no packet
+    /// in progress, no compression, and a sealer that reads its input from elsewhere.
+    /// </summary>
+    public bool CanWriteFrom => _output is null && _transport.Deflater is null && _transport.Outbound.Active.CanSealFrom;
+
+    /// <summary>
+    /// Writes one packet whose payload the caller holds, encrypting it from there into the output's memory: the
+    /// payload is never copied in plaintext (only the few bytes of blocks that straddle its edges).
+    /// </summary>
+    /// <returns>The packet's sequence number.</returns>
+    public uint WritePacketFrom(IBufferWriter<byte> output, ReadOnlySpan<byte> payload)
+    {
+        DirectionState<PacketSealer> state = _transport.Outbound;
+        PacketSealer sealer = state.Active;
+        int payloadLength = payload.Length;
+        if (payloadLength == 0)
+        {
+            throw new InvalidOperationException("An SSH packet carries at least a message number.");
+        }
+
+        if (payloadLength > MaxPayloadLength)
+        {
+            throw new InvalidOperationException($"An SSH packet payload may not exceed {MaxPayloadLength} bytes here.");
+        }
+
+        byte messageNumber = payload[0];
+        if (messageNumber == SshMessageNumber.NewKeys && state.Pending is null)
+        {
+            throw new InvalidOperationException("SSH_MSG_NEWKEYS written with no outbound keys prepared.");
+        }
+
+        LastMessageNumber = messageNumber;
+        uint sequenceNumber = state.SequenceNumber;
+        Log.PacketWritten(_transport, sequenceNumber, messageNumber, payload);
+
+        // RFC 4253 §6, as in FinishPacket: minimal padding of 4..BlockSize+3 bytes.
+        int blockSize = sealer.BlockSize;
+        int unpadded = 1 + payloadLength + (sealer.AlignmentIncludesLengthField ? 4 : 0);
+        int paddingLength = blockSize - (unpadded % blockSize);
+        if (paddingLength < 4)
+        {
+            paddingLength += blockSize;
+        }
+
+        int packetLength = 1 + payloadLength + paddingLength;
+        int tagSize = sealer.TagSize;
+        int total = 4 + packetLength + tagSize;
+        Span<byte> span = output.GetSpan(total);
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)packetLength);
+        span[4] = (byte)paddingLength;
+        _padding.Fill(span.Slice(HeaderSize + payloadLength, paddingLength));
+        sealer.SealFrom(sequenceNumber, span[..(4 + packetLength)], payload, span.Slice(4 + packetLength, tagSize));
+        output.Advance(total);
+        return Complete(state, messageNumber, sequenceNumber, total);
+    }
+
+    /// <summary>After a packet went out: sequence number, rekey accounting, activity time, key switch at NEWKEYS.</summary>
+    private uint Complete(DirectionState<PacketSealer> state, byte messageNumber, uint sequenceNumber, int total)
+    {
         state.CountPacket(total, "outbound");
         long now = _transport.Time.GetTimestamp();
         _transport.Rekey.Check(state, inbound: false, now);

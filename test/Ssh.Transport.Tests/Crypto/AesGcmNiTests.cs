@@ -143,6 +143,39 @@ internal sealed class AesGcmNiTests
         }
     }
 
+    /// <summary>Encrypting with the payload read from elsewhere gives exactly the in-place result.</summary>
+    [Test]
+    public void EncryptWithInsert_MatchesEncryptOfTheAssembledPlaintext([ValueSource(nameof(Paths))] TestPath path)
+    {
+        Assume.That(AesGcmNi.IsPathSupported((SimdPath)path), $"{path} not on this machine");
+        using var forced = ForcedGcmPath.Use(path);
+        var random = new Random(31 + (int)path);
+        using var gcm = new AesGcmNi(RandomBytes(random, 16));
+        foreach (int length in Lengths)
+        {
+            for (int trial = 0; trial < 4; trial++)
+            {
+                int insertAt = trial == 0 ? Math.Min(1, length) : random.Next(0, length + 1);
+                int insertLength = trial == 0 ? Math.Max(0, length - insertAt - 7) : random.Next(0, length - insertAt + 1);
+                byte[] nonce = RandomBytes(random, 12);
+                byte[] aad = RandomBytes(random, 4);
+                byte[] plaintext = RandomBytes(random, length);
+                byte[] insert = plaintext.AsSpan(insertAt, insertLength).ToArray();
+
+                byte[] expected = new byte[length];
+                byte[] expectedTag = new byte[16];
+                gcm.Encrypt(nonce, plaintext, expected, expectedTag, aad);
+
+                byte[] body = (byte[])plaintext.Clone();
+                body.AsSpan(insertAt, insertLength).Fill(0xEE);
+                byte[] tag = new byte[16];
+                gcm.EncryptWithInsert(nonce, body, insertAt, insert, tag, aad);
+                Assert.That(body, Is.EqualTo(expected), $"length {length}, insert {insertLength} at {insertAt}");
+                Assert.That(tag, Is.EqualTo(expectedTag), $"tag, length {length}, insert {insertLength} at {insertAt}");
+            }
+        }
+    }
+
     /// <summary>Any single flipped bit of associated data, ciphertext or tag fails, and nothing is written.</summary>
     [Test]
     public void TryDecrypt_AnyBitFlipped_FailsWithoutWriting([ValueSource(nameof(Paths))] TestPath path)

@@ -145,25 +145,84 @@ internal sealed class AesGcmNi : IDisposable
         Vector128<byte> j0 = CounterBase(nonce);
         Vector128<ulong> hash = HashPadded(ref state, Vector128<ulong>.Zero, associatedData);
 
-        ref byte source = ref MemoryMarshal.GetReference(plaintext);
-        ref byte destination = ref MemoryMarshal.GetReference(ciphertext);
-        int length = plaintext.Length;
+        uint counter = 2;
+        EncryptSegment(ref state, j0, ref counter, ref hash, plaintext, ciphertext);
+        Finish(ref state, hash, j0, associatedData.Length, plaintext.Length, tag);
+    }
+
+    /// <summary>
+    /// Encrypts <paramref name="body"/> in place as if bytes <paramref name="insertAt"/> onwards were
+    /// <paramref name="insert"/>: the middle is read straight from <paramref name="insert"/>, so a payload held
+    /// elsewhere is encrypted into place without first being copied there. Only the blocks that straddle the
+    /// edges of <paramref name="insert"/> are copied (at most 30 bytes).
+    /// </summary>
+    /// <param name="nonce">12 bytes.</param>
+    /// <param name="body">The plaintext around the insert; receives the whole ciphertext.</param>
+    /// <param name="insertAt">Where <paramref name="insert"/> goes in <paramref name="body"/>.</param>
+    /// <param name="insert">The bytes of body[insertAt .. insertAt + insert.Length); must not overlap body.</param>
+    /// <param name="tag">16 bytes.</param>
+    /// <param name="associatedData">Authenticated, not encrypted.</param>
+    public void EncryptWithInsert(ReadOnlySpan<byte> nonce, Span<byte> body, int insertAt, ReadOnlySpan<byte> insert, Span<byte> tag, ReadOnlySpan<byte> associatedData)
+    {
+        CheckArguments(nonce, body.Length, body.Length, tag.Length);
+        ArgumentOutOfRangeException.ThrowIfNegative(insertAt);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(insertAt + insert.Length, body.Length, nameof(insert));
+        if (body.Overlaps(insert))
+        {
+            throw new ArgumentException("The insert must not overlap the body.", nameof(insert));
+        }
+
+        ref byte state = ref MemoryMarshal.GetArrayDataReference(_state);
+        Vector128<byte> j0 = CounterBase(nonce);
+        Vector128<ulong> hash = HashPadded(ref state, Vector128<ulong>.Zero, associatedData);
+
+        // Whole blocks that lie inside the insert are read from it; everything else is copied into body first.
+        int middleStart = (insertAt + BlockSize - 1) & ~(BlockSize - 1);
+        int middleEnd = (insertAt + insert.Length) & ~(BlockSize - 1);
+        ReadOnlySpan<byte> middle;
+        if (middleEnd <= middleStart)
+        {
+            insert.CopyTo(body[insertAt..]);
+            middleStart = middleEnd = 0;
+            middle = default;
+        }
+        else
+        {
+            insert[..(middleStart - insertAt)].CopyTo(body[insertAt..]);
+            insert[(middleEnd - insertAt)..].CopyTo(body[middleEnd..]);
+            middle = insert.Slice(middleStart - insertAt, middleEnd - middleStart);
+        }
+
+        uint counter = 2;
+        EncryptSegment(ref state, j0, ref counter, ref hash, body[..middleStart], body[..middleStart]);
+        EncryptSegment(ref state, j0, ref counter, ref hash, middle, body[middleStart..middleEnd]);
+        EncryptSegment(ref state, j0, ref counter, ref hash, body[middleEnd..], body[middleEnd..]);
+        Finish(ref state, hash, j0, associatedData.Length, body.Length, tag);
+    }
+
+    /// <summary>
+    /// CTR and GHASH over one segment of the message; every segment but the last must be whole blocks (GHASH pads
+    /// only the end of the message).
+    /// </summary>
+    private void EncryptSegment(ref byte state, Vector128<byte> j0, ref uint counter, ref Vector128<ulong> hash, ReadOnlySpan<byte> source, Span<byte> destination)
+    {
+        ref byte from = ref MemoryMarshal.GetReference(source);
+        ref byte to = ref MemoryMarshal.GetReference(destination);
+        int length = source.Length;
         int offset = 0;
         if (s_path == SimdPath.Vector256)
         {
-            offset = EncryptWide(ref state, _rounds, j0, ref source, ref destination, length, ref hash);
+            offset = EncryptWide(ref state, _rounds, j0, counter, ref from, ref to, length, ref hash);
         }
 
-        // Counter block i covers bytes 16·(i - 2) onwards: J0 is counter 1 and the data starts at 2.
-        offset += Encrypt8(ref state, _rounds, j0, 2 + (uint)(offset / BlockSize), ref Unsafe.Add(ref source, offset), ref Unsafe.Add(ref destination, offset), length - offset, ref hash);
-        uint counter = 2 + (uint)(offset / BlockSize);
+        offset += Encrypt8(ref state, _rounds, j0, counter + (uint)(offset / BlockSize), ref Unsafe.Add(ref from, offset), ref Unsafe.Add(ref to, offset), length - offset, ref hash);
+        counter += (uint)(offset / BlockSize);
         if (offset < length)
         {
-            CtrTail(ref state, _rounds, j0, counter, plaintext[offset..], ciphertext[offset..]);
-            hash = HashPadded(ref state, hash, ciphertext[offset..length]);
+            CtrTail(ref state, _rounds, j0, counter, source[offset..], destination[offset..]);
+            hash = HashPadded(ref state, hash, destination[offset..length]);
+            counter += (uint)((length - offset + BlockSize - 1) / BlockSize);
         }
-
-        Finish(ref state, hash, j0, associatedData.Length, length, tag);
     }
 
     /// <summary>
@@ -322,12 +381,11 @@ internal sealed class AesGcmNi : IDisposable
     /// 512: AES-NI (128-bit only in .NET 10, no VAES) is the bound, 512-bit multiplications measured no faster,
     /// and 256-bit VPCLMULQDQ runs on more machines (AVX2 without AVX-512).
     /// </remarks>
-    private static int EncryptWide(ref byte state, int rounds, Vector128<byte> j0, ref byte source, ref byte destination, int length, ref Vector128<ulong> hashState)
+    private static int EncryptWide(ref byte state, int rounds, Vector128<byte> j0, uint counter, ref byte source, ref byte destination, int length, ref Vector128<ulong> hashState)
     {
         Vector128<ulong> hash = hashState;
         Vector256<byte> reverse = ReverseMask256();
         Vector128<byte> key = Load(ref state, 0);
-        uint counter = 2;
         int offset = 0;
         for (; offset <= length - WideStride; offset += WideStride)
         {
