@@ -170,21 +170,7 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
             span = _memory.Span;
         }
 
-        // RFC 4253 §6: 4..255 bytes of padding make the (length-field-inclusive for none and MtE) packet a
-        // multiple of the block size. We pad minimally, as OpenSSH does.
-        int blockSize = sealer.BlockSize;
-        int unpadded = 1 + payloadLength + (sealer.AlignmentIncludesLengthField ? 4 : 0);
-        int paddingLength = blockSize - (unpadded % blockSize);
-        if (paddingLength < 4)
-        {
-            paddingLength += blockSize;
-        }
-
-        int packetLength = 1 + payloadLength + paddingLength;
-        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)packetLength);
-        span[4] = (byte)paddingLength;
-        _padding.Fill(span.Slice(HeaderSize + payloadLength, paddingLength));
-
+        int packetLength = WriteHeaderAndPadding(sealer, span, payloadLength);
         int tagSize = sealer.TagSize;
         sealer.Seal(sequenceNumber, span[..(4 + packetLength)], span.Slice(4 + packetLength, tagSize));
 
@@ -230,7 +216,23 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         uint sequenceNumber = state.SequenceNumber;
         Log.PacketWritten(_transport, sequenceNumber, messageNumber, payload);
 
-        // RFC 4253 §6, as in FinishPacket: minimal padding of 4..BlockSize+3 bytes.
+        int tagSize = sealer.TagSize;
+        Span<byte> span = output.GetSpan(HeaderSize + payloadLength + sealer.BlockSize + 3 + tagSize);
+        int packetLength = WriteHeaderAndPadding(sealer, span, payloadLength);
+        int total = 4 + packetLength + tagSize;
+        sealer.SealFrom(sequenceNumber, span[..(4 + packetLength)], payload, span.Slice(4 + packetLength, tagSize));
+        output.Advance(total);
+        return Complete(state, messageNumber, sequenceNumber, total);
+    }
+
+    /// <summary>
+    /// RFC 4253 §6: 4..255 bytes of random padding make the (length-field-inclusive for none and MtE) packet a
+    /// multiple of the block size; we pad minimally, as OpenSSH does. Writes packet_length, padding_length and the
+    /// padding around a payload of <paramref name="payloadLength"/> bytes at span[5..].
+    /// </summary>
+    /// <returns>packet_length.</returns>
+    private int WriteHeaderAndPadding(PacketSealer sealer, Span<byte> span, int payloadLength)
+    {
         int blockSize = sealer.BlockSize;
         int unpadded = 1 + payloadLength + (sealer.AlignmentIncludesLengthField ? 4 : 0);
         int paddingLength = blockSize - (unpadded % blockSize);
@@ -240,15 +242,10 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         }
 
         int packetLength = 1 + payloadLength + paddingLength;
-        int tagSize = sealer.TagSize;
-        int total = 4 + packetLength + tagSize;
-        Span<byte> span = output.GetSpan(total);
         BinaryPrimitives.WriteUInt32BigEndian(span, (uint)packetLength);
         span[4] = (byte)paddingLength;
         _padding.Fill(span.Slice(HeaderSize + payloadLength, paddingLength));
-        sealer.SealFrom(sequenceNumber, span[..(4 + packetLength)], payload, span.Slice(4 + packetLength, tagSize));
-        output.Advance(total);
-        return Complete(state, messageNumber, sequenceNumber, total);
+        return packetLength;
     }
 
     /// <summary>After a packet went out: sequence number, rekey accounting, activity time, key switch at NEWKEYS.</summary>

@@ -494,39 +494,18 @@ internal sealed class AesGcmNi : IDisposable
         ref Vector128<byte> b0, ref Vector128<byte> b1, ref Vector128<byte> b2, ref Vector128<byte> b3,
         ref Vector128<byte> b4, ref Vector128<byte> b5, ref Vector128<byte> b6, ref Vector128<byte> b7)
     {
-        // Unrolled: a short counted loop here makes the speed depend on where the JIT happens to place it.
-        Round8(Load(ref state, 1 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-        Round8(Load(ref state, 2 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-        Round8(Load(ref state, 3 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-        Round8(Load(ref state, 4 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-        Round8(Load(ref state, 5 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-        Round8(Load(ref state, 6 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-        Round8(Load(ref state, 7 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-        Round8(Load(ref state, 8 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-        Round8(Load(ref state, 9 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-        if (rounds == 14)
+        for (int round = 1; round < rounds; round++)
         {
-            Round8(Load(ref state, 10 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-            Round8(Load(ref state, 11 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-            Round8(Load(ref state, 12 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-            Round8(Load(ref state, 13 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            Vector128<byte> key = Load(ref state, round * BlockSize);
+            b0 = AesNi.Encrypt(b0, key);
+            b1 = AesNi.Encrypt(b1, key);
+            b2 = AesNi.Encrypt(b2, key);
+            b3 = AesNi.Encrypt(b3, key);
+            b4 = AesNi.Encrypt(b4, key);
+            b5 = AesNi.Encrypt(b5, key);
+            b6 = AesNi.Encrypt(b6, key);
+            b7 = AesNi.Encrypt(b7, key);
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Round8(
-        Vector128<byte> key,
-        ref Vector128<byte> b0, ref Vector128<byte> b1, ref Vector128<byte> b2, ref Vector128<byte> b3,
-        ref Vector128<byte> b4, ref Vector128<byte> b5, ref Vector128<byte> b6, ref Vector128<byte> b7)
-    {
-        b0 = AesNi.Encrypt(b0, key);
-        b1 = AesNi.Encrypt(b1, key);
-        b2 = AesNi.Encrypt(b2, key);
-        b3 = AesNi.Encrypt(b3, key);
-        b4 = AesNi.Encrypt(b4, key);
-        b5 = AesNi.Encrypt(b5, key);
-        b6 = AesNi.Encrypt(b6, key);
-        b7 = AesNi.Encrypt(b7, key);
     }
 
     /// <summary>The last round, XORed with eight blocks of input and stored; the blocks become the output.</summary>
