@@ -35,9 +35,13 @@ internal sealed class KeyExchangeWatcher : ILogger
     /// <summary>True when an exchange has started that has not completed, and the server has not refused it.</summary>
     public bool InFlight(SshTransport transport) => !_refused && Started > transport.KeyExchangeCount;
 
+    /// <summary>True when an exchange has started that has not completed (refused or not): one to wait for.</summary>
+    public bool Pending(SshTransport transport) => Started > transport.KeyExchangeCount;
+
     /// <summary>
-    /// Waits until no exchange is in flight (or the server refused it). <paramref name="reading"/> is the read loop
-    /// that carries the exchange: if it ends first, its failure (or the closed connection) is thrown.
+    /// Waits until no exchange is in flight. <paramref name="reading"/> is the read loop that carries the exchange: if
+    /// it ends first, its failure (or the closed connection) is thrown; if the server refused the exchange, the
+    /// transport's refusal error is thrown.
     /// </summary>
     public async Task WaitForIdleAsync(SshTransport transport, Task reading, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -51,6 +55,15 @@ internal sealed class KeyExchangeWatcher : ILogger
                 lock (_lock)
                 {
                     changed = _changed.Task;
+                }
+
+                if (_refused && Started > transport.KeyExchangeCount)
+                {
+                    // The transport fails an exchange the server refused, right after logging the refusal: the read
+                    // loop ends with that error, which is what the caller must see (not "idle", and not a race with
+                    // writes that would otherwise go out as if the rekey had happened).
+                    await reading.WaitAsync(deadline.Token).ConfigureAwait(false);
+                    throw new IOException("the server answered SSH_MSG_UNIMPLEMENTED during a key exchange");
                 }
 
                 if (!InFlight(transport))

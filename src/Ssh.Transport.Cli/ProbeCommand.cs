@@ -267,7 +267,7 @@ internal static class ProbeCommand
 
                 // As an SSH client holds its data while keys change, wait for a key exchange in flight (ours, started
                 // by the write above, or the server's) before sending more; IGNORE alone would not have to.
-                if (sent < count && watcher.InFlight(transport))
+                if (sent < count && watcher.Pending(transport))
                 {
                     await watcher.WaitForIdleAsync(transport, reading, timeout, cancellationToken).ConfigureAwait(false);
                 }
