@@ -176,6 +176,41 @@ internal sealed class AesGcmNiTests
         }
     }
 
+    /// <summary>
+    /// The inserted middle starts at every block offset across one wrap of the counter's low byte, so each eight-block
+    /// run begins at every counter phase: the vector increment, the per-block byte swap when the low byte wraps inside
+    /// a run, and the rebuild when it wraps between runs, all against the BCL.
+    /// </summary>
+    [Test]
+    public void EncryptWithInsert_EveryCounterPhase_MatchesBcl([ValueSource(nameof(Paths))] TestPath path, [Values(16, 32)] int keySize)
+    {
+        Assume.That(AesGcmNi.IsPathSupported((SimdPath)path), $"{path} not on this machine");
+        using var forced = ForcedGcmPath.Use(path);
+        var random = new Random(57 + keySize);
+        byte[] key = RandomBytes(random, keySize);
+        using var gcm = new AesGcmNi(key);
+        using var bcl = new AesGcm(key, 16);
+        const int Length = 9000; // more than 256 blocks: the counter's low byte wraps at least once
+        for (int startBlock = 0; startBlock <= 16; startBlock++)
+        {
+            int insertAt = startBlock * 16 - (startBlock == 0 ? 0 : 5);
+            byte[] nonce = RandomBytes(random, 12);
+            byte[] aad = RandomBytes(random, 4);
+            byte[] plaintext = RandomBytes(random, Length);
+            byte[] expected = new byte[Length];
+            byte[] expectedTag = new byte[16];
+            bcl.Encrypt(nonce, plaintext, expected, expectedTag, aad);
+
+            byte[] body = (byte[])plaintext.Clone();
+            byte[] insert = plaintext.AsSpan(insertAt, Length - insertAt - 3).ToArray();
+            body.AsSpan(insertAt, insert.Length).Clear();
+            byte[] tag = new byte[16];
+            gcm.EncryptWithInsert(nonce, body, insertAt, insert, tag, aad);
+            Assert.That(body, Is.EqualTo(expected), $"insert at {insertAt}");
+            Assert.That(tag, Is.EqualTo(expectedTag), $"tag, insert at {insertAt}");
+        }
+    }
+
     /// <summary>Any single flipped bit of associated data, ciphertext or tag fails, and nothing is written.</summary>
     [Test]
     public void TryDecrypt_AnyBitFlipped_FailsWithoutWriting([ValueSource(nameof(Paths))] TestPath path)

@@ -356,69 +356,114 @@ internal sealed class AesGcmNi : IDisposable
     /// <summary>
     /// CTR over whole eight-block runs (SP 800-38D §6.5), counters from 2; returns the bytes done.
     /// </summary>
-    private static int Ctr(ref byte state, int rounds, Vector128<byte> j0, ref byte source, ref byte destination, int length)
+    private static int Ctr(ref byte state, int rounds, Vector128<byte> j0, ref byte source, ref byte destination, int length, uint counter = 2)
     {
         Vector128<byte> key = Load(ref state, 0);
-        uint counter = 2;
         int offset = 0;
-        for (; offset <= length - Stride; offset += Stride, counter += 8)
+        Vector128<uint> c = CounterBlock(j0, counter).AsUInt32();
+        for (; offset <= length - Stride; offset += Stride)
         {
-            Counters8(j0, key, counter, out Vector128<byte> b0, out Vector128<byte> b1, out Vector128<byte> b2, out Vector128<byte> b3, out Vector128<byte> b4, out Vector128<byte> b5, out Vector128<byte> b6, out Vector128<byte> b7);
-            Rounds8(ref state, rounds, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            Counters8(c, j0, key, counter, out Vector128<byte> b0, out Vector128<byte> b1, out Vector128<byte> b2, out Vector128<byte> b3, out Vector128<byte> b4, out Vector128<byte> b5, out Vector128<byte> b6, out Vector128<byte> b7);
+            Rounds8(ref state, 1, rounds, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
             LastRound8(ref state, rounds, ref Unsafe.Add(ref source, offset), ref Unsafe.Add(ref destination, offset), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            Advance(j0, ref c, ref counter);
         }
 
         return offset;
     }
 
     /// <summary>
-    /// CTR and GHASH over whole sixteen-block runs, two blocks per 256-bit VPCLMULQDQ and one reduction per run;
-    /// the ciphertext is hashed from registers as it is made. Returns the bytes done.
+    /// CTR and GHASH over whole eight-block runs, software-pipelined: the previous run's ciphertext is hashed (two
+    /// blocks per 256-bit VPCLMULQDQ, one reduction per run) between this run's first AES rounds, so the hash work
+    /// fills the issue slots the AES units leave free instead of waiting for them. Returns the bytes done.
     /// </summary>
     /// <remarks>
-    /// Reloading the just-stored blocks as wider vectors would defeat store-to-load forwarding (one load spanning
-    /// several stores waits for them to reach the cache) and serialize the AES rounds with the hash. 256 bits, not
-    /// 512: AES-NI (128-bit only in .NET 10, no VAES) is the bound, 512-bit multiplications measured no faster,
-    /// and 256-bit VPCLMULQDQ runs on more machines (AVX2 without AVX-512).
+    /// The ciphertext is hashed from registers, not reloaded: a wide load spanning several just-made stores would
+    /// defeat store-to-load forwarding. AES-NI runs 128 bits at a time (.NET 10 has no VAES) and is the bound;
+    /// 512-bit multiplications measured no faster, and 256-bit VPCLMULQDQ runs on more machines (AVX2 without
+    /// AVX-512). Pipelined this way a 32 KiB message encrypts about 10 % faster than hashing the run just made.
     /// </remarks>
     private static int EncryptWide(ref byte state, int rounds, Vector128<byte> j0, uint counter, ref byte source, ref byte destination, int length, ref Vector128<ulong> hashState)
     {
+        if (length < Stride)
+        {
+            return 0;
+        }
+
         Vector128<ulong> hash = hashState;
         Vector256<byte> reverse = ReverseMask256();
         Vector128<byte> key = Load(ref state, 0);
-        int offset = 0;
-        for (; offset <= length - WideStride; offset += WideStride)
+        Vector128<uint> c = CounterBlock(j0, counter).AsUInt32();
+        Vector256<ulong> p0 = Vector256.LoadUnsafe(ref state, Powers8Offset).AsUInt64();
+        Vector256<ulong> p1 = Vector256.LoadUnsafe(ref state, Powers8Offset + 32).AsUInt64();
+        Vector256<ulong> p2 = Vector256.LoadUnsafe(ref state, Powers8Offset + 64).AsUInt64();
+        Vector256<ulong> p3 = Vector256.LoadUnsafe(ref state, Powers8Offset + 96).AsUInt64();
+
+        // First run: encrypt only.
+        Counters8(c, j0, key, counter, out Vector128<byte> b0, out Vector128<byte> b1, out Vector128<byte> b2, out Vector128<byte> b3, out Vector128<byte> b4, out Vector128<byte> b5, out Vector128<byte> b6, out Vector128<byte> b7);
+        Rounds8(ref state, 1, rounds, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+        LastRound8(ref state, rounds, ref source, ref destination, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+        Advance(j0, ref c, ref counter);
+        Vector256<ulong> x0 = Reflect(b0, b1, reverse);
+        Vector256<ulong> x1 = Reflect(b2, b3, reverse);
+        Vector256<ulong> x2 = Reflect(b4, b5, reverse);
+        Vector256<ulong> x3 = Reflect(b6, b7, reverse);
+        int offset = Stride;
+        for (; offset <= length - Stride; offset += Stride, Advance(j0, ref c, ref counter))
+        {
+            // The previous run's ciphertext is hashed between this run's AES rounds, so both units stay busy.
+            Counters8(c, j0, key, counter, out b0, out b1, out b2, out b3, out b4, out b5, out b6, out b7);
+            Vector256<ulong> low = Vector256<ulong>.Zero;
+            Vector256<ulong> middle = Vector256<ulong>.Zero;
+            Vector256<ulong> high = Vector256<ulong>.Zero;
+            Round8(Load(ref state, 1 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            MultiplyAccumulate(x0 ^ hash.ToVector256(), p0, ref low, ref middle, ref high);
+            Round8(Load(ref state, 2 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            MultiplyAccumulate(x1, p1, ref low, ref middle, ref high);
+            Round8(Load(ref state, 3 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            MultiplyAccumulate(x2, p2, ref low, ref middle, ref high);
+            Round8(Load(ref state, 4 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            MultiplyAccumulate(x3, p3, ref low, ref middle, ref high);
+            Round8(Load(ref state, 5 * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            hash = Reduce(Fold(low), Fold(middle), Fold(high));
+            Rounds8(ref state, 6, rounds, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+
+            LastRound8(ref state, rounds, ref Unsafe.Add(ref source, offset), ref Unsafe.Add(ref destination, offset), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            x0 = Reflect(b0, b1, reverse);
+            x1 = Reflect(b2, b3, reverse);
+            x2 = Reflect(b4, b5, reverse);
+            x3 = Reflect(b6, b7, reverse);
+        }
+
         {
             Vector256<ulong> low = Vector256<ulong>.Zero;
             Vector256<ulong> middle = Vector256<ulong>.Zero;
             Vector256<ulong> high = Vector256<ulong>.Zero;
-            for (int half = 0; half < 2; half++, counter += 8)
-            {
-                int at = offset + half * Stride;
-                int powers = PowersOffset + half * Stride;
-                Counters8(j0, key, counter, out Vector128<byte> b0, out Vector128<byte> b1, out Vector128<byte> b2, out Vector128<byte> b3, out Vector128<byte> b4, out Vector128<byte> b5, out Vector128<byte> b6, out Vector128<byte> b7);
-                Rounds8(ref state, rounds, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-                LastRound8(ref state, rounds, ref Unsafe.Add(ref source, at), ref Unsafe.Add(ref destination, at), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
-                Vector256<ulong> x = Avx2.Shuffle(b0.ToVector256Unsafe().WithUpper(b1), reverse).AsUInt64();
-                if (half == 0)
-                {
-                    x ^= hash.ToVector256();
-                }
-
-                MultiplyAccumulate(x, Vector256.LoadUnsafe(ref state, (nuint)powers).AsUInt64(), ref low, ref middle, ref high);
-                x = Avx2.Shuffle(b2.ToVector256Unsafe().WithUpper(b3), reverse).AsUInt64();
-                MultiplyAccumulate(x, Vector256.LoadUnsafe(ref state, (nuint)(powers + 32)).AsUInt64(), ref low, ref middle, ref high);
-                x = Avx2.Shuffle(b4.ToVector256Unsafe().WithUpper(b5), reverse).AsUInt64();
-                MultiplyAccumulate(x, Vector256.LoadUnsafe(ref state, (nuint)(powers + 64)).AsUInt64(), ref low, ref middle, ref high);
-                x = Avx2.Shuffle(b6.ToVector256Unsafe().WithUpper(b7), reverse).AsUInt64();
-                MultiplyAccumulate(x, Vector256.LoadUnsafe(ref state, (nuint)(powers + 96)).AsUInt64(), ref low, ref middle, ref high);
-            }
-
-            hash = Reduce(Fold(low), Fold(middle), Fold(high));
+            MultiplyAccumulate(x0 ^ hash.ToVector256(), p0, ref low, ref middle, ref high);
+            MultiplyAccumulate(x1, p1, ref low, ref middle, ref high);
+            MultiplyAccumulate(x2, p2, ref low, ref middle, ref high);
+            MultiplyAccumulate(x3, p3, ref low, ref middle, ref high);
+            hashState = Reduce(Fold(low), Fold(middle), Fold(high));
         }
 
-        hashState = hash;
         return offset;
+    }
+
+    /// <summary>One AES round on eight blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Round8(
+        Vector128<byte> key,
+        ref Vector128<byte> b0, ref Vector128<byte> b1, ref Vector128<byte> b2, ref Vector128<byte> b3,
+        ref Vector128<byte> b4, ref Vector128<byte> b5, ref Vector128<byte> b6, ref Vector128<byte> b7)
+    {
+        b0 = AesNi.Encrypt(b0, key);
+        b1 = AesNi.Encrypt(b1, key);
+        b2 = AesNi.Encrypt(b2, key);
+        b3 = AesNi.Encrypt(b3, key);
+        b4 = AesNi.Encrypt(b4, key);
+        b5 = AesNi.Encrypt(b5, key);
+        b6 = AesNi.Encrypt(b6, key);
+        b7 = AesNi.Encrypt(b7, key);
     }
 
     /// <summary>CTR and GHASH over whole eight-block runs with 128-bit PCLMULQDQ; returns the bytes done.</summary>
@@ -426,11 +471,12 @@ internal sealed class AesGcmNi : IDisposable
     {
         Vector128<ulong> hash = hashState;
         Vector128<byte> key = Load(ref state, 0);
+        Vector128<uint> c = CounterBlock(j0, counter).AsUInt32();
         int offset = 0;
-        for (; offset <= length - Stride; offset += Stride, counter += 8)
+        for (; offset <= length - Stride; offset += Stride, Advance(j0, ref c, ref counter))
         {
-            Counters8(j0, key, counter, out Vector128<byte> b0, out Vector128<byte> b1, out Vector128<byte> b2, out Vector128<byte> b3, out Vector128<byte> b4, out Vector128<byte> b5, out Vector128<byte> b6, out Vector128<byte> b7);
-            Rounds8(ref state, rounds, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
+            Counters8(c, j0, key, counter, out Vector128<byte> b0, out Vector128<byte> b1, out Vector128<byte> b2, out Vector128<byte> b3, out Vector128<byte> b4, out Vector128<byte> b5, out Vector128<byte> b6, out Vector128<byte> b7);
+            Rounds8(ref state, 1, rounds, ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
             LastRound8(ref state, rounds, ref Unsafe.Add(ref source, offset), ref Unsafe.Add(ref destination, offset), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
             Vector128<ulong> low = Vector128<ulong>.Zero;
             Vector128<ulong> middle = Vector128<ulong>.Zero;
@@ -450,7 +496,21 @@ internal sealed class AesGcmNi : IDisposable
         return offset;
     }
 
-    /// <summary>Counter blocks counter..counter+7 with round 0 (AddRoundKey) applied.</summary>
+    /// <summary>
+    /// Moves <paramref name="counter"/> and its counter block <paramref name="c"/> on by one run of eight.
+    /// </summary>
+    /// <remarks>
+    /// Carried as a vector from run to run: rebuilding the block from the integer each run (byte swap, insert)
+    /// measured a fifth of the CTR time, as the insert sits on the path to every block of the run.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Advance(Vector128<byte> j0, ref Vector128<uint> c, ref uint counter)
+    {
+        counter += 8;
+        c = (byte)counter >= 8 ? c + Vector128.Create(0, 0, 0, 8u << 24) : CounterBlock(j0, counter).AsUInt32();
+    }
+
+    /// <summary>Counter blocks counter..counter+7 (the first is <paramref name="c"/>) with round 0 applied.</summary>
     /// <remarks>
     /// The counter is the big-endian last word, so its low byte is the top byte of that word read little-endian:
     /// while that byte does not wrap within the eight, adding i·2^24 to the word increments the counter with one
@@ -458,11 +518,10 @@ internal sealed class AesGcmNi : IDisposable
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Counters8(
-        Vector128<byte> j0, Vector128<byte> key, uint counter,
+        Vector128<uint> c, Vector128<byte> j0, Vector128<byte> key, uint counter,
         out Vector128<byte> b0, out Vector128<byte> b1, out Vector128<byte> b2, out Vector128<byte> b3,
         out Vector128<byte> b4, out Vector128<byte> b5, out Vector128<byte> b6, out Vector128<byte> b7)
     {
-        Vector128<uint> c = j0.AsUInt32().WithElement(3, BinaryPrimitives.ReverseEndianness(counter));
         if ((byte)counter <= 0xF8)
         {
             b0 = c.AsByte() ^ key;
@@ -487,24 +546,16 @@ internal sealed class AesGcmNi : IDisposable
         }
     }
 
-    /// <summary>Rounds 1 .. rounds-1 on eight blocks at once, so the pipelined AES units stay busy.</summary>
+    /// <summary>Rounds <paramref name="first"/> .. rounds-1 on eight blocks at once, so the AES units stay busy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Rounds8(
-        ref byte state, int rounds,
+        ref byte state, int first, int rounds,
         ref Vector128<byte> b0, ref Vector128<byte> b1, ref Vector128<byte> b2, ref Vector128<byte> b3,
         ref Vector128<byte> b4, ref Vector128<byte> b5, ref Vector128<byte> b6, ref Vector128<byte> b7)
     {
-        for (int round = 1; round < rounds; round++)
+        for (int round = first; round < rounds; round++)
         {
-            Vector128<byte> key = Load(ref state, round * BlockSize);
-            b0 = AesNi.Encrypt(b0, key);
-            b1 = AesNi.Encrypt(b1, key);
-            b2 = AesNi.Encrypt(b2, key);
-            b3 = AesNi.Encrypt(b3, key);
-            b4 = AesNi.Encrypt(b4, key);
-            b5 = AesNi.Encrypt(b5, key);
-            b6 = AesNi.Encrypt(b6, key);
-            b7 = AesNi.Encrypt(b7, key);
+            Round8(Load(ref state, round * BlockSize), ref b0, ref b1, ref b2, ref b3, ref b4, ref b5, ref b6, ref b7);
         }
     }
 
@@ -551,6 +602,11 @@ internal sealed class AesGcmNi : IDisposable
         high ^= Pclmulqdq.V256.CarrylessMultiply(x, h, 0x11);
         middle ^= Pclmulqdq.V256.CarrylessMultiply(x, h, 0x01) ^ Pclmulqdq.V256.CarrylessMultiply(x, h, 0x10);
     }
+
+    /// <summary>Two ciphertext blocks as one 256-bit GHASH input, each byte-reversed (GHASH is big-endian).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<ulong> Reflect(Vector128<byte> first, Vector128<byte> second, Vector256<byte> reverse) =>
+        Avx2.Shuffle(first.ToVector256Unsafe().WithUpper(second), reverse).AsUInt64();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> ReverseMask256() =>
