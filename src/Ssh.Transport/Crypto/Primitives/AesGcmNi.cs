@@ -30,7 +30,14 @@ namespace Ssh.Transport.Crypto.Primitives;
 /// H·x⁻¹ ("H &lt;&lt; 1 mod P", Gueron and Kounavis, Intel's carry-less multiplication white paper, 2014, §4) cancels
 /// that factor, and the 256-bit product is reduced with two multiplications by the reflected polynomial's
 /// constant 0xC2000000_00000000. Several blocks are hashed per reduction (aggregated reduction): eight with H^8..H^1 on
-/// 128-bit PCLMULQDQ, sixteen with H^16..H^1 on 256-bit VPCLMULQDQ, two blocks per multiplication.
+/// 128-bit PCLMULQDQ, sixteen with H^16..H^1 on 256-bit VPCLMULQDQ, two blocks per multiplication (encryption
+/// hashes eight per reduction on both paths, the previous run's blocks between the current run's AES rounds).
+/// </para>
+/// <para>
+/// The loop kernels (Ctr, EncryptWide, Encrypt8, Hash8, HashWide) are never inlined. Their small helpers must be,
+/// or the vectors go through memory at every call; inlined into a caller that has already spent its inlining
+/// budget (as the JIT did into a benchmark method, through Encrypt and EncryptSegment), they were not, and a
+/// 32 KiB encryption ran three times slower.
 /// </para>
 /// <para>
 /// Decryption hashes the ciphertext and compares the tag in constant time before it decrypts anything; on a
@@ -356,6 +363,7 @@ internal sealed class AesGcmNi : IDisposable
     /// <summary>
     /// CTR over whole eight-block runs (SP 800-38D §6.5), counters from 2; returns the bytes done.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a kernel, compiled on its own (class remarks)
     private static int Ctr(ref byte state, int rounds, Vector128<byte> j0, ref byte source, ref byte destination, int length, uint counter = 2)
     {
         Vector128<byte> key = Load(ref state, 0);
@@ -383,6 +391,7 @@ internal sealed class AesGcmNi : IDisposable
     /// 512-bit multiplications measured no faster, and 256-bit VPCLMULQDQ runs on more machines (AVX2 without
     /// AVX-512). Pipelined this way a 32 KiB message encrypts about 10 % faster than hashing the run just made.
     /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a kernel, compiled on its own (class remarks)
     private static int EncryptWide(ref byte state, int rounds, Vector128<byte> j0, uint counter, ref byte source, ref byte destination, int length, ref Vector128<ulong> hashState)
     {
         if (length < Stride)
@@ -467,6 +476,7 @@ internal sealed class AesGcmNi : IDisposable
     }
 
     /// <summary>CTR and GHASH over whole eight-block runs with 128-bit PCLMULQDQ; returns the bytes done.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a kernel, compiled on its own (class remarks)
     private static int Encrypt8(ref byte state, int rounds, Vector128<byte> j0, uint counter, ref byte source, ref byte destination, int length, ref Vector128<ulong> hashState)
     {
         Vector128<ulong> hash = hashState;
@@ -638,6 +648,7 @@ internal sealed class AesGcmNi : IDisposable
 
     /// <summary>GHASH over whole eight-block runs, one reduction each: (Y ^ X0)·H^8 + X1·H^7 + ... + X7·H.</summary>
     /// <returns>The bytes hashed.</returns>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a kernel, compiled on its own (class remarks)
     private static int Hash8(ref byte state, ref byte data, int length, ref Vector128<ulong> hashState)
     {
         Vector128<ulong> hash = hashState;
@@ -663,6 +674,7 @@ internal sealed class AesGcmNi : IDisposable
 
     /// <summary>GHASH over whole sixteen-block runs, two blocks per 256-bit VPCLMULQDQ, one reduction each.</summary>
     /// <returns>The bytes hashed.</returns>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a kernel, compiled on its own (class remarks)
     private static int HashWide(ref byte state, ref byte data, int length, ref Vector128<ulong> hashState)
     {
         Vector128<ulong> hash = hashState;
