@@ -1,11 +1,14 @@
 namespace Ssh.Transport;
 
 /// <summary>
-/// The peer broke the SSH protocol, or the connection cannot go on for a reason that RFC 4253 §11.1 names.
+/// The peer broke the SSH protocol, or the connection cannot go on for a reason that RFC 4253 §11.1 names. Derived
+/// types say more about particular causes: <see cref="SshAlgorithmNegotiationException"/>,
+/// <see cref="SshHostKeyRejectedException"/>, <see cref="SshPeerDisconnectedException"/>, <see cref="SshTimeoutException"/>.
 /// </summary>
 /// <remarks>
 /// <see cref="Reason"/> is the disconnect reason to send to the peer (when the connection still allows it) before
-/// closing. Every malformed or hostile input the transport sees surfaces as this one exception type.
+/// closing. Every malformed or hostile input the transport sees surfaces as this type (a protocol violation) or one
+/// derived from it.
 /// </remarks>
 public class SshProtocolException : Exception
 {

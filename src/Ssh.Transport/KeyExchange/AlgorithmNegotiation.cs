@@ -32,16 +32,16 @@ internal static class AlgorithmNegotiation
     /// <exception cref="SshProtocolException">A category has no algorithm in common (KeyExchangeFailed).</exception>
     public static NegotiatedAlgorithms Negotiate(KexInitMessage client, KexInitMessage server, Func<string, bool> isAead)
     {
-        string kex = Choose("key exchange", client.KexAlgorithms.Where(n => !IsKexMarker(n)), server.KexAlgorithms);
-        string hostKey = Choose("host key", client.HostKeyAlgorithms, server.HostKeyAlgorithms);
-        string cipherCs = Choose("client-to-server cipher", client.CiphersClientToServer, server.CiphersClientToServer);
-        string cipherSc = Choose("server-to-client cipher", client.CiphersServerToClient, server.CiphersServerToClient);
+        string kex = Choose(SshAlgorithmCategory.KeyExchange, null, [.. client.KexAlgorithms.Where(n => !IsKexMarker(n))], [.. server.KexAlgorithms.Where(n => !IsKexMarker(n))]);
+        string hostKey = Choose(SshAlgorithmCategory.HostKey, null, client.HostKeyAlgorithms, server.HostKeyAlgorithms);
+        string cipherCs = Choose(SshAlgorithmCategory.Cipher, ClientToServer, client.CiphersClientToServer, server.CiphersClientToServer);
+        string cipherSc = Choose(SshAlgorithmCategory.Cipher, ServerToClient, client.CiphersServerToClient, server.CiphersServerToClient);
 
         // With an AEAD cipher the MAC lists are not consulted (as OpenSSH does), but peers still send them.
-        string? macCs = isAead(cipherCs) ? null : Choose("client-to-server MAC", client.MacsClientToServer, server.MacsClientToServer);
-        string? macSc = isAead(cipherSc) ? null : Choose("server-to-client MAC", client.MacsServerToClient, server.MacsServerToClient);
-        string compCs = Choose("client-to-server compression", client.CompressionClientToServer, server.CompressionClientToServer);
-        string compSc = Choose("server-to-client compression", client.CompressionServerToClient, server.CompressionServerToClient);
+        string? macCs = isAead(cipherCs) ? null : Choose(SshAlgorithmCategory.Mac, ClientToServer, client.MacsClientToServer, server.MacsClientToServer);
+        string? macSc = isAead(cipherSc) ? null : Choose(SshAlgorithmCategory.Mac, ServerToClient, client.MacsServerToClient, server.MacsServerToClient);
+        string compCs = Choose(SshAlgorithmCategory.Compression, ClientToServer, client.CompressionClientToServer, server.CompressionClientToServer);
+        string compSc = Choose(SshAlgorithmCategory.Compression, ServerToClient, client.CompressionServerToClient, server.CompressionServerToClient);
         return new NegotiatedAlgorithms(kex, hostKey, cipherCs, cipherSc, macCs, macSc, compCs, compSc);
     }
 
@@ -55,7 +55,10 @@ internal static class AlgorithmNegotiation
 
     private static string FirstOrEmpty(string[] list) => list.Length == 0 ? string.Empty : list[0];
 
-    private static string Choose(string what, IEnumerable<string> clientList, string[] serverList)
+    private const string ClientToServer = "client-to-server";
+    private const string ServerToClient = "server-to-client";
+
+    private static string Choose(SshAlgorithmCategory category, string? direction, string[] clientList, string[] serverList)
     {
         foreach (string name in clientList)
         {
@@ -65,8 +68,6 @@ internal static class AlgorithmNegotiation
             }
         }
 
-        throw new SshProtocolException(
-            SshDisconnectReason.KeyExchangeFailed,
-            $"No {what} algorithm in common (client: {string.Join(',', clientList)}; server: {string.Join(',', serverList)}).");
+        throw new SshAlgorithmNegotiationException(category, direction, clientList, serverList);
     }
 }
