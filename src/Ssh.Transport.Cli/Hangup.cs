@@ -16,10 +16,8 @@ internal static class Hangup
     {
         try
         {
-            byte[] payload = DisconnectPayload(description);
             using var sendTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await transport.Packetizer.WritePacketAsync(payload, sendTimeout.Token).ConfigureAwait(false);
-            await Task.WhenAny(reading, Task.Delay(drainTimeout, readStop.Token)).ConfigureAwait(false);
+            await transport.DisconnectAsync(SshDisconnectReason.ByApplication, description, sendTimeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (CliMain.IsExpected(e))
         {

@@ -194,7 +194,7 @@ internal static class ProbeCommand
             }
 
             double sendSeconds = sending.Elapsed.TotalSeconds;
-            long wireBytes = transport.Packetizer.BytesWritten;
+            long wireBytes = transport.BytesWritten;
 
             // What the report needs, before the transport goes.
             SshAlgorithms algorithms = transport.Algorithms;

@@ -119,4 +119,13 @@ internal static partial class Log
 
         return text.ToString();
     }
+
+    [LoggerMessage(EventId = 27, Level = LogLevel.Debug, Message = "The peer ended the connection ({Reason}): {Description}")]
+    public static partial void ConnectionEndedByPeer(ILogger logger, SshDisconnectReason reason, string description);
+
+    [LoggerMessage(EventId = 28, Level = LogLevel.Debug, Message = "Connection failed ({Reason})")]
+    public static partial void ConnectionFailed(ILogger logger, SshDisconnectReason reason, Exception exception);
+
+    [LoggerMessage(EventId = 29, Level = LogLevel.Warning, Message = "An event handler for {EventArgs} threw")]
+    public static partial void EventHandlerFailed(ILogger logger, string eventArgs, Exception exception);
 }

@@ -47,7 +47,8 @@ public sealed class SshPacketizer : IAsyncDisposable
     private readonly byte[] _localIdentification;
     private byte[]? _remoteIdentification;
     private int _queuedWriters;
-    private TaskCompletionSource? _kexHold;
+    private KeyExchangeHold? _kexHold;
+    private uint _lastKexInitSequence;
 
     private bool _holdingBuffer;
     private SequencePosition _heldConsumed;
@@ -148,7 +149,7 @@ public sealed class SshPacketizer : IAsyncDisposable
     /// </summary>
     /// <param name="cancellationToken">Cancels the exchange.</param>
     /// <exception cref="SshProtocolException">The peer's line is malformed, too long, of another protocol version, or the connection closed first.</exception>
-    /// <exception cref="TimeoutException">The line did not arrive within the identification timeout or the handshake deadline.</exception>
+    /// <exception cref="SshTimeoutException">The line did not arrive within the identification timeout or the handshake deadline.</exception>
     public async ValueTask ExchangeIdentificationAsync(CancellationToken cancellationToken = default)
     {
         if (_remoteIdentification is not null)
@@ -241,7 +242,7 @@ public sealed class SshPacketizer : IAsyncDisposable
     /// packets, a result with <see cref="SshPacket.IsCompleted"/> set.
     /// </returns>
     /// <exception cref="SshProtocolException">The packet is malformed, too long, fails authentication, or the connection closed in its middle.</exception>
-    /// <exception cref="TimeoutException">The handshake deadline passed.</exception>
+    /// <exception cref="SshTimeoutException">The handshake deadline passed.</exception>
     public ValueTask<SshPacket> ReadPacketAsync(CancellationToken cancellationToken = default)
     {
         ReleaseHeldBuffer();
@@ -358,35 +359,133 @@ public sealed class SshPacketizer : IAsyncDisposable
     public ValueTask<SshWriteResult> WritePacketAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(writePayload);
-        return WriteCore(state, writePayload, payloadSizeHint, flush, gated: false, cancellationToken);
+        return WriteCore(state, writePayload, payloadSizeHint, flush, Gate.None, cancellationToken);
     }
 
     /// <summary>
-    /// Writes an upper-layer packet: between our KEXINIT and our NEWKEYS it waits (RFC 4253 §7.1: only transport
-    /// and key-exchange messages may be sent then), atomically with the write lock, so none slips in between.
+    /// Writes an upper-layer packet. While the session holds upper-layer writes for a key exchange
+    /// (<see cref="HoldUpperLayerWrites"/>; RFC 4253 §7.1: from our KEXINIT to our NEWKEYS only transport and
+    /// key-exchange messages may be sent) the payload is queued, up to the hold's limit, and goes out right after our
+    /// NEWKEYS in order; past the limit the writer waits for room. The decision is made under the write lock, so no
+    /// upper-layer packet slips between the hold and the KEXINIT.
     /// </summary>
-    internal ValueTask<SshWriteResult> WriteGatedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, CancellationToken cancellationToken) =>
-        WriteCore(state, writePayload, payloadSizeHint, flush: true, gated: true, cancellationToken);
+    /// <returns>Whether a rekey is due (false for a queued packet: it goes out under new keys).</returns>
+    /// <param name="state">Passed to <paramref name="writePayload"/>.</param>
+    /// <param name="writePayload">Writes the payload.</param>
+    /// <param name="payloadSizeHint">The payload's expected size.</param>
+    /// <param name="cancellationToken">Cancels waiting for the lock, for room in the queue and for the flush.</param>
+    /// <param name="unbounded">
+    /// True for the session's own replies written from its reader (SERVICE_ACCEPT): queued whatever the limit, since
+    /// the reader must never wait for an exchange that only it can carry on.
+    /// </param>
+    internal ValueTask<bool> WriteGatedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, CancellationToken cancellationToken, bool unbounded = false)
+    {
+        ValueTask<SshWriteResult> writing = WriteCore(state, writePayload, payloadSizeHint, flush: true, unbounded ? Gate.Unbounded : Gate.Bounded, cancellationToken);
+        return writing.IsCompletedSuccessfully ? new ValueTask<bool>(writing.Result.NeedRekey) : AwaitNeedRekeyAsync(writing);
 
-    /// <summary>True between our KEXINIT and our NEWKEYS: upper-layer writes are held back.</summary>
+        static async ValueTask<bool> AwaitNeedRekeyAsync(ValueTask<SshWriteResult> writing) => (await writing.ConfigureAwait(false)).NeedRekey;
+    }
+
+    /// <summary>True while upper-layer writes are held for a key exchange.</summary>
     internal bool IsHoldingUpperLayerWrites => Volatile.Read(ref _kexHold) is not null;
 
-    private ValueTask<SshWriteResult> WriteCore<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, bool gated, CancellationToken cancellationToken)
+    /// <summary>Upper-layer packets queued for after our NEWKEYS.</summary>
+    internal int HeldPacketCount => Volatile.Read(ref _kexHold)?.Count ?? 0;
+
+    /// <summary>
+    /// Starts holding upper-layer writes (the session's explicit §7.1 state): from now until <see cref="WriteNewKeysAsync"/>
+    /// gated writes are queued, up to <paramref name="queueLimit"/> packets, and then wait. Call it before writing
+    /// our KEXINIT, or on receiving the peer's. Does nothing if a hold is already in place.
+    /// </summary>
+    internal void HoldUpperLayerWrites(int queueLimit)
     {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        Interlocked.CompareExchange(ref _kexHold, new KeyExchangeHold(queueLimit), null);
+    }
+
+    /// <summary>
+    /// Lets every gated writer of the current hold queue its packet instead of waiting: used when waiting could
+    /// deadlock (the session's reader is stopped by inbound backpressure while the exchange still needs it).
+    /// </summary>
+    internal void LiftHeldPacketLimit() => Volatile.Read(ref _kexHold)?.Lift();
+
+    /// <summary>
+    /// Writes NEWKEYS (the pending outbound keys take effect after it), then every upper-layer packet queued during
+    /// the exchange, in order and under the new keys, and ends the hold; all under the write lock, then flushed.
+    /// </summary>
+    internal async ValueTask WriteNewKeysAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        KeyExchangeHold? hold = null;
+        try
+        {
+            WriteUnsynchronized(s_newKeysPayload, s_copyPayload, 1);
+            hold = _kexHold;
+            _kexHold = null;
+            if (hold is not null)
+            {
+                while (hold.TryDequeue(out byte[]? array, out int length))
+                {
+                    try
+                    {
+                        WriteUnsynchronized(new ReadOnlyMemory<byte>(array, 0, length), s_copyPayload, length);
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(array, clearArray: true);
+                    }
+                }
+            }
+
+            ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception e)
+        {
+            hold?.Fail(e);
+            throw;
+        }
+        finally
+        {
+            _writeLock.Release();
+            hold?.End();
+        }
+    }
+
+    /// <summary>Fails every writer waiting on the hold and drops what was queued (the connection is going down).</summary>
+    internal void FailHeldWrites(Exception error) => Interlocked.Exchange(ref _kexHold, null)?.Fail(error);
+
+    private static readonly ReadOnlyMemory<byte> s_newKeysPayload = new byte[] { SshMessageNumber.NewKeys };
+
+    /// <summary>How a write relates to the key-exchange hold.</summary>
+    private enum Gate
+    {
+        /// <summary>A transport or key-exchange message: never held.</summary>
+        None,
+
+        /// <summary>An upper-layer message: queued up to the hold's limit, then waits.</summary>
+        Bounded,
+
+        /// <summary>An upper-layer message that must not wait: always queued.</summary>
+        Unbounded,
+    }
+
+    private ValueTask<SshWriteResult> WriteCore<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, Gate gate, CancellationToken cancellationToken)
+    {
+        bool gated = gate != Gate.None;
         if (gated && Volatile.Read(ref _kexHold) is not null)
         {
-            return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gated, counted: false, holdsLock: false, cancellationToken);
+            return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gate, counted: false, holdsLock: false, cancellationToken);
         }
 
         Interlocked.Increment(ref _queuedWriters);
         if (!_writeLock.Wait(0, CancellationToken.None))
         {
-            return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gated, counted: true, holdsLock: false, cancellationToken);
+            return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gate, counted: true, holdsLock: false, cancellationToken);
         }
 
         if (gated && _kexHold is not null)
         {
-            return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gated, counted: true, holdsLock: true, cancellationToken);
+            return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gate, counted: true, holdsLock: true, cancellationToken);
         }
 
         SshWriteResult written;
@@ -461,24 +560,20 @@ public sealed class SshPacketizer : IAsyncDisposable
     }
 
     /// <summary>
-    /// The slow path: wait for the lock, and for a gated write also for the end of our key exchange. Whoever leaves
-    /// the queue last while holding the lock flushes, so a coalesced flush is never lost, not even when a gated
-    /// writer backs off.
+    /// The slow path: wait for the lock; a gated write under a key-exchange hold is queued, or, with the queue full,
+    /// waits for room. Whoever leaves the writer count last while holding the lock flushes, so a coalesced flush is
+    /// never lost, not even when a gated writer queues or backs off.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<SshWriteResult> WriteContendedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, bool gated, bool counted, bool holdsLock, CancellationToken cancellationToken)
+    private async ValueTask<SshWriteResult> WriteContendedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, Gate gate, bool counted, bool holdsLock, CancellationToken cancellationToken)
     {
+        bool gated = gate != Gate.None;
         while (true)
         {
             if (!holdsLock)
             {
                 if (!counted)
                 {
-                    while (gated && Volatile.Read(ref _kexHold) is { } hold)
-                    {
-                        await hold.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-                    }
-
                     Interlocked.Increment(ref _queuedWriters);
                     counted = true;
                 }
@@ -495,40 +590,52 @@ public sealed class SshPacketizer : IAsyncDisposable
             }
 
             holdsLock = false;
+            Task room;
             try
             {
-                if (gated && _kexHold is not null)
+                ObjectDisposedException.ThrowIf(_disposed != 0, this);
+                if (!gated || _kexHold is not { } hold)
                 {
-                    counted = false;
-                    if (Interlocked.Decrement(ref _queuedWriters) == 0)
+                    SshWriteResult written;
+                    try
+                    {
+                        written = WriteUnsynchronized(state, writePayload, payloadSizeHint);
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref _queuedWriters);
+                    }
+
+                    if (flush && Volatile.Read(ref _queuedWriters) == 0)
                     {
                         ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
                     }
 
-                    continue;
+                    return written;
                 }
 
-                SshWriteResult written;
-                try
+                counted = false;
+                bool last = Interlocked.Decrement(ref _queuedWriters) == 0;
+                bool queued = hold.TryEnqueue(state, writePayload, payloadSizeHint, MaxPayloadLength, force: gate == Gate.Unbounded);
+                if (last)
                 {
-                    written = WriteUnsynchronized(state, writePayload, payloadSizeHint);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref _queuedWriters);
-                }
-
-                if (flush && Volatile.Read(ref _queuedWriters) == 0)
-                {
+                    // Packets written by writers that left their flush to us still go out now.
                     ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
                 }
 
-                return written;
+                if (queued)
+                {
+                    return new SshWriteResult(0, needRekey: false);
+                }
+
+                room = hold.Room;
             }
             finally
             {
                 _writeLock.Release();
             }
+
+            await room.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -570,22 +677,26 @@ public sealed class SshPacketizer : IAsyncDisposable
             sequenceNumber = _writer.FinishPacket();
         }
 
-        switch (_writer.LastMessageNumber)
+        if (_writer.LastMessageNumber == SshMessageNumber.KexInit)
         {
-            case SshMessageNumber.KexInit:
-                // RFC 4253 §7.1: from our KEXINIT to our NEWKEYS only transport and key-exchange messages go out.
-                _kexHold ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                break;
-            case SshMessageNumber.NewKeys:
-                TaskCompletionSource? hold = _kexHold;
-                _kexHold = null;
-                hold?.TrySetResult();
-                break;
+            Volatile.Write(ref _lastKexInitSequence, sequenceNumber);
         }
 
         // The per-packet accounting already checked the time limit: no second clock read here.
         return new SshWriteResult(sequenceNumber, _transport.Rekey.NeedRekey);
     }
+
+    /// <summary>
+    /// Takes the memory behind the payload of the packet read last, so it stays valid while reading goes on; see
+    /// <see cref="PacketReader.Detach"/>. The array comes from <see cref="ArrayPool{T}.Shared"/>.
+    /// </summary>
+    internal (byte[] Array, int Offset) DetachPayload(ReadOnlyMemory<byte> payload) => _reader.Detach(payload);
+
+    /// <summary>Wakes a pending read, which then throws <see cref="OperationCanceledException"/>; used to stop a reader loop.</summary>
+    internal void CancelPendingRead() => _input.CancelPendingRead();
+
+    /// <summary>The sequence number our last KEXINIT went out with (set under the write lock, before the flush).</summary>
+    internal uint LastKexInitSequenceNumber => Volatile.Read(ref _lastKexInitSequence);
 
     /// <summary>Prepares the keys the peer's next NEWKEYS switches to (set_inbound_cipher); replaces any prepared before.</summary>
     internal void SetPendingInbound(PacketOpener opener, CompressionMethod compression = CompressionMethod.None)
@@ -703,7 +814,7 @@ public sealed class SshPacketizer : IAsyncDisposable
 
     /// <summary>
     /// Starts the handshake deadline (start_handshake): if <see cref="CompleteHandshake"/> is not called within
-    /// <paramref name="timeout"/>, the pending or next read fails with <see cref="TimeoutException"/>.
+    /// <paramref name="timeout"/>, the pending or next read fails with <see cref="SshTimeoutException"/>.
     /// </summary>
     /// <param name="timeout">The time the handshake may take.</param>
     public void StartHandshake(TimeSpan timeout)
@@ -765,7 +876,7 @@ public sealed class SshPacketizer : IAsyncDisposable
         if (Interlocked.CompareExchange(ref _identificationDeadline, Done, Running) == Expired)
         {
             // The timer fired as the line arrived: a cancellation is pending on the pipe, so end here cleanly.
-            throw new TimeoutException($"The peer's identification line did not arrive within {_options.IdentificationTimeout}.");
+            throw IdentificationTimeoutError();
         }
     }
 
@@ -774,16 +885,24 @@ public sealed class SshPacketizer : IAsyncDisposable
     {
         if (Volatile.Read(ref _handshakeDeadline) == Expired)
         {
-            throw new TimeoutException($"The SSH handshake did not complete within {_handshakeTimeout}.");
+            throw HandshakeTimeoutError();
         }
 
         if (Volatile.Read(ref _identificationDeadline) == Expired)
         {
-            throw new TimeoutException($"The peer's identification line did not arrive within {_options.IdentificationTimeout}.");
+            throw IdentificationTimeoutError();
         }
 
         throw new OperationCanceledException("The read was cancelled.");
     }
+
+    // Neither sends DISCONNECT: before the identification exchange a binary packet means nothing to the peer, and
+    // OpenSSH's LoginGraceTime closes silently too.
+    private SshTimeoutException IdentificationTimeoutError() =>
+        new(SshTimeoutKind.Identification, _options.IdentificationTimeout, SshDisconnectReason.ConnectionLost, $"The peer's identification line did not arrive within {_options.IdentificationTimeout}.");
+
+    private SshTimeoutException HandshakeTimeoutError() =>
+        new(SshTimeoutKind.Handshake, _handshakeTimeout, SshDisconnectReason.ConnectionLost, $"The SSH handshake did not complete within {_handshakeTimeout}.");
 
     private static void ThrowIfOutputClosed(FlushResult flushed)
     {
@@ -816,7 +935,7 @@ public sealed class SshPacketizer : IAsyncDisposable
         _handshakeTimer?.Dispose();
         _identificationTimer?.Dispose();
         _output.CancelPendingFlush();
-        Volatile.Read(ref _kexHold)?.TrySetException(new ObjectDisposedException(nameof(SshPacketizer)));
+        FailHeldWrites(new ObjectDisposedException(nameof(SshPacketizer)));
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {

@@ -16,10 +16,13 @@ public sealed partial class SshTransport
 
     // The exchange in progress; touched by the reader, and by StartKeyExchangeAsync under the mutex.
     private KexInitMessage? _ourKexInit;
-    private uint _ourKexInitSequence;
     private KexInitMessage? _peerKexInit;
     private volatile bool _kexPeerInitReceived;
     private TaskCompletionSource? _kexCompletion;
+    private bool _kexInProgress;
+    private long _kexStarted;
+    private SshInitiator _kexInitiator;
+    private ITimer? _kexTimer;
     private NegotiatedAlgorithms? _negotiated;
     private KexAlgorithm? _kexAlgorithm;
     private KexAgreement? _agreement;
@@ -51,29 +54,89 @@ public sealed partial class SshTransport
     private const uint GexMaximumBits = 8192;
 
     /// <summary>
-    /// Sends our KEXINIT unless an exchange is already under way, and returns a task that completes with the
-    /// exchange. Safe from any thread.
+    /// Sends our KEXINIT unless an exchange of ours is already under way, and returns a task that completes with the
+    /// exchange. Safe from any thread: writers that hit a rekey limit, timers, the receive loop.
     /// </summary>
-    private async Task<Task> StartKeyExchangeAsync(CancellationToken cancellationToken)
+    /// <param name="initiator">Who started the exchange, if this call starts it: us, or the peer whose KEXINIT we answer.</param>
+    /// <param name="cancellationToken">Cancels waiting for the mutex and the write.</param>
+    private async Task<Task> StartKeyExchangeAsync(SshInitiator initiator, CancellationToken cancellationToken)
     {
+        SshKeyExchangeEventArgs? started = null;
+        Task completion;
         await _kexMutex.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             _kexCompletion ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            completion = _kexCompletion.Task;
+            started = BeginExchangeUnsynchronized(initiator);
             if (_ourKexInit is null)
             {
+                // RFC 4253 §7.1: from here to our NEWKEYS, upper-layer writes are queued, never sent.
+                _packetizer.HoldUpperLayerWrites(_options.MaxQueuedPacketsDuringKeyExchange);
                 _ourKexInit = CreateOurKexInit();
                 Log.KeyExchangeStarted(_logger, _kexCount + 1);
-                SshWriteResult written = await _packetizer.WritePacketAsync(_ourKexInit.Payload, cancellationToken).ConfigureAwait(false);
-                _ourKexInitSequence = written.SequenceNumber;
+                await _packetizer.WritePacketAsync(_ourKexInit.Payload, cancellationToken).ConfigureAwait(false);
             }
-
-            return _kexCompletion.Task;
         }
         finally
         {
             _kexMutex.Release();
         }
+
+        if (started is not null)
+        {
+            WakeLoopForExchange();
+            Raise(KeyExchangeStarted, started);
+        }
+
+        return completion;
+    }
+
+    /// <summary>Marks an exchange as in progress, if none is: its number, who started it, when; the deadline starts.</summary>
+    /// <returns>The event to raise (outside the mutex), or null when an exchange was already in progress.</returns>
+    private SshKeyExchangeEventArgs? BeginExchangeUnsynchronized(SshInitiator initiator)
+    {
+        if (_kexInProgress)
+        {
+            return null;
+        }
+
+        _kexStarted = _options.Packetizer.TimeProvider.GetTimestamp();
+        _kexInitiator = initiator;
+        Volatile.Write(ref _kexInProgress, true);
+        int number = _kexCount + 1;
+        if (number > 1)
+        {
+            // The first exchange is under the handshake deadline; later ones under their own.
+            StartKeyExchangeTimer(number);
+        }
+
+        return new SshKeyExchangeEventArgs(number, initiator, algorithms: null, TimeSpan.Zero);
+    }
+
+    private void StartKeyExchangeTimer(int number)
+    {
+        TimeSpan timeout = _options.KeyExchangeTimeout;
+        if (timeout <= TimeSpan.Zero || timeout == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
+
+        _kexTimer?.Dispose();
+        _kexTimer = _options.Packetizer.TimeProvider.CreateTimer(
+            static s =>
+            {
+                var (self, number, timeout) = ((SshTransport, int, TimeSpan))s!;
+                _ = self.FailAsync(new SshTimeoutException(SshTimeoutKind.KeyExchange, timeout, SshDisconnectReason.KeyExchangeFailed, $"Key exchange {number} did not complete within {timeout}."));
+            },
+            (this, number, timeout),
+            timeout,
+            Timeout.InfiniteTimeSpan);
+    }
+
+    private void StopKeyExchangeTimer()
+    {
+        Interlocked.Exchange(ref _kexTimer, null)?.Dispose();
     }
 
     private KexInitMessage CreateOurKexInit()
@@ -124,8 +187,9 @@ public sealed partial class SshTransport
     /// Handles a transport or key-exchange message. Returns false for a message of the layers above, which the
     /// caller delivers.
     /// </summary>
-    private async ValueTask<bool> HandleTransportMessageAsync(SshPacket packet, CancellationToken cancellationToken)
+    private async ValueTask<bool> HandleTransportMessageAsync(SshPacket packet)
     {
+        CancellationToken cancellationToken = CancellationToken.None;
         byte number = packet.MessageNumber;
 
         // Strict kex: during the first exchange only key-exchange messages, not even IGNORE or DEBUG. DISCONNECT ends
@@ -149,7 +213,7 @@ public sealed partial class SshTransport
                 OnUnimplemented(packet.Payload.Span);
                 return true;
             case SshMessageNumber.ServiceRequest:
-                OnServiceRequest(packet.Payload.Span);
+                await OnServiceRequestAsync(packet.Payload).ConfigureAwait(false);
                 return true;
             case SshMessageNumber.ServiceAccept:
                 OnServiceAccept(packet.Payload.Span);
@@ -196,7 +260,15 @@ public sealed partial class SshTransport
         var reason = (SshDisconnectReason)reader.ReadUInt32();
         string description = reader.Remaining >= 4 ? Encoding.UTF8.GetString(reader.ReadString()) : string.Empty;
         _peerDisconnected = true;
-        throw new SshProtocolException(reason == SshDisconnectReason.None ? SshDisconnectReason.ByApplication : reason, $"The peer disconnected ({reason}): {description}");
+        if (reason == SshDisconnectReason.ByApplication && _peerNewKeysSeen && !_kexInProgress)
+        {
+            // An ordinary logout: the end of the connection, not an error. The loop stops reading.
+            Log.ConnectionEndedByPeer(_logger, reason, description);
+            SetClosed(SshInitiator.Remote, reason, description, error: null);
+            return;
+        }
+
+        throw new SshPeerDisconnectedException(reason, description);
     }
 
     /// <summary>
@@ -208,7 +280,7 @@ public sealed partial class SshTransport
     {
         uint sequenceNumber = new SshReader(payload[1..]).ReadUInt32();
         Log.PeerUnimplemented(_logger, sequenceNumber);
-        if (_ourKexInit is not null && !_kexPeerInitReceived && sequenceNumber == _ourKexInitSequence)
+        if (_ourKexInit is not null && !_kexPeerInitReceived && sequenceNumber == _packetizer.LastKexInitSequenceNumber)
         {
             var error = new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The peer refused our key re-exchange (SSH_MSG_UNIMPLEMENTED for our KEXINIT); OpenSSH accepts none before user authentication.");
             _kexCompletion?.TrySetException(error);
@@ -223,14 +295,14 @@ public sealed partial class SshTransport
         Log.PeerDebug(_logger, Encoding.UTF8.GetString(reader.ReadString()));
     }
 
-    private void OnServiceRequest(ReadOnlySpan<byte> payload)
+    private async ValueTask OnServiceRequestAsync(ReadOnlyMemory<byte> payload)
     {
         if (Role != SshRole.Server)
         {
             throw new SshProtocolException(SshDisconnectReason.ProtocolError, "A server sent SERVICE_REQUEST.");
         }
 
-        var reader = new SshReader(payload[1..]);
+        var reader = new SshReader(payload.Span[1..]);
         string name = Encoding.ASCII.GetString(reader.ReadString());
         if (!_serverOptions!.Services.Contains(name))
         {
@@ -239,33 +311,20 @@ public sealed partial class SshTransport
 
         _service = name;
 
-        // The answer is a gated write: during a key exchange of ours it waits for our NEWKEYS (RFC 4253 §7.1). The
-        // reader must not wait with it, since only the reader carries the exchange on: paramiko, for one, sends its
-        // SERVICE_REQUEST right after its KEXINIT when our rekey crosses its authentication. The write is queued now,
-        // in order, and completes on its own.
-        _ = SendServiceAcceptAsync(name);
-    }
-
-    private async Task SendServiceAcceptAsync(string name)
-    {
-        try
+        // A gated write (during a key exchange of ours it is queued for after our NEWKEYS, RFC 4253 §7.1) that never
+        // waits for room: this loop carries the exchange on. paramiko, for one, sends its SERVICE_REQUEST right after
+        // its KEXINIT when our rekey crosses its authentication.
+        await _packetizer.WriteGatedAsync(name, static (w, n) =>
         {
-            await _packetizer.WriteGatedAsync(name, static (w, n) =>
-            {
-                var writer = new SshWriter(w);
-                writer.WriteByte(SshMessageNumber.ServiceAccept);
-                writer.WriteString(n);
-            }, name.Length + 5, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SshProtocolException or InvalidOperationException or ObjectDisposedException or IOException or OperationCanceledException)
-        {
-            // The connection is going down; the reader reports why.
-        }
+            var writer = new SshWriter(w);
+            writer.WriteByte(SshMessageNumber.ServiceAccept);
+            writer.WriteString(n);
+        }, name.Length + 5, CancellationToken.None, unbounded: true).ConfigureAwait(false);
     }
 
     private void OnServiceAccept(ReadOnlySpan<byte> payload)
     {
-        if (Role != SshRole.Client || _serviceAccept is null || _serviceAccept.Task.IsCompleted)
+        if (Role != SshRole.Client || Volatile.Read(ref _serviceAccept) is null || _serviceAccept!.Task.IsCompleted)
         {
             throw new SshProtocolException(SshDisconnectReason.ProtocolError, "Unexpected SERVICE_ACCEPT.");
         }
@@ -328,11 +387,14 @@ public sealed partial class SshTransport
             _peerWantsExtInfo = Role == SshRole.Server && peer.KexAlgorithms.Contains(AlgorithmNegotiation.ExtInfoClient);
         }
 
+        // OpenSSH 10.4 disconnects a peer that sends anything but transport messages after receiving its KEXINIT:
+        // hold upper-layer writes from this moment, before our own KEXINIT is even written.
+        _packetizer.HoldUpperLayerWrites(_options.MaxQueuedPacketsDuringKeyExchange);
         _peerKexInit = peer;
         _kexPeerInitReceived = true;
 
         // Crossing KEXINITs are fine; if we have not sent ours yet, it goes out now, before anything else of ours.
-        await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
+        await StartKeyExchangeAsync(SshInitiator.Remote, cancellationToken).ConfigureAwait(false);
         KexInitMessage client = Role == SshRole.Client ? _ourKexInit! : peer;
         KexInitMessage server = Role == SshRole.Client ? peer : _ourKexInit!;
         _negotiated = AlgorithmNegotiation.Negotiate(client, server, static name => CipherAlgorithm.Find(name)?.IsAead ?? false);
@@ -524,12 +586,12 @@ public sealed partial class SshTransport
                 // RFC 4253 §9: a rekey proves the same host again; a different key is an attack or a misconfiguration.
                 if (!hostKey.Equals(_hostKey))
                 {
-                    throw new SshProtocolException(SshDisconnectReason.HostKeyNotVerifiable, "The server's host key changed during a rekey.");
+                    throw new SshHostKeyRejectedException(hostKey, $"The server's host key changed during a rekey (now {hostKey.KeyType} {hostKey.GetFingerprint()}).");
                 }
             }
             else if (!await _clientOptions!.HostKeyVerifier!(hostKey, cancellationToken).ConfigureAwait(false))
             {
-                throw new SshProtocolException(SshDisconnectReason.HostKeyNotVerifiable, $"The server's host key {hostKey.KeyType} {hostKey.GetFingerprint()} was not accepted.");
+                throw new SshHostKeyRejectedException(hostKey, $"The server's host key {hostKey.KeyType} {hostKey.GetFingerprint()} was not accepted.");
             }
 
             _hostKey = hostKey;
@@ -647,7 +709,8 @@ public sealed partial class SshTransport
             CryptographicOperations.ZeroMemory(encodedK);
         }
 
-        await _packetizer.WritePacketAsync(new byte[] { SshMessageNumber.NewKeys }, cancellationToken).ConfigureAwait(false);
+        // NEWKEYS, then what upper-layer writers queued meanwhile, under the new keys.
+        await _packetizer.WriteNewKeysAsync(cancellationToken).ConfigureAwait(false);
         _newKeysSentThisExchange = true;
         _ourNewKeysSent = true;
 
@@ -706,8 +769,10 @@ public sealed partial class SshTransport
 
         await _kexMutex.WaitAsync().ConfigureAwait(false);
         TaskCompletionSource? completion;
+        SshKeyExchangeEventArgs completed;
         try
         {
+            StopKeyExchangeTimer();
             _algorithms = new SshAlgorithms(_negotiated!);
             _ourKexInit = null;
             _peerKexInit = null;
@@ -720,16 +785,19 @@ public sealed partial class SshTransport
             _newKeysSentThisExchange = false;
             _newKeysReceivedThisExchange = false;
             _skipGuessedPacket = false;
-            Interlocked.Increment(ref _kexCount);
+            int number = Interlocked.Increment(ref _kexCount);
             completion = _kexCompletion;
             _kexCompletion = null;
+            completed = new SshKeyExchangeEventArgs(number, _kexInitiator, _algorithms, _options.Packetizer.TimeProvider.GetElapsedTime(_kexStarted));
+            Volatile.Write(ref _kexInProgress, false);
         }
         finally
         {
             _kexMutex.Release();
         }
 
-        Log.KeyExchangeCompleted(_logger, _kexCount, _algorithms.ToString());
+        Log.KeyExchangeCompleted(_logger, completed.Number, _algorithms.ToString());
+        Raise(KeyExchangeCompleted, completed);
         completion?.TrySetResult();
     }
 }

@@ -14,11 +14,18 @@ namespace Ssh.Transport;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Threading: one reader, any number of concurrent writers. Transport messages (IGNORE, DEBUG, UNIMPLEMENTED,
-/// DISCONNECT, EXT_INFO, SERVICE_*) and every key-exchange message are handled inside
-/// <see cref="ReadMessageAsync"/>; only the layers above see what it returns. A key exchange progresses as the
-/// reader reads, so keep a read loop running: writes issued between our KEXINIT and our NEWKEYS wait (RFC 4253 §7.1)
-/// until that read loop has carried the exchange through.
+/// The transport owns its receive loop. From the handshake on, one loop reads every packet: transport and
+/// key-exchange messages (IGNORE, DEBUG, UNIMPLEMENTED, DISCONNECT, EXT_INFO, SERVICE_*, KEXINIT ... NEWKEYS) are
+/// handled there whether or not the consumer is reading, so a key exchange always progresses; messages of the layers
+/// above (50 and up) wait for the consumer in <see cref="ReadMessageAsync"/>, each in the buffer it was decrypted into
+/// (no copy). The loop reads ahead of the consumer by at most <see cref="SshTransportOptions.MaxBufferedInboundBytes"/>:
+/// a consumer that stops reading stops the socket being read.
+/// </para>
+/// <para>
+/// Threading: one consumer reading at a time, any number of concurrent writers. Writes issued during a key exchange
+/// (RFC 4253 §7.1) are queued, up to <see cref="SshTransportOptions.MaxQueuedPacketsDuringKeyExchange"/>, and go out
+/// right after our NEWKEYS; past that they wait for the exchange, which the loop completes on its own. So a write
+/// awaited while handling a message never deadlocks.
 /// </para>
 /// <para>
 /// Memory: a message returned by <see cref="ReadMessageAsync"/> is valid until the next read.
@@ -32,11 +39,12 @@ public sealed partial class SshTransport : IAsyncDisposable
     private readonly SshServerOptions? _serverOptions;
     private readonly ILogger _logger;
     private readonly Dictionary<string, byte[]> _remoteExtensions = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource<SshConnectionClosedEventArgs> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? _rekeyTimer;
     private TaskCompletionSource<string>? _serviceAccept;
     private string? _service;
     private int _disposed;
-    private bool _disconnectSent;
+    private int _disconnectSent;
 
     private SshTransport(IDuplexPipe transport, SshRole role, SshTransportOptions options)
     {
@@ -45,6 +53,7 @@ public sealed partial class SshTransport : IAsyncDisposable
         _serverOptions = options as SshServerOptions;
         _logger = options.Packetizer.Logger ?? NullLogger.Instance;
         _packetizer = new SshPacketizer(transport, role, options.Packetizer);
+        _maxBufferedInboundBytes = options.MaxBufferedInboundBytes;
     }
 
     /// <summary>
@@ -55,8 +64,10 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <param name="options">Client settings; <see cref="SshClientOptions.HostKeyVerifier"/> is required.</param>
     /// <param name="cancellationToken">Cancels the handshake.</param>
     /// <returns>The connected transport.</returns>
-    /// <exception cref="SshProtocolException">The peer broke the protocol, no algorithms matched, or the host key was refused.</exception>
-    /// <exception cref="TimeoutException">The handshake took longer than <see cref="SshTransportOptions.HandshakeTimeout"/>.</exception>
+    /// <exception cref="SshAlgorithmNegotiationException">No algorithm in common for some category.</exception>
+    /// <exception cref="SshHostKeyRejectedException">The verifier did not accept the server's host key.</exception>
+    /// <exception cref="SshTimeoutException">The handshake took longer than <see cref="SshTransportOptions.HandshakeTimeout"/>.</exception>
+    /// <exception cref="SshProtocolException">The peer broke the protocol or disconnected.</exception>
     public static async Task<SshTransport> ConnectAsync(IDuplexPipe transport, SshClientOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transport);
@@ -77,9 +88,10 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <param name="transport">The accepted connection.</param>
     /// <param name="options">Server settings; at least one host key is required.</param>
     /// <param name="cancellationToken">Cancels the handshake.</param>
-    /// <returns>The connected transport; service requests are answered inside <see cref="ReadMessageAsync"/>.</returns>
-    /// <exception cref="SshProtocolException">The peer broke the protocol or no algorithms matched.</exception>
-    /// <exception cref="TimeoutException">The handshake took longer than <see cref="SshTransportOptions.HandshakeTimeout"/>.</exception>
+    /// <returns>The connected transport; service requests are answered by its receive loop.</returns>
+    /// <exception cref="SshAlgorithmNegotiationException">No algorithm in common for some category.</exception>
+    /// <exception cref="SshTimeoutException">The handshake took longer than <see cref="SshTransportOptions.HandshakeTimeout"/>.</exception>
+    /// <exception cref="SshProtocolException">The peer broke the protocol or disconnected.</exception>
     public static async Task<SshTransport> AcceptAsync(IDuplexPipe transport, SshServerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transport);
@@ -118,6 +130,9 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <summary>How many key exchanges have completed, the first one included.</summary>
     public int KeyExchangeCount => Volatile.Read(ref _kexCount);
 
+    /// <summary>True from the first KEXINIT of an exchange (ours or the peer's) until both NEWKEYS have passed.</summary>
+    public bool IsKeyExchangeInProgress => Volatile.Read(ref _kexInProgress);
+
     /// <summary>The RFC 8308 extensions the peer sent (name → value), e.g. "server-sig-algs".</summary>
     public IReadOnlyDictionary<string, byte[]> RemoteExtensions => _remoteExtensions;
 
@@ -128,117 +143,58 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <summary>The service accepted: requested by this client, or by the peer of this server.</summary>
     public string? Service => _service;
 
-    /// <summary>The packetizer underneath, for its counters and limits.</summary>
-    public SshPacketizer Packetizer => _packetizer;
+    /// <summary>Bytes of packets read since the connection started (length fields and MACs included).</summary>
+    public long BytesRead => _packetizer.BytesRead;
+
+    /// <summary>Bytes of packets written since the connection started (length fields and MACs included).</summary>
+    public long BytesWritten => _packetizer.BytesWritten;
+
+    /// <summary>Packets read since the connection started.</summary>
+    public long PacketsRead => _packetizer.PacketsRead;
+
+    /// <summary>Packets written since the connection started.</summary>
+    public long PacketsWritten => _packetizer.PacketsWritten;
+
+    /// <summary>The largest payload a message written through this transport may have.</summary>
+    public int MaxPayloadLength => _packetizer.MaxPayloadLength;
+
+    /// <summary>The packetizer underneath; the receive loop owns its reading.</summary>
+    internal SshPacketizer Packetizer => _packetizer;
 
     /// <summary>
-    /// Reads the next message of the layers above (message numbers 50 and up), handling every transport and
-    /// key-exchange message on the way.
+    /// Raised when a key exchange starts: ours (a rekey limit, <see cref="RekeyAsync"/>, the handshake) or the peer's.
+    /// Raised on the receive loop or on the writer that started it; keep handlers short.
     /// </summary>
-    /// <param name="cancellationToken">Cancels the wait.</param>
-    /// <returns>The message, valid until the next read; <see cref="SshPacket.IsCompleted"/> when the peer closed the connection cleanly.</returns>
-    /// <exception cref="SshProtocolException">The peer broke the protocol or disconnected; a DISCONNECT has been sent where possible.</exception>
-    public ValueTask<SshPacket> ReadMessageAsync(CancellationToken cancellationToken = default)
-    {
-        ValueTask<SshPacket> reading;
-        try
-        {
-            reading = _packetizer.ReadPacketAsync(cancellationToken);
-        }
-        catch (SshProtocolException e)
-        {
-            // A malformed packet found synchronously: tell the peer, like every other failure.
-            return ReadFailedAsync(e);
-        }
+    public event EventHandler<SshKeyExchangeEventArgs>? KeyExchangeStarted;
 
-        if (reading.IsCompletedSuccessfully)
-        {
-            SshPacket packet = reading.Result;
-            if (packet.MessageNumber >= 50 && !packet.NeedRekey && _peerNewKeysSeen && !_kexPeerInitReceived)
-            {
-                // The common case: an upper-layer message, keys in place, nothing to do.
-                return new ValueTask<SshPacket>(packet);
-            }
+    /// <summary>Raised when a key exchange completes (both NEWKEYS passed), with its algorithms and duration.</summary>
+    public event EventHandler<SshKeyExchangeEventArgs>? KeyExchangeCompleted;
 
-            return ReadMessageSlowAsync(packet, cancellationToken);
-        }
-
-        return ReadMessageSlowAsync(reading, cancellationToken);
-    }
-
-    private async ValueTask<SshPacket> ReadFailedAsync(SshProtocolException error)
-    {
-        await DisconnectAfterErrorAsync(error).ConfigureAwait(false);
-        throw error;
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<SshPacket> ReadMessageSlowAsync(ValueTask<SshPacket> reading, CancellationToken cancellationToken)
-    {
-        SshPacket packet;
-        try
-        {
-            packet = await reading.ConfigureAwait(false);
-        }
-        catch (SshProtocolException e)
-        {
-            await DisconnectAfterErrorAsync(e).ConfigureAwait(false);
-            throw;
-        }
-
-        return await ReadMessageSlowAsync(packet, cancellationToken).ConfigureAwait(false);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<SshPacket> ReadMessageSlowAsync(SshPacket packet, CancellationToken cancellationToken)
-    {
-        try
-        {
-            while (true)
-            {
-                if (packet.IsCompleted)
-                {
-                    if (_kexPeerInitReceived || !_peerNewKeysSeen)
-                    {
-                        throw new SshProtocolException(SshDisconnectReason.ConnectionLost, "The connection closed during a key exchange.");
-                    }
-
-                    return packet;
-                }
-
-                if (packet.NeedRekey)
-                {
-                    await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                if (!await HandleTransportMessageAsync(packet, cancellationToken).ConfigureAwait(false))
-                {
-                    return packet;
-                }
-
-                packet = await _packetizer.ReadPacketAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (SshProtocolException e)
-        {
-            await DisconnectAfterErrorAsync(e).ConfigureAwait(false);
-            throw;
-        }
-    }
+    /// <summary>Raised once when the connection ends, however it ends; see <see cref="Completion"/>.</summary>
+    public event EventHandler<SshConnectionClosedEventArgs>? Closed;
 
     /// <summary>
-    /// Writes a message of the layers above. Between our KEXINIT and our NEWKEYS it waits, then goes out in order.
+    /// Completes when the connection has ended, with who ended it, the reason and, for a failure, the exception. It
+    /// never faults.
+    /// </summary>
+    public Task<SshConnectionClosedEventArgs> Completion => _closed.Task;
+
+    /// <summary>
+    /// Writes a message of the layers above. During a key exchange it is queued and goes out right after our NEWKEYS;
+    /// with the queue full, it waits for the exchange to end.
     /// </summary>
     /// <typeparam name="TState">The payload writer's state.</typeparam>
     /// <param name="state">Passed to <paramref name="writePayload"/>.</param>
     /// <param name="writePayload">Writes the payload, message number first, into the pipe's memory.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <exception cref="InvalidOperationException">No key exchange has completed yet.</exception>
+    /// <exception cref="SshProtocolException">The connection has ended.</exception>
     public ValueTask WriteMessageAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, CancellationToken cancellationToken = default) =>
         WriteMessageAsync(state, writePayload, payloadSizeHint: 0, cancellationToken);
 
     /// <summary>
-    /// Writes a message of the layers above. Between our KEXINIT and our NEWKEYS it waits, then goes out in order.
+    /// Writes a message of the layers above. During a key exchange it is queued and goes out right after our NEWKEYS;
+    /// with the queue full, it waits for the exchange to end.
     /// </summary>
     /// <typeparam name="TState">The payload writer's state.</typeparam>
     /// <param name="state">Passed to <paramref name="writePayload"/>.</param>
@@ -246,6 +202,7 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <param name="payloadSizeHint">The expected payload size.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <exception cref="InvalidOperationException">No key exchange has completed yet.</exception>
+    /// <exception cref="SshProtocolException">The connection has ended.</exception>
     public ValueTask WriteMessageAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, CancellationToken cancellationToken = default)
     {
         if (!_ourNewKeysSent)
@@ -253,10 +210,20 @@ public sealed partial class SshTransport : IAsyncDisposable
             throw new InvalidOperationException("Messages of the layers above may be written only after the first key exchange.");
         }
 
-        ValueTask<SshWriteResult> writing = _packetizer.WriteGatedAsync(state, writePayload, payloadSizeHint, cancellationToken);
+        ThrowIfClosed();
+        ValueTask<bool> writing;
+        try
+        {
+            writing = _packetizer.WriteGatedAsync(state, writePayload, payloadSizeHint, cancellationToken);
+        }
+        catch (Exception e) when (IsClosedError(e))
+        {
+            throw ClosedError(e);
+        }
+
         if (writing.IsCompletedSuccessfully)
         {
-            return writing.Result.NeedRekey ? new ValueTask(StartKeyExchangeAsync(cancellationToken)) : ValueTask.CompletedTask;
+            return writing.Result ? StartRekeyFromWriterAsync(cancellationToken) : ValueTask.CompletedTask;
         }
 
         return AfterWriteAsync(writing, cancellationToken);
@@ -269,39 +236,71 @@ public sealed partial class SshTransport : IAsyncDisposable
         WriteMessageAsync(payload, static (w, p) => w.Write(p.Span), payload.Length, cancellationToken);
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask AfterWriteAsync(ValueTask<SshWriteResult> writing, CancellationToken cancellationToken)
+    private async ValueTask AfterWriteAsync(ValueTask<bool> writing, CancellationToken cancellationToken)
     {
-        SshWriteResult written = await writing.ConfigureAwait(false);
-        if (written.NeedRekey)
+        bool needRekey;
+        try
         {
-            await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
+            needRekey = await writing.ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsClosedError(e))
+        {
+            throw ClosedError(e);
+        }
+
+        if (needRekey)
+        {
+            await StartRekeyFromWriterAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Sends SSH_MSG_IGNORE with <paramref name="data"/> (RFC 4253 §11.2); allowed at any time.</summary>
+    private async ValueTask StartRekeyFromWriterAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await StartKeyExchangeAsync(SshInitiator.Local, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsClosedError(e))
+        {
+            throw ClosedError(e);
+        }
+    }
+
+    /// <summary>Sends SSH_MSG_IGNORE with <paramref name="data"/> (RFC 4253 §11.2); allowed at any time, also during a key exchange.</summary>
     /// <param name="data">Any bytes.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="SshProtocolException">The connection has ended.</exception>
     public async ValueTask SendIgnoreAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
-        SshWriteResult written = await _packetizer.WritePacketAsync(data, static (w, d) =>
+        ThrowIfClosed();
+        SshWriteResult written;
+        try
         {
-            var writer = new SshWriter(w);
-            writer.WriteByte(SshMessageNumber.Ignore);
-            writer.WriteString(d.Span);
-        }, data.Length + 5, flush: true, cancellationToken).ConfigureAwait(false);
+            written = await _packetizer.WritePacketAsync(data, static (w, d) =>
+            {
+                var writer = new SshWriter(w);
+                writer.WriteByte(SshMessageNumber.Ignore);
+                writer.WriteString(d.Span);
+            }, data.Length + 5, flush: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsClosedError(e))
+        {
+            throw ClosedError(e);
+        }
+
         if (written.NeedRekey)
         {
-            await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
+            await StartRekeyFromWriterAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// Requests a service (RFC 4253 §10), e.g. "ssh-userauth", and waits for SERVICE_ACCEPT. Client only; call it
-    /// before starting a read loop, since it reads until the answer arrives.
+    /// Requests a service (RFC 4253 §10), e.g. "ssh-userauth", and waits for SERVICE_ACCEPT. Client only.
     /// </summary>
     /// <param name="serviceName">The service.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    /// <exception cref="SshProtocolException">The server refused (it disconnects with ServiceNotAvailable) or broke the protocol.</exception>
+    /// <exception cref="SshPeerDisconnectedException">The server refused (it disconnects with ServiceNotAvailable).</exception>
+    /// <exception cref="SshProtocolException">The server broke the protocol, or the connection ended.</exception>
     public async Task RequestServiceAsync(string serviceName, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(serviceName);
@@ -310,67 +309,112 @@ public sealed partial class SshTransport : IAsyncDisposable
             throw new InvalidOperationException("Only a client requests a service.");
         }
 
-        _serviceAccept = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await _packetizer.WriteGatedAsync(serviceName, static (w, name) =>
+        var accept = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _serviceAccept, accept, null) is not null)
         {
-            var writer = new SshWriter(w);
-            writer.WriteByte(SshMessageNumber.ServiceRequest);
-            writer.WriteString(name);
-        }, serviceName.Length + 9, cancellationToken).ConfigureAwait(false);
+            throw new InvalidOperationException("A service was already requested.");
+        }
 
+        ThrowIfClosed();
         try
         {
-            // Read (handling EXT_INFO, IGNORE, rekeys...) until the answer; nothing of the layers above may come first.
-            await ReadTransportMessagesUntilAsync(static t => t._serviceAccept!.Task.IsCompleted, "before SERVICE_ACCEPT", cancellationToken).ConfigureAwait(false);
+            await _packetizer.WriteGatedAsync(serviceName, static (w, name) =>
+            {
+                var writer = new SshWriter(w);
+                writer.WriteByte(SshMessageNumber.ServiceRequest);
+                writer.WriteString(name);
+            }, serviceName.Length + 9, cancellationToken).ConfigureAwait(false);
         }
-        catch (SshProtocolException e)
+        catch (Exception e) when (IsClosedError(e))
         {
-            await DisconnectAfterErrorAsync(e).ConfigureAwait(false);
-            throw;
+            throw ClosedError(e);
         }
 
-        string accepted = await _serviceAccept.Task.ConfigureAwait(false);
+        // The receive loop completes it on SERVICE_ACCEPT, or fails it with the connection.
+        string accepted = await accept.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (accepted != serviceName)
         {
             var error = new SshProtocolException(SshDisconnectReason.ProtocolError, $"The server accepted service '{accepted}' when '{serviceName}' was requested.");
-            await DisconnectAfterErrorAsync(error).ConfigureAwait(false);
+            await FailAsync(error).ConfigureAwait(false);
             throw error;
         }
 
         _service = accepted;
     }
 
-    /// <summary>
-    /// Starts a key exchange now and waits until it completes. The read loop must keep running meanwhile.
-    /// </summary>
+    /// <summary>Starts a key exchange now (unless one is in progress) and waits until it completes.</summary>
     /// <param name="cancellationToken">Cancels the wait (not the exchange).</param>
+    /// <exception cref="SshProtocolException">The exchange failed, and with it the connection.</exception>
     public async Task RekeyAsync(CancellationToken cancellationToken = default)
     {
-        Task done = await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
+        ThrowIfClosed();
+        Task done;
+        try
+        {
+            done = await StartKeyExchangeAsync(SshInitiator.Local, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsClosedError(e))
+        {
+            throw ClosedError(e);
+        }
+
         await done.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Tells the transport user authentication succeeded; see <see cref="SshPacketizer.EnableDelayedCompression"/>.</summary>
     public void EnableDelayedCompression() => _packetizer.EnableDelayedCompression();
 
-    /// <summary>Sends SSH_MSG_DISCONNECT (RFC 4253 §11.1) and closes the connection.</summary>
+    /// <summary>
+    /// Sends SSH_MSG_DISCONNECT (RFC 4253 §11.1) and closes the connection. A read in progress completes with
+    /// <see cref="SshPacket.IsCompleted"/>; <see cref="Completion"/> reports a local close with this reason.
+    /// </summary>
+    /// <remarks>
+    /// After the DISCONNECT the receive loop reads on, discarding, until the peer closes its side (at most two
+    /// seconds): closing a socket with unread data makes the kernel reset the connection, and the peer could lose the
+    /// DISCONNECT and what preceded it.
+    /// </remarks>
     /// <param name="reason">The reason code.</param>
     /// <param name="description">A human-readable description.</param>
     /// <param name="cancellationToken">Cancels sending.</param>
     public async ValueTask DisconnectAsync(SshDisconnectReason reason = SshDisconnectReason.ByApplication, string description = "", CancellationToken cancellationToken = default)
     {
-        await SendDisconnectAsync(reason, description, cancellationToken).ConfigureAwait(false);
-        await DisposeAsync().ConfigureAwait(false);
-    }
-
-    private async ValueTask SendDisconnectAsync(SshDisconnectReason reason, string description, CancellationToken cancellationToken)
-    {
-        if (_disconnectSent || _disposed != 0)
+        ArgumentNullException.ThrowIfNull(description);
+        if (_closed.Task.IsCompleted || _disposed != 0)
         {
             return;
         }
 
-        _disconnectSent = true;
+        bool sent = false;
+        try
+        {
+            await SendDisconnectAsync(reason, description, cancellationToken).ConfigureAwait(false);
+            sent = true;
+        }
+        catch (Exception e) when (IsClosedError(e) || e is IOException or SshProtocolException)
+        {
+            // The connection went down first; Completion says how.
+        }
+
+        SetClosed(SshInitiator.Local, reason, description, error: null);
+        if (sent && _receiveLoop is { } loop)
+        {
+            DiscardInbound();
+            await Task.WhenAny(loop, Task.Delay(DisconnectDrainTime, CancellationToken.None)).ConfigureAwait(false);
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static readonly TimeSpan DisconnectDrainTime = TimeSpan.FromSeconds(2);
+
+    private async ValueTask SendDisconnectAsync(SshDisconnectReason reason, string description, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _disconnectSent, 1) != 0 || _disposed != 0)
+        {
+            return;
+        }
+
+        Log.SendingDisconnect(_logger, reason, description);
         await _packetizer.WritePacketAsync((reason, description), static (w, s) =>
         {
             var writer = new SshWriter(w);
@@ -378,53 +422,7 @@ public sealed partial class SshTransport : IAsyncDisposable
             writer.WriteUInt32((uint)s.reason);
             writer.WriteString(s.description);
             writer.WriteString(string.Empty);
-        }, 64 + description.Length * 3, flush: true, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Tells the peer why we hang up, if we still can; never throws.</summary>
-    private async ValueTask DisconnectAfterErrorAsync(SshProtocolException error)
-    {
-        if (_peerDisconnected || error.Reason is SshDisconnectReason.ConnectionLost or SshDisconnectReason.None)
-        {
-            return;
-        }
-
-        Log.SendingDisconnect(_logger, error.Reason, error.Message);
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await SendDisconnectAsync(error.Reason, error.Message, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SshProtocolException or OperationCanceledException or InvalidOperationException or ObjectDisposedException or IOException)
-        {
-            // The connection is going down anyway.
-        }
-    }
-
-    /// <summary>
-    /// Reads and handles transport and key-exchange messages until <paramref name="done"/> holds; any message of the
-    /// layers above, or the end of the connection, is an error <paramref name="when"/>.
-    /// </summary>
-    private async ValueTask ReadTransportMessagesUntilAsync(Func<SshTransport, bool> done, string when, CancellationToken cancellationToken)
-    {
-        while (!done(this))
-        {
-            SshPacket packet = await _packetizer.ReadPacketAsync(cancellationToken).ConfigureAwait(false);
-            if (packet.IsCompleted)
-            {
-                throw new SshProtocolException(SshDisconnectReason.ConnectionLost, $"The connection closed {when}.");
-            }
-
-            if (packet.NeedRekey)
-            {
-                await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            if (!await HandleTransportMessageAsync(packet, cancellationToken).ConfigureAwait(false))
-            {
-                throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Unexpected {SshMessageNumber.GetName(packet.MessageNumber)} ({packet.MessageNumber}) {when}.");
-            }
-        }
+        }, 64 + (description.Length * 3), flush: true, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task HandshakeAsync(CancellationToken cancellationToken)
@@ -433,21 +431,26 @@ public sealed partial class SshTransport : IAsyncDisposable
         try
         {
             await _packetizer.ExchangeIdentificationAsync(cancellationToken).ConfigureAwait(false);
-            await StartKeyExchangeAsync(cancellationToken).ConfigureAwait(false);
-            await ReadTransportMessagesUntilAsync(static t => t._peerNewKeysSeen && t._ourNewKeysSent && !t._kexPeerInitReceived, "during the first key exchange", cancellationToken).ConfigureAwait(false);
-
+            Task firstExchange = await StartKeyExchangeAsync(SshInitiator.Local, cancellationToken).ConfigureAwait(false);
+            _receiveLoop = ReceiveLoopAsync();
+            await firstExchange.WaitAsync(cancellationToken).ConfigureAwait(false);
             _packetizer.CompleteHandshake();
         }
-        catch (SshProtocolException e)
+        catch (Exception e)
         {
-            await DisconnectAfterErrorAsync(e).ConfigureAwait(false);
+            Exception error = e is OperationCanceledException && cancellationToken.IsCancellationRequested ? e : Normalize(e);
+            if (error is SshProtocolException protocolError)
+            {
+                await FailAsync(protocolError).ConfigureAwait(false);
+            }
+
             await DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-        catch
-        {
-            await DisposeAsync().ConfigureAwait(false);
-            throw;
+            if (ReferenceEquals(error, e))
+            {
+                throw;
+            }
+
+            throw error;
         }
 
         if (_options.KeepAliveInterval > TimeSpan.Zero && _options.KeepAliveInterval != Timeout.InfiniteTimeSpan)
@@ -465,7 +468,7 @@ public sealed partial class SshTransport : IAsyncDisposable
 
     private void OnRekeyTimer()
     {
-        if (_disposed == 0 && _packetizer.NeedRekey)
+        if (_disposed == 0 && !_closed.Task.IsCompleted && _packetizer.NeedRekey)
         {
             _ = StartKeyExchangeQuietlyAsync();
         }
@@ -475,7 +478,7 @@ public sealed partial class SshTransport : IAsyncDisposable
     {
         try
         {
-            await StartKeyExchangeAsync(CancellationToken.None).ConfigureAwait(false);
+            await StartKeyExchangeAsync(SshInitiator.Local, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SshProtocolException or InvalidOperationException or ObjectDisposedException or IOException or OperationCanceledException)
         {
@@ -483,7 +486,27 @@ public sealed partial class SshTransport : IAsyncDisposable
         }
     }
 
-    /// <summary>Completes the pipe, stops timers and zeroes keys. Does not send DISCONNECT; see <see cref="DisconnectAsync"/>.</summary>
+    private void ThrowIfClosed()
+    {
+        if (_closed.Task.IsCompleted)
+        {
+            throw ClosedError(null);
+        }
+    }
+
+    private bool IsClosedError(Exception e) =>
+        (_closed.Task.IsCompleted || _disposed != 0) && e is SshProtocolException or ObjectDisposedException or IOException or InvalidOperationException or OperationCanceledException;
+
+    /// <summary>The error a call gets once the connection has ended: what ended it, as the inner exception.</summary>
+    private SshProtocolException ClosedError(Exception? e)
+    {
+        Exception? cause = _failure ?? e;
+        SshDisconnectReason reason = _closed.Task.IsCompleted ? _closed.Task.Result.Reason : SshDisconnectReason.ConnectionLost;
+        string how = _closed.Task.IsCompleted ? _closed.Task.Result.ToString() : "disposed";
+        return new SshProtocolException(reason, $"The connection has ended ({how}).", cause);
+    }
+
+    /// <summary>Stops the receive loop, completes the pipe, stops timers and zeroes keys. Does not send DISCONNECT; see <see cref="DisconnectAsync"/>.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -491,11 +514,22 @@ public sealed partial class SshTransport : IAsyncDisposable
             return;
         }
 
+        SetClosed(SshInitiator.Local, SshDisconnectReason.ByApplication, "disposed", error: null);
         _rekeyTimer?.Dispose();
-        _kexCompletion?.TrySetException(new ObjectDisposedException(nameof(SshTransport)));
-        _serviceAccept?.TrySetException(new ObjectDisposedException(nameof(SshTransport)));
+        StopKeyExchangeTimer();
+        var disposed = new ObjectDisposedException(nameof(SshTransport));
+        _kexCompletion?.TrySetException(disposed);
+        _serviceAccept?.TrySetException(disposed);
+        _packetizer.FailHeldWrites(disposed);
+        StopReceiving();
+        if (_receiveLoop is { } loop)
+        {
+            await loop.ConfigureAwait(false);
+        }
+
         _agreement?.Dispose();
         await _packetizer.DisposeAsync().ConfigureAwait(false);
+        ReleaseInbound();
         _kexMutex.Dispose();
     }
 }

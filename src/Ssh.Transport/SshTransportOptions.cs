@@ -42,6 +42,24 @@ public abstract class SshTransportOptions
     /// <summary>How long the identification exchange and the first key exchange may take. Default 60 seconds.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long a key exchange after the first may take, from the first KEXINIT to the second NEWKEYS; past it the
+    /// connection fails with <see cref="SshTimeoutException"/> and a DISCONNECT. Default 60 seconds.
+    /// </summary>
+    public TimeSpan KeyExchangeTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Upper-layer messages queued while a key exchange runs (they go out after our NEWKEYS); past this, writers wait
+    /// for the exchange to end. Default 64 packets (as Go's x/crypto/ssh).
+    /// </summary>
+    public int MaxQueuedPacketsDuringKeyExchange { get; set; } = 64;
+
+    /// <summary>
+    /// How far the receive loop may read ahead of a consumer: the bytes of buffers holding upper-layer messages not yet
+    /// released by <see cref="SshTransport.ReadMessageAsync"/>. Past it the socket is not read. Default 1 MiB.
+    /// </summary>
+    public int MaxBufferedInboundBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Send SSH_MSG_IGNORE after this long without traffic. Default: off.</summary>
     public TimeSpan KeepAliveInterval { get; set; } = Timeout.InfiniteTimeSpan;
 

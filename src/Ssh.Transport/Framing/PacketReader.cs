@@ -248,6 +248,27 @@ internal sealed class PacketReader : IDisposable
         return false;
     }
 
+    /// <summary>
+    /// Takes ownership of the memory behind <paramref name="payload"/>, the payload of the packet this reader returned
+    /// last, so it stays valid while reading goes on: the buffer it was decrypted into changes hands (no copy) and the
+    /// next packet is decrypted into a fresh one; a payload in memory the reader does not own (the pipe's, under
+    /// "none"; the inflater's) is copied once into a pooled array.
+    /// </summary>
+    /// <returns>The array (from <see cref="ArrayPool{T}.Shared"/>; return it with clearArray) and where the payload lies in it.</returns>
+    public (byte[] Array, int Offset) Detach(ReadOnlyMemory<byte> payload)
+    {
+        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> segment) && ReferenceEquals(segment.Array, _buffer) && _buffer.Length > 0)
+        {
+            byte[] owned = _buffer;
+            _buffer = [];
+            return (owned, segment.Offset);
+        }
+
+        byte[] copy = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 256));
+        payload.Span.CopyTo(copy);
+        return (copy, 0);
+    }
+
     private void EnsureBuffer(int size)
     {
         if (_buffer.Length >= size)

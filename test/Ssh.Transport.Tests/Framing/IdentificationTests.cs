@@ -205,8 +205,9 @@ public class IdentificationTests
         time.Advance(TimeSpan.FromSeconds(9));
         Assert.That(exchange.IsCompleted, Is.False);
         time.Advance(TimeSpan.FromSeconds(1));
-        var ex = Assert.ThrowsAsync<TimeoutException>(() => exchange);
+        var ex = Assert.ThrowsAsync<SshTimeoutException>(() => exchange);
         Assert.That(ex!.Message, Does.Contain("identification"));
+        Assert.That((ex.Kind, ex.Timeout), Is.EqualTo((SshTimeoutKind.Identification, TimeSpan.FromSeconds(10))));
     }
 
     [Test]

@@ -474,8 +474,9 @@ public class SshPacketizerTests
         Assert.That(read.IsCompleted, Is.False);
         Assert.That(server.HandshakeTimedOut, Is.False);
         time.Advance(TimeSpan.FromSeconds(1));
-        var ex = Assert.ThrowsAsync<TimeoutException>(() => read);
+        var ex = Assert.ThrowsAsync<SshTimeoutException>(() => read);
         Assert.That(ex!.Message, Does.Contain("handshake"));
+        Assert.That(ex.Kind, Is.EqualTo(SshTimeoutKind.Handshake));
         Assert.That(server.HandshakeTimedOut, Is.True);
         await Task.CompletedTask;
     }
@@ -488,7 +489,7 @@ public class SshPacketizerTests
         server.StartHandshake(TimeSpan.FromSeconds(30));
         time.Advance(TimeSpan.FromSeconds(31));
         await WriteIgnore(client, 3);
-        Assert.ThrowsAsync<TimeoutException>(async () => await server.ReadPacketAsync());
+        Assert.ThrowsAsync<SshTimeoutException>(async () => await server.ReadPacketAsync());
     }
 
     [Test]

@@ -29,7 +29,7 @@ public class NegotiationTests
     {
         KexInitMessage client = Init(["ext-info-c", "kex-strict-c-v00@openssh.com"], ["ssh-ed25519"], ["aes128-ctr"]);
         KexInitMessage server = Init(["ext-info-c", "kex-strict-c-v00@openssh.com", "curve25519-sha256"], ["ssh-ed25519"], ["aes128-ctr"]);
-        var ex = Assert.Throws<SshProtocolException>(() => AlgorithmNegotiation.Negotiate(client, server, Aead));
+        var ex = Assert.Throws<SshAlgorithmNegotiationException>(() => AlgorithmNegotiation.Negotiate(client, server, Aead));
         Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.KeyExchangeFailed));
     }
 
@@ -47,9 +47,18 @@ public class NegotiationTests
             [category == "MAC" ? "a" : "hmac-sha2-256"],
             [category == "compression" ? "a" : "none"]);
         KexInitMessage server = Init(["curve25519-sha256"], ["ssh-ed25519"], ["aes128-ctr"], ["hmac-sha2-256"], ["none"]);
-        var ex = Assert.Throws<SshProtocolException>(() => AlgorithmNegotiation.Negotiate(client, server, Aead));
+        var ex = Assert.Throws<SshAlgorithmNegotiationException>(() => AlgorithmNegotiation.Negotiate(client, server, Aead));
         Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.KeyExchangeFailed));
         Assert.That(ex.Message, Does.Contain(category));
+        Assert.That(ex.Category, Is.EqualTo(category switch
+        {
+            "key exchange" => SshAlgorithmCategory.KeyExchange,
+            "host key" => SshAlgorithmCategory.HostKey,
+            "cipher" => SshAlgorithmCategory.Cipher,
+            "MAC" => SshAlgorithmCategory.Mac,
+            _ => SshAlgorithmCategory.Compression,
+        }));
+        Assert.That(ex.ClientAlgorithms, Is.EqualTo(new[] { "a" }));
     }
 
     [Test]

@@ -371,7 +371,12 @@ public class CorruptionAfterHandshakeTests
         await client.WriteMessageAsync(new byte[] { SshMessageNumber.ChannelData, 1, 2, 3, 4, 5, 6, 7, 8 });
         var ex = Assert.ThrowsAsync<SshProtocolException>(async () => await server.ReadMessageAsync());
         Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.MacError));
-        var told = Assert.ThrowsAsync<SshProtocolException>(async () => await client.ReadMessageAsync());
+        var told = Assert.ThrowsAsync<SshPeerDisconnectedException>(async () => await client.ReadMessageAsync());
         Assert.That(told!.Reason, Is.EqualTo(SshDisconnectReason.MacError), "the server sent DISCONNECT with the reason");
+        SshConnectionClosedEventArgs serverEnd = await server.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That((serverEnd.ClosedBy, serverEnd.Reason, serverEnd.Error), Is.EqualTo((SshInitiator.Local, SshDisconnectReason.MacError, (Exception?)ex)));
+        SshConnectionClosedEventArgs clientEnd = await client.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That((clientEnd.ClosedBy, clientEnd.Reason), Is.EqualTo((SshInitiator.Remote, SshDisconnectReason.MacError)));
+        Assert.That(clientEnd.Error, Is.SameAs(told));
     }
 }
