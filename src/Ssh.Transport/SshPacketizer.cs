@@ -29,7 +29,7 @@ namespace Ssh.Transport;
 /// The packetizer owns the pipe it is given: <see cref="DisposeAsync"/> completes both of its ends.
 /// </para>
 /// </remarks>
-public sealed class SshPacketizer : IAsyncDisposable
+public sealed partial class SshPacketizer : IAsyncDisposable
 {
     private const int Idle = 0;
     private const int Running = 1;
