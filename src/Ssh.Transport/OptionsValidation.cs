@@ -20,8 +20,11 @@ internal static class OptionsValidation
     public const int MaxNameLength = 64;
 
     /// <summary>Throws one exception listing <paramref name="problems"/>, if there are any.</summary>
+    /// <param name="problems">The problems found.</param>
+    /// <param name="what">The options in words, e.g. "packetizer options".</param>
+    /// <param name="paramName">The parameter the options came in, when a method checks its argument.</param>
     /// <exception cref="ArgumentException">There are problems.</exception>
-    public static void ThrowIfAny(List<string> problems, string what)
+    public static void ThrowIfAny(List<string> problems, string what, string? paramName)
     {
         if (problems.Count == 0)
         {
@@ -35,7 +38,7 @@ internal static class OptionsValidation
             message.Append("\n  ").Append(problem);
         }
 
-        throw new ArgumentException(message.ToString());
+        throw new ArgumentException(message.ToString(), paramName);
     }
 
     /// <summary>Checks an algorithm list against the catalog: no unknown, repeated or null names, no signals.</summary>

@@ -101,11 +101,16 @@ public sealed class SshPacketizerOptions
     /// allowances (at least 0), and the clock (not null). The defaults are valid.
     /// </summary>
     /// <exception cref="ArgumentException">A setting is not valid; the message lists every problem.</exception>
-    public void Validate()
+    public void Validate() => ValidateArgument(paramName: null);
+
+    /// <summary>As <see cref="Validate"/>, for a method that checks its argument: the exception names the parameter.</summary>
+    /// <param name="paramName">The name of the parameter that carried these options, or null.</param>
+    /// <exception cref="ArgumentException">A setting is not valid; the message lists every problem.</exception>
+    internal void ValidateArgument(string? paramName)
     {
         var problems = new List<string>();
         AddProblems(problems, prefix: string.Empty);
-        OptionsValidation.ThrowIfAny(problems, "packetizer options");
+        OptionsValidation.ThrowIfAny(problems, "packetizer options", paramName);
     }
 
     /// <summary>Adds a sentence per problem, each naming its property after <paramref name="prefix"/>.</summary>

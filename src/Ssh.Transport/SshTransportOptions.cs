@@ -95,11 +95,16 @@ public abstract class SshTransportOptions
     /// are valid, but for those role requirements.
     /// </summary>
     /// <exception cref="ArgumentException">A setting is not valid; the message lists every problem.</exception>
-    public void Validate()
+    public void Validate() => ValidateArgument(paramName: null);
+
+    /// <summary>As <see cref="Validate"/>, for a method that checks its argument: the exception names the parameter.</summary>
+    /// <param name="paramName">The name of the parameter that carried these options, or null.</param>
+    /// <exception cref="ArgumentException">A setting is not valid; the message lists every problem.</exception>
+    internal void ValidateArgument(string? paramName)
     {
         var problems = new List<string>();
         AddProblems(problems);
-        OptionsValidation.ThrowIfAny(problems, $"{GetType().Name} settings");
+        OptionsValidation.ThrowIfAny(problems, $"{GetType().Name} settings", paramName);
     }
 
     /// <summary>A copy whose lists are read-only and whose later changes neither side sees; not validated.</summary>

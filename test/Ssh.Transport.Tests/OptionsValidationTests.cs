@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using Ssh.Transport.Tests.HostKeys;
+using Ssh.Transport.Tests.Infrastructure;
 
 namespace Ssh.Transport.Tests;
 
@@ -322,6 +323,22 @@ public class OptionsValidationTests
         Assert.That(message, Does.StartWith("The packetizer options are not valid (2 problems):"));
         Assert.That(message, Does.Contain("\n  RekeyBytes is 0; it must be at least 1."));
         Assert.That(message, Does.Contain("\n  SoftwareVersion: The software version must be printable US-ASCII without spaces or '-' (RFC 4253 §4.2)."));
+    }
+
+    [Test]
+    public void SshPacketizer_InvalidOptions_ThrowsTheValidationMessage()
+    {
+        var pipes = new PipePair();
+        var ex = Assert.Throws<ArgumentException>(() => _ = new SshPacketizer(pipes.Client, SshRole.Client, new SshPacketizerOptions { RekeyBytes = 0, RekeyPackets = 0 }));
+        Assert.That(ex!.Message, Does.StartWith("The packetizer options are not valid (2 problems):"));
+        Assert.That(ex.ParamName, Is.EqualTo("options"));
+    }
+
+    [Test]
+    public void Validate_WithAParameterName_NamesIt()
+    {
+        Assert.That(Assert.Throws<ArgumentException>(() => new SshClientOptions().ValidateArgument("options"))!.ParamName, Is.EqualTo("options"));
+        Assert.That(Assert.Throws<ArgumentException>(new SshClientOptions().Validate)!.ParamName, Is.Null);
     }
 
     [Test]
