@@ -70,7 +70,10 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// <param name="transport">The connection's byte streams.</param>
     /// <param name="role">Which end of the connection this side is.</param>
     /// <param name="options">Limits and settings; copied, so later changes have no effect. Null for defaults.</param>
-    /// <exception cref="ArgumentException">The software version or comments in <paramref name="options"/> are not allowed.</exception>
+    /// <exception cref="ArgumentException">
+    /// A setting of <paramref name="options"/> is not valid, e.g. the software version or comments
+    /// (<see cref="SshPacketizerOptions.Validate"/>).
+    /// </exception>
     public SshPacketizer(IDuplexPipe transport, SshRole role, SshPacketizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
@@ -78,6 +81,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         _output = transport.Output;
         _role = role;
         _options = (options ?? new SshPacketizerOptions()).Clone();
+        _options.ValidateArgument(nameof(options)); // the copy: what is checked is what is used
         _localIdentification = IdentificationReader.Format(_options.SoftwareVersion, _options.Comments);
         _transport = new TransportState(_options, _options.Logger ?? NullLogger.Instance);
         _reader = new PacketReader(_transport);

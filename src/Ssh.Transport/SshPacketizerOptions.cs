@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Ssh.Transport.Framing;
 
 namespace Ssh.Transport;
 
@@ -12,6 +13,9 @@ public sealed class SshPacketizerOptions
 
     /// <summary>The default packet length limit, OpenSSH's (256 KiB).</summary>
     public const int DefaultMaxPacketLength = 256 * 1024;
+
+    /// <summary>The largest <see cref="MaxPacketLength"/> allowed (16 MiB).</summary>
+    internal const int MaximumMaxPacketLength = 16 * 1024 * 1024;
 
     private int _maxPacketLength = DefaultMaxPacketLength;
     private string _softwareVersion = "SshTransport_" + (typeof(SshPacketizerOptions).Assembly.GetName().Version?.ToString(2) ?? "0.1");
@@ -27,7 +31,7 @@ public sealed class SshPacketizerOptions
         set
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, MinimumMaxPacketLength);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 16 * 1024 * 1024);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaximumMaxPacketLength);
             _maxPacketLength = value;
         }
     }
@@ -90,5 +94,49 @@ public sealed class SshPacketizerOptions
     /// </summary>
     public bool LogPacketContents { get; set; }
 
+    /// <summary>
+    /// Checks every setting at once: the identification line's software version and comments (RFC 4253 §4.2),
+    /// the pre-banner limits (at least 0), the identification timeout and rekey interval (positive and at most
+    /// about 49.7 days, or <see cref="Timeout.InfiniteTimeSpan"/>), the rekey limits (at least 1) and their
+    /// allowances (at least 0), and the clock (not null). The defaults are valid.
+    /// </summary>
+    /// <exception cref="ArgumentException">A setting is not valid; the message lists every problem.</exception>
+    public void Validate() => ValidateArgument(paramName: null);
+
+    /// <summary>As <see cref="Validate"/>, for a method that checks its argument: the exception names the parameter.</summary>
+    /// <param name="paramName">The name of the parameter that carried these options, or null.</param>
+    /// <exception cref="ArgumentException">A setting is not valid; the message lists every problem.</exception>
+    internal void ValidateArgument(string? paramName)
+    {
+        var problems = new List<string>();
+        AddProblems(problems, prefix: string.Empty);
+        OptionsValidation.ThrowIfAny(problems, "packetizer options", paramName);
+    }
+
+    /// <summary>Adds a sentence per problem, each naming its property after <paramref name="prefix"/>.</summary>
+    internal void AddProblems(List<string> problems, string prefix)
+    {
+        // The setter keeps MaxPacketLength in range; checked again so that this list stays complete.
+        OptionsValidation.CheckRange(problems, prefix + nameof(MaxPacketLength), MaxPacketLength, MinimumMaxPacketLength, MaximumMaxPacketLength);
+        if (IdentificationReader.FindProblem(SoftwareVersion, Comments, out string parameter) is string problem)
+        {
+            problems.Add($"{prefix}{(parameter == "comments" ? nameof(Comments) : nameof(SoftwareVersion))}: {problem}");
+        }
+
+        OptionsValidation.CheckRange(problems, prefix + nameof(MaxPreBannerLines), MaxPreBannerLines, 0);
+        OptionsValidation.CheckRange(problems, prefix + nameof(MaxPreBannerBytes), MaxPreBannerBytes, 0);
+        OptionsValidation.CheckTimeout(problems, prefix + nameof(IdentificationTimeout), IdentificationTimeout, allowInfinite: true);
+        OptionsValidation.CheckRange(problems, prefix + nameof(RekeyBytes), RekeyBytes, 1);
+        OptionsValidation.CheckRange(problems, prefix + nameof(RekeyPackets), RekeyPackets, 1);
+        OptionsValidation.CheckTimeout(problems, prefix + nameof(RekeyInterval), RekeyInterval, allowInfinite: true);
+        OptionsValidation.CheckRange(problems, prefix + nameof(RekeyOverflowBytes), RekeyOverflowBytes, 0);
+        OptionsValidation.CheckRange(problems, prefix + nameof(RekeyOverflowPackets), RekeyOverflowPackets, 0);
+        if (TimeProvider is null)
+        {
+            problems.Add($"{prefix}{nameof(TimeProvider)} is null.");
+        }
+    }
+
+    /// <summary>A copy that later changes to this instance do not reach (every setting is a value or shared service).</summary>
     internal SshPacketizerOptions Clone() => (SshPacketizerOptions)MemberwiseClone();
 }

@@ -142,15 +142,8 @@ public sealed partial class SshTransport
     private KexInitMessage CreateOurKexInit()
     {
         bool first = _kexCount == 0;
-        var kex = new List<string>();
-        foreach (string name in _options.KeyExchangeAlgorithms)
-        {
-            if (KexAlgorithm.Find(name) is not null)
-            {
-                kex.Add(name);
-            }
-        }
-
+        // Validated options name only algorithms we implement.
+        var kex = new List<string>(_options.KeyExchangeAlgorithms);
         if (first)
         {
             // RFC 8308 §2.1 and OpenSSH's strict kex: signals, only in the first KEXINIT.
@@ -175,12 +168,7 @@ public sealed partial class SshTransport
             }
         }
 
-        return KexInitMessage.Create(
-            kex,
-            hostKeys,
-            [.. _options.Ciphers.Where(n => CipherAlgorithm.Find(n) is not null)],
-            [.. _options.Macs.Where(n => MacAlgorithm.Find(n) is not null)],
-            [.. _options.CompressionAlgorithms.Where(n => CompressionMethods.Parse(n) is not null)]);
+        return KexInitMessage.Create(kex, hostKeys, [.. _options.Ciphers], [.. _options.Macs], [.. _options.CompressionAlgorithms]);
     }
 
     /// <summary>

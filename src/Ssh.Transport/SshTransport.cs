@@ -64,6 +64,7 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <param name="options">Client settings; <see cref="SshClientOptions.HostKeyVerifier"/> is required.</param>
     /// <param name="cancellationToken">Cancels the handshake.</param>
     /// <returns>The connected transport.</returns>
+    /// <exception cref="ArgumentException"><paramref name="options"/> are not valid (see <see cref="SshTransportOptions.Validate"/>).</exception>
     /// <exception cref="SshAlgorithmNegotiationException">No algorithm in common for some category.</exception>
     /// <exception cref="SshHostKeyRejectedException">The verifier did not accept the server's host key.</exception>
     /// <exception cref="SshTimeoutException">The handshake took longer than <see cref="SshTransportOptions.HandshakeTimeout"/>.</exception>
@@ -72,11 +73,11 @@ public sealed partial class SshTransport : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.HostKeyVerifier is null)
-        {
-            throw new ArgumentException("A host key verifier is required; use KnownHostsVerifier, or a callback that decides.", nameof(options));
-        }
 
+        // Validated once, then an immutable copy per connection: later changes to the caller's object (a server
+        // shares one among all its connections) have no effect on this one, not even at a rekey.
+        options = options.Snapshot();
+        options.ValidateArgument(nameof(options));
         var session = new SshTransport(transport, SshRole.Client, options);
         await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);
         return session;
@@ -89,6 +90,7 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <param name="options">Server settings; at least one host key is required.</param>
     /// <param name="cancellationToken">Cancels the handshake.</param>
     /// <returns>The connected transport; service requests are answered by its receive loop.</returns>
+    /// <exception cref="ArgumentException"><paramref name="options"/> are not valid (see <see cref="SshTransportOptions.Validate"/>).</exception>
     /// <exception cref="SshAlgorithmNegotiationException">No algorithm in common for some category.</exception>
     /// <exception cref="SshTimeoutException">The handshake took longer than <see cref="SshTransportOptions.HandshakeTimeout"/>.</exception>
     /// <exception cref="SshProtocolException">The peer broke the protocol or disconnected.</exception>
@@ -96,11 +98,8 @@ public sealed partial class SshTransport : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.HostKeys.Count == 0)
-        {
-            throw new ArgumentException("A server needs at least one host key.", nameof(options));
-        }
-
+        options = options.Snapshot();
+        options.ValidateArgument(nameof(options));
         var session = new SshTransport(transport, SshRole.Server, options);
         await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);
         return session;

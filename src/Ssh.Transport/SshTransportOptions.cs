@@ -1,3 +1,4 @@
+using Ssh.Transport.Compression;
 using Ssh.Transport.Crypto;
 using Ssh.Transport.HostKeys;
 using Ssh.Transport.KeyExchange;
@@ -15,29 +16,46 @@ public delegate ValueTask<bool> SshHostKeyVerifier(SshPublicKey hostKey, Cancell
 /// <summary>
 /// Settings shared by both roles of an <see cref="SshTransport"/>: algorithm preferences, timeouts, limits.
 /// </summary>
+/// <remarks>
+/// A transport checks its options with <see cref="Validate"/> and keeps a copy when it starts: one options object
+/// may serve many connections, and changing it later affects only the connections started after the change.
+/// </remarks>
 public abstract class SshTransportOptions
 {
     /// <summary>The RFC 4253 §6.5 service names of the user-authentication protocol.</summary>
     public const string UserAuthService = "ssh-userauth";
 
+    // Not readonly: a snapshot replaces them with read-only copies.
+    private IList<string> _keyExchangeAlgorithms = [.. KexAlgorithm.DefaultOrder];
+    private IList<string> _hostKeyAlgorithms = [.. SshHostKeyAlgorithms.Default];
+    private IList<string> _ciphers = [.. CipherAlgorithm.DefaultOrder];
+    private IList<string> _macs = [.. MacAlgorithm.DefaultOrder];
+    private IList<string> _compressionAlgorithms = [.. CompressionMethods.Default];
+
     private protected SshTransportOptions()
     {
     }
 
-    /// <summary>Key-exchange methods in order of preference. Default: post-quantum hybrids, then curve25519, ECDH and DH; no SHA-1.</summary>
-    public IList<string> KeyExchangeAlgorithms { get; } = [.. KexAlgorithm.DefaultOrder];
+    /// <summary>
+    /// Key-exchange methods in order of preference. Default: post-quantum hybrids, then curve25519, ECDH and DH; no
+    /// SHA-1. See <see cref="SshAlgorithmCatalog"/> for every supported name.
+    /// </summary>
+    public IList<string> KeyExchangeAlgorithms => _keyExchangeAlgorithms;
 
     /// <summary>Host-key signature algorithms in order of preference. Default: ed25519, ECDSA, RSA with SHA-2; no ssh-rsa (SHA-1).</summary>
-    public IList<string> HostKeyAlgorithms { get; } = [.. SshHostKeyAlgorithms.Default];
+    public IList<string> HostKeyAlgorithms => _hostKeyAlgorithms;
 
     /// <summary>Ciphers in order of preference, for both directions. Default: AEAD first, then CTR; no CBC or 3DES.</summary>
-    public IList<string> Ciphers { get; } = [.. CipherAlgorithm.DefaultOrder];
+    public IList<string> Ciphers => _ciphers;
 
-    /// <summary>MACs in order of preference (not used with AEAD ciphers). Default: SHA-2, EtM first; no SHA-1.</summary>
-    public IList<string> Macs { get; } = [.. MacAlgorithm.DefaultOrder];
+    /// <summary>
+    /// MACs in order of preference (not used with AEAD ciphers; may be empty when only AEAD ciphers are offered).
+    /// Default: SHA-2, EtM first; no SHA-1.
+    /// </summary>
+    public IList<string> Macs => _macs;
 
-    /// <summary>Compression methods in order of preference: "none", "zlib", "zlib@openssh.com".</summary>
-    public IList<string> CompressionAlgorithms { get; } = ["none"];
+    /// <summary>Compression methods in order of preference: "none", "zlib", "zlib@openssh.com". Default: "none".</summary>
+    public IList<string> CompressionAlgorithms => _compressionAlgorithms;
 
     /// <summary>How long the identification exchange and the first key exchange may take. Default 60 seconds.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(60);
@@ -60,14 +78,94 @@ public abstract class SshTransportOptions
     /// </summary>
     public int MaxBufferedInboundBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>Send SSH_MSG_IGNORE after this long without traffic. Default: off.</summary>
+    /// <summary>Send SSH_MSG_IGNORE after this long without traffic. Default: off (<see cref="Timeout.InfiniteTimeSpan"/>).</summary>
     public TimeSpan KeepAliveInterval { get; set; } = Timeout.InfiniteTimeSpan;
 
-    /// <summary>The longest name-list accepted in a KEXINIT or EXT_INFO. Default 8 KiB.</summary>
+    /// <summary>The longest name-list accepted in a KEXINIT or EXT_INFO, in bytes. Default 8 KiB.</summary>
     public int MaxNameListLength { get; set; } = SshNameList.DefaultMaxLength;
 
     /// <summary>Packet limits, rekey limits, identification, clock and logger.</summary>
     public SshPacketizerOptions Packetizer { get; set; } = new();
+
+    /// <summary>
+    /// Checks every setting at once, as a transport does before it starts: algorithm names the library knows
+    /// (<see cref="SshAlgorithmCatalog"/>), each listed once, no empty list (the MACs may be empty when every cipher
+    /// is AEAD), no KEXINIT signal such as "ext-info-c" in a list; timeouts positive and at most about 49.7 days
+    /// (<see cref="KeepAliveInterval"/> may be <see cref="Timeout.InfiniteTimeSpan"/>); limits in range; the
+    /// <see cref="Packetizer"/> settings (<see cref="SshPacketizerOptions.Validate"/>); and what the role needs: a
+    /// client's host key verifier, a server's host keys and a host-key algorithm they can sign with. The defaults
+    /// are valid, but for those role requirements.
+    /// </summary>
+    /// <exception cref="ArgumentException">A setting is not valid; the message lists every problem.</exception>
+    public void Validate() => ValidateArgument(paramName: null);
+
+    /// <summary>As <see cref="Validate"/>, for a method that checks its argument: the exception names the parameter.</summary>
+    /// <param name="paramName">The name of the parameter that carried these options, or null.</param>
+    /// <exception cref="ArgumentException">A setting is not valid; the message lists every problem.</exception>
+    internal void ValidateArgument(string? paramName)
+    {
+        var problems = new List<string>();
+        AddProblems(problems);
+        OptionsValidation.ThrowIfAny(problems, $"{GetType().Name} settings", paramName);
+    }
+
+    /// <summary>A copy whose lists are read-only and whose later changes neither side sees; not validated.</summary>
+    internal SshTransportOptions Snapshot()
+    {
+        var copy = (SshTransportOptions)MemberwiseClone();
+        copy.Freeze();
+        return copy;
+    }
+
+    /// <summary>Adds a sentence per problem; a role adds its own checks.</summary>
+    private protected virtual void AddProblems(List<string> problems)
+    {
+        OptionsValidation.CheckAlgorithms(problems, nameof(KeyExchangeAlgorithms), KeyExchangeAlgorithms, SshAlgorithmCategory.KeyExchange);
+        OptionsValidation.CheckAlgorithms(problems, nameof(HostKeyAlgorithms), HostKeyAlgorithms, SshAlgorithmCategory.HostKey);
+        OptionsValidation.CheckAlgorithms(problems, nameof(Ciphers), Ciphers, SshAlgorithmCategory.Cipher);
+
+        // RFC 4253 §6.4's MAC is needed by any cipher that does not authenticate itself.
+        string? needsMac = Ciphers.FirstOrDefault(c => c is not null && CipherAlgorithm.Find(c) is { IsAead: false });
+        if (Macs.Count == 0 && needsMac is not null)
+        {
+            problems.Add($"{nameof(Macs)} is empty, but {nameof(Ciphers)} offers '{needsMac}', which needs a MAC; name at least one MAC.");
+        }
+        else
+        {
+            OptionsValidation.CheckAlgorithms(problems, nameof(Macs), Macs, SshAlgorithmCategory.Mac, allowEmpty: true);
+        }
+
+        OptionsValidation.CheckAlgorithms(problems, nameof(CompressionAlgorithms), CompressionAlgorithms, SshAlgorithmCategory.Compression);
+        OptionsValidation.CheckTimeout(problems, nameof(HandshakeTimeout), HandshakeTimeout, allowInfinite: false);
+        OptionsValidation.CheckTimeout(problems, nameof(KeyExchangeTimeout), KeyExchangeTimeout, allowInfinite: false);
+        OptionsValidation.CheckTimeout(problems, nameof(KeepAliveInterval), KeepAliveInterval, allowInfinite: true);
+        OptionsValidation.CheckRange(problems, nameof(MaxQueuedPacketsDuringKeyExchange), MaxQueuedPacketsDuringKeyExchange, 1);
+        if (Packetizer is null)
+        {
+            problems.Add($"{nameof(Packetizer)} is null.");
+            OptionsValidation.CheckRange(problems, nameof(MaxNameListLength), MaxNameListLength, OptionsValidation.MaxNameLength);
+            return;
+        }
+
+        // A name-list holds at least one name of up to 64 characters (RFC 4251 §6), and fits in a packet.
+        OptionsValidation.CheckRange(
+            problems, nameof(MaxNameListLength), MaxNameListLength, OptionsValidation.MaxNameLength, Packetizer.MaxPacketLength,
+            "(a name may be 64 characters long, and a name-list must fit in a packet)");
+        OptionsValidation.CheckRange(
+            problems, nameof(MaxBufferedInboundBytes), MaxBufferedInboundBytes, 4096);
+        Packetizer.AddProblems(problems, nameof(Packetizer) + ".");
+    }
+
+    /// <summary>Replaces every list by a read-only copy and the packetizer settings by a copy; a role adds its own.</summary>
+    private protected virtual void Freeze()
+    {
+        _keyExchangeAlgorithms = OptionsValidation.Freeze(_keyExchangeAlgorithms);
+        _hostKeyAlgorithms = OptionsValidation.Freeze(_hostKeyAlgorithms);
+        _ciphers = OptionsValidation.Freeze(_ciphers);
+        _macs = OptionsValidation.Freeze(_macs);
+        _compressionAlgorithms = OptionsValidation.Freeze(_compressionAlgorithms);
+        Packetizer = Packetizer?.Clone()!;
+    }
 }
 
 /// <summary>Settings of the client role.</summary>
@@ -75,29 +173,85 @@ public sealed class SshClientOptions : SshTransportOptions
 {
     /// <summary>Decides whether the server's host key is trusted; required. See <see cref="KnownHostsVerifier"/>.</summary>
     public SshHostKeyVerifier? HostKeyVerifier { get; set; }
+
+    /// <inheritdoc cref="SshTransportOptions.Snapshot"/>
+    internal new SshClientOptions Snapshot() => (SshClientOptions)base.Snapshot();
+
+    private protected override void AddProblems(List<string> problems)
+    {
+        base.AddProblems(problems);
+        if (HostKeyVerifier is null)
+        {
+            problems.Add($"{nameof(HostKeyVerifier)} is null; a client must decide whether to trust the server's host key: use {nameof(KnownHostsVerifier)}, or a callback that decides.");
+        }
+    }
 }
 
 /// <summary>Settings of the server role.</summary>
 public sealed class SshServerOptions : SshTransportOptions
 {
+    private IList<SshHostKey> _hostKeys = [];
+    private IList<string> _services = [UserAuthService];
+    private IList<string> _serverSignatureAlgorithms = [.. SshHostKeyAlgorithms.Default];
+
     /// <summary>Creates server settings; the server also offers zlib@openssh.com compression by default, as OpenSSH does.</summary>
     public SshServerOptions()
     {
-        CompressionAlgorithms.Add("zlib@openssh.com");
+        CompressionAlgorithms.Add(CompressionMethods.ZlibDelayed);
     }
 
-    /// <summary>The host keys to prove our identity with; at least one.</summary>
-    public IList<SshHostKey> HostKeys { get; } = [];
+    /// <summary>
+    /// The host keys to prove our identity with; at least one, able to sign with one of the
+    /// <see cref="SshTransportOptions.HostKeyAlgorithms"/>. The caller keeps ownership: the transport does not
+    /// dispose them.
+    /// </summary>
+    public IList<SshHostKey> HostKeys => _hostKeys;
 
     /// <summary>Services the client may request (RFC 4253 §10). Default: ssh-userauth.</summary>
-    public IList<string> Services { get; } = [UserAuthService];
+    public IList<string> Services => _services;
 
     /// <summary>
     /// The server-sig-algs extension sent to clients that ask for extension info (RFC 8308 §3.1): the public-key
     /// signature algorithms the user-authentication layer accepts.
     /// </summary>
-    public IList<string> ServerSignatureAlgorithms { get; } =
-        ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256"];
+    public IList<string> ServerSignatureAlgorithms => _serverSignatureAlgorithms;
+
+    /// <inheritdoc cref="SshTransportOptions.Snapshot"/>
+    internal new SshServerOptions Snapshot() => (SshServerOptions)base.Snapshot();
+
+    private protected override void AddProblems(List<string> problems)
+    {
+        base.AddProblems(problems);
+        OptionsValidation.CheckNames(problems, nameof(Services), Services);
+        OptionsValidation.CheckNames(problems, nameof(ServerSignatureAlgorithms), ServerSignatureAlgorithms);
+        if (HostKeys.Count == 0)
+        {
+            problems.Add($"{nameof(HostKeys)} is empty; a server needs at least one host key.");
+            return;
+        }
+
+        if (HostKeys.Contains(null!))
+        {
+            problems.Add($"{nameof(HostKeys)} contains null.");
+            return;
+        }
+
+        // Only the names the library knows count; unknown ones were reported above.
+        if (!HostKeyAlgorithms.Any(name => name is not null && SshAlgorithmCatalog.IsSupported(SshAlgorithmCategory.HostKey, name)
+            && HostKeys.Any(key => key.SignatureAlgorithms.Contains(name))))
+        {
+            string canSign = string.Join(", ", HostKeys.SelectMany(k => k.SignatureAlgorithms).Distinct(StringComparer.Ordinal));
+            problems.Add($"{nameof(HostKeyAlgorithms)} ({string.Join(", ", HostKeyAlgorithms)}) names no algorithm the host keys can sign with; they sign with {canSign}.");
+        }
+    }
+
+    private protected override void Freeze()
+    {
+        base.Freeze();
+        _hostKeys = OptionsValidation.Freeze(_hostKeys);
+        _services = OptionsValidation.Freeze(_services);
+        _serverSignatureAlgorithms = OptionsValidation.Freeze(_serverSignatureAlgorithms);
+    }
 }
 
 /// <summary>The algorithms a key exchange agreed on (RFC 4253 §7.1).</summary>

@@ -171,7 +171,7 @@ public class ArgumentTests
     [Test]
     public void The_algorithm_lists_parse_in_order_without_duplicates()
     {
-        List<string> names = Algorithms.ParseList("t", "--cipher", " aes256-ctr,aes128-gcm@openssh.com,aes256-ctr ", Algorithms.Cipher);
+        List<string> names = Algorithms.ParseList("t", "--cipher", " aes256-ctr,aes128-gcm@openssh.com,aes256-ctr ", SshAlgorithmCategory.Cipher);
         Assert.That(names, Is.EqualTo(new[] { "aes256-ctr", "aes128-gcm@openssh.com" }));
     }
 }

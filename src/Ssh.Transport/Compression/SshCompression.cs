@@ -22,6 +22,15 @@ internal static class CompressionMethods
     public const string Zlib = "zlib";
     public const string ZlibDelayed = "zlib@openssh.com";
 
+    /// <summary>Every method this library implements.</summary>
+    public static IReadOnlyList<string> All { get; } = [None, ZlibDelayed, Zlib];
+
+    /// <summary>
+    /// What a client offers by default: no compression. A server also offers <see cref="ZlibDelayed"/>, as OpenSSH
+    /// does, so that a client that asks for compression gets it after authentication.
+    /// </summary>
+    public static IReadOnlyList<string> Default { get; } = [None];
+
     public static CompressionMethod? Parse(string name) => name switch
     {
         None => CompressionMethod.None,

@@ -181,25 +181,46 @@ internal struct IdentificationReader
     /// <exception cref="ArgumentException">The software version or comments are not allowed.</exception>
     internal static byte[] Format(string softwareVersion, string? comments)
     {
+        string? problem = FindProblem(softwareVersion, comments, out string parameter);
+        if (problem is not null)
+        {
+            throw new ArgumentException(problem, parameter);
+        }
+
+        return Encoding.ASCII.GetBytes(comments is null ? $"SSH-2.0-{softwareVersion}" : $"SSH-2.0-{softwareVersion} {comments}");
+    }
+
+    /// <summary>
+    /// What RFC 4253 §4.2 forbids in our software version or comments, or null when the line they make is allowed.
+    /// </summary>
+    /// <param name="softwareVersion">The softwareversion of the line.</param>
+    /// <param name="comments">The optional comments.</param>
+    /// <param name="parameter">The name of the parameter at fault, "softwareVersion" or "comments".</param>
+    internal static string? FindProblem(string softwareVersion, string? comments, out string parameter)
+    {
+        parameter = nameof(softwareVersion);
         if (string.IsNullOrEmpty(softwareVersion)
             || !Ascii.IsValid(softwareVersion)
             || softwareVersion.AsSpan().IndexOfAnyExceptInRange('!', '~') >= 0
             || softwareVersion.Contains('-', StringComparison.Ordinal))
         {
-            throw new ArgumentException("The software version must be printable US-ASCII without spaces or '-' (RFC 4253 §4.2).", nameof(softwareVersion));
+            return "The software version must be printable US-ASCII without spaces or '-' (RFC 4253 §4.2).";
         }
 
+        parameter = nameof(comments);
         if (comments is not null && (!Ascii.IsValid(comments) || comments.AsSpan().IndexOfAnyExceptInRange(' ', '~') >= 0))
         {
-            throw new ArgumentException("The comments must be printable US-ASCII.", nameof(comments));
+            return "The comments must be printable US-ASCII.";
         }
 
-        string line = comments is null ? $"SSH-2.0-{softwareVersion}" : $"SSH-2.0-{softwareVersion} {comments}";
-        if (line.Length + 2 > MaxLineLength)
+        // "SSH-2.0-" + softwareversion [+ SP + comments] + CR LF.
+        int length = 8 + softwareVersion.Length + (comments is null ? 0 : 1 + comments.Length) + 2;
+        if (length > MaxLineLength)
         {
-            throw new ArgumentException($"The identification line may not exceed {MaxLineLength} bytes with CR LF.", nameof(comments));
+            parameter = comments is null ? nameof(softwareVersion) : nameof(comments);
+            return $"The identification line may not exceed {MaxLineLength} bytes with CR LF.";
         }
 
-        return Encoding.ASCII.GetBytes(line);
+        return null;
     }
 }

@@ -28,6 +28,15 @@ internal static class SshHostKeyAlgorithms
     public static IReadOnlyList<string> Default { get; } =
         [Ed25519, EcdsaNistP256, EcdsaNistP384, EcdsaNistP521, RsaSha512, RsaSha256];
 
+    /// <summary>
+    /// Every signature algorithm this library signs and verifies with, strongest first; "ssh-rsa" (SHA-1) last.
+    /// </summary>
+    public static IReadOnlyList<string> All { get; } =
+        [Ed25519, EcdsaNistP256, EcdsaNistP384, EcdsaNistP521, RsaSha512, RsaSha256, RsaSha1];
+
+    /// <summary>True for "ssh-rsa" (SHA-1 signatures): never offered unless configured by name.</summary>
+    public static bool IsLegacy(string signatureAlgorithm) => signatureAlgorithm == RsaSha1;
+
     /// <summary>The key type a signature algorithm signs with, or null for an algorithm this library lacks.</summary>
     public static string? GetKeyType(string signatureAlgorithm) => signatureAlgorithm switch
     {

@@ -337,7 +337,7 @@ public class PacketizerKeyInstallationTests
     }
 
     /// <summary>A server that offers every suite, and a bare client (packetizer + the key exchange below) connected to it.</summary>
-    private static async Task<(SshPacketizer Client, SshTransport Server)> ConnectBareClientAsync(string cipher, string? mac, string compression, bool strictKex)
+    internal static async Task<(SshPacketizer Client, SshTransport Server)> ConnectBareClientAsync(string cipher, string? mac, string compression, bool strictKex)
     {
         SshServerOptions options = SessionHarness.ServerOptions(SshHostKeyType.Ed25519);
         options.Ciphers.Clear();

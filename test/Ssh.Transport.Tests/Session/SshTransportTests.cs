@@ -335,24 +335,27 @@ public class SshTransportTests
     [Test]
     public async Task Rekey_PeerAnswersUnimplementedToOurKexInit_FailsInsteadOfHanging()
     {
-        (SshTransport client, SshTransport server) = await ConnectAsync(ClientOptions(), ServerOptions());
-        Task rekey = client.RekeyAsync();
-
-        // Like sshd before user authentication: the client's KEXINIT is answered with UNIMPLEMENTED, never a KEXINIT.
-        SshPacket kexInit = await server.Packetizer.ReadPacketAsync();
+        // A bare packetizer as the peer, keyed by hand: like sshd before user authentication, it answers our KEXINIT
+        // with UNIMPLEMENTED and never with a KEXINIT.
+        (SshPacketizer peer, SshTransport server) = await Ssh.Transport.Tests.Framing.PacketizerKeyInstallationTests.ConnectBareClientAsync("aes128-gcm@openssh.com", null, "none", strictKex: true);
+        Task rekey = server.RekeyAsync();
+        SshPacket kexInit = await peer.ReadPacketAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.That(kexInit.MessageNumber, Is.EqualTo(SshMessageNumber.KexInit));
-        await server.Packetizer.WritePacketAsync(kexInit.SequenceNumber, static (w, sequenceNumber) =>
+        await peer.WritePacketAsync(kexInit.SequenceNumber, static (w, sequenceNumber) =>
         {
             var writer = new SshWriter(w);
             writer.WriteByte(SshMessageNumber.Unimplemented);
             writer.WriteUInt32(sequenceNumber);
         });
 
-        var ex = Assert.ThrowsAsync<SshProtocolException>(async () => await client.ReadMessageAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        var ex = Assert.ThrowsAsync<SshProtocolException>(async () => await server.ReadMessageAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.KeyExchangeFailed));
+        Assert.That(ex.Message, Does.Contain("UNIMPLEMENTED"));
         Assert.ThrowsAsync<SshProtocolException>(async () => await rekey.WaitAsync(TimeSpan.FromSeconds(10)));
-        await client.DisposeAsync();
+        SshConnectionClosedEventArgs end = await server.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That((end.ClosedBy, end.Reason), Is.EqualTo((SshInitiator.Local, SshDisconnectReason.KeyExchangeFailed)));
         await server.DisposeAsync();
+        await peer.DisposeAsync();
     }
 
     [Test]
