@@ -337,9 +337,10 @@ public class PacketizerKeyInstallationTests
     }
 
     /// <summary>A server that offers every suite, and a bare client (packetizer + the key exchange below) connected to it.</summary>
-    internal static async Task<(SshPacketizer Client, SshTransport Server)> ConnectBareClientAsync(string cipher, string? mac, string compression, bool strictKex)
+    internal static async Task<(SshPacketizer Client, SshTransport Server)> ConnectBareClientAsync(string cipher, string? mac, string compression, bool strictKex, Action<SshServerOptions>? configure = null)
     {
         SshServerOptions options = SessionHarness.ServerOptions(SshHostKeyType.Ed25519);
+        configure?.Invoke(options);
         options.Ciphers.Clear();
         options.Macs.Clear();
         options.CompressionAlgorithms.Clear();

@@ -7,9 +7,14 @@ namespace Ssh.Transport.Tests.Infrastructure;
 /// <summary>Client and server ends joined by two in-memory pipes.</summary>
 internal sealed class PipePair
 {
-    public PipePair(MemoryPool<byte>? pool = null, int minimumSegmentSize = -1)
+    public PipePair(MemoryPool<byte>? pool = null, int minimumSegmentSize = -1, long pauseWriterThreshold = 0)
     {
-        var options = new PipeOptions(pool: pool ?? new DirtyMemoryPool(), minimumSegmentSize: minimumSegmentSize, useSynchronizationContext: false, pauseWriterThreshold: 0);
+        var options = new PipeOptions(
+            pool: pool ?? new DirtyMemoryPool(),
+            minimumSegmentSize: minimumSegmentSize,
+            useSynchronizationContext: false,
+            pauseWriterThreshold: pauseWriterThreshold,
+            resumeWriterThreshold: pauseWriterThreshold / 2);
         ClientToServer = new Pipe(options);
         ServerToClient = new Pipe(options);
         Client = new DuplexPipe(ServerToClient.Reader, ClientToServer.Writer);
