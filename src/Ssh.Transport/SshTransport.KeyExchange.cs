@@ -27,7 +27,7 @@ public sealed partial class SshTransport
     private uint _gexMin;
     private uint _gexPreferred;
     private uint _gexMax;
-    private SshHostKey? _serverHostKey;
+    private SshPrivateKey? _serverHostKey;
     private bool _skipGuessedPacket;
     private bool _newKeysSentThisExchange;
     private bool _newKeysReceivedThisExchange;
@@ -514,7 +514,7 @@ public sealed partial class SshTransport
         {
             _agreement!.ComputeSharedSecret(serverPublic, encodedK);
             byte[] h = ComputeExchangeHash(hostKeyBlob, _agreement.LocalPublic.Span, serverPublic, encodedK.WrittenSpan);
-            if (!SshHostKey.VerifySignature(hostKey, negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys))
+            if (!SshPrivateKey.VerifySignature(hostKey, negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys))
             {
                 throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The server's signature of the exchange hash does not verify.");
             }
@@ -556,7 +556,7 @@ public sealed partial class SshTransport
         try
         {
             _agreement.ComputeSharedSecret(clientPublic, encodedK);
-            SshHostKey key = _serverHostKey!;
+            SshPrivateKey key = _serverHostKey!;
             byte[] hostKeyBlob = key.PublicKey.Blob.ToArray();
             byte[] h = ComputeExchangeHash(hostKeyBlob, clientPublic, _agreement.LocalPublic.Span, encodedK.WrittenSpan);
             var signature = new ArrayBufferWriter<byte>(512);

@@ -69,7 +69,7 @@ public sealed class SshServerOptions : SshTransportOptions
     }
 
     /// <summary>The host keys to prove our identity with; at least one.</summary>
-    public IList<SshHostKey> HostKeys { get; } = [];
+    public IList<SshPrivateKey> HostKeys { get; } = [];
 
     /// <summary>Services the client may request (RFC 4253 §10). Default: ssh-userauth.</summary>
     public IList<string> Services { get; } = [UserAuthService];

@@ -103,7 +103,7 @@ public class ArgumentTests
     public async Task Serve_refuses_host_key_algorithms_its_keys_cannot_sign_with()
     {
         using var folder = new TempFolder();
-        using SshHostKey key = SshHostKey.Generate(SshHostKeyType.Ed25519);
+        using SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
         string file = folder.Write("key", key.ExportOpenSsh());
         CliResult result = await CliRunner.RunAsync("serve", "--host-key", file, "--hostkey", "rsa-sha2-256");
         Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
@@ -115,7 +115,7 @@ public class ArgumentTests
     public async Task Serve_refuses_a_public_key_file_as_host_key()
     {
         using var folder = new TempFolder();
-        using SshHostKey key = SshHostKey.Generate(SshHostKeyType.Ed25519);
+        using SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
         string file = folder.Write("key.pub", key.PublicKey + " comment\n");
         CliResult result = await CliRunner.RunAsync("serve", "--host-key", file);
         Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());

@@ -6,7 +6,7 @@ namespace Ssh.Transport;
 
 /// <summary>
 /// An SSH public key: a host key as the server sends it in K_S (RFC 4253 §6.6), as a known_hosts or .pub line
-/// shows it, or the public half of an <see cref="SshHostKey"/>.
+/// shows it, or the public half of an <see cref="SshPrivateKey"/>.
 /// </summary>
 /// <remarks>
 /// <para>

@@ -15,7 +15,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void Sign_Blob_IsNameThenSignatureAndVerifies(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
 
         byte[] blob = HostKeyTestKeys.Sign(key, algorithm, data);
@@ -42,7 +42,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void Sign_AppendsToOutput_PreviousContentKept(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         var output = new ArrayBufferWriter<byte>();
         output.Write("prefix"u8);
 
@@ -55,7 +55,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void VerifySignature_OtherKeyOfSameType_False(SshHostKeyType type, string algorithm)
     {
-        using SshHostKey other = type == SshHostKeyType.Rsa ? SshHostKey.Generate(type, 2048) : SshHostKey.Generate(type);
+        using SshPrivateKey other = type == SshHostKeyType.Rsa ? SshPrivateKey.Generate(type, 2048) : SshPrivateKey.Generate(type);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(other, algorithm, data);
 
@@ -65,7 +65,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void VerifySignature_AnyBitFlipped_False(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(key, algorithm, data);
 
@@ -83,7 +83,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void VerifySignature_TruncatedOrExtended_False(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(key, algorithm, data);
 
@@ -98,7 +98,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void VerifySignature_InnerSignatureTruncatedWithConsistentLengths_False(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
         var reader = new SshReader(HostKeyTestKeys.Sign(key, algorithm, data));
         reader.ReadString();
@@ -114,7 +114,7 @@ public class SignatureTests
     [Test]
     public void VerifySignature_RsaNameInBlobDiffersFromNegotiated_False()
     {
-        SshHostKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
         byte[] data = RandomData();
         string[] names = ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
         foreach (string signedWith in names)
@@ -139,7 +139,7 @@ public class SignatureTests
     [TestCase(SshHostKeyType.Ed25519, "")]
     public void VerifySignature_AlgorithmNotForKeyType_False(SshHostKeyType type, string negotiated)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(key, key.SignatureAlgorithms[0], data);
 
@@ -150,7 +150,7 @@ public class SignatureTests
     [Test]
     public void SshRsa_Sha1_RefusedUnlessAllowed()
     {
-        SshHostKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
         byte[] data = RandomData();
         var output = new ArrayBufferWriter<byte>();
 
@@ -158,8 +158,8 @@ public class SignatureTests
         Assert.That(output.WrittenCount, Is.Zero);
 
         byte[] blob = HostKeyTestKeys.Sign(key, "ssh-rsa", data);
-        Assert.That(SshHostKey.VerifySignature(key.PublicKey, "ssh-rsa", data, blob), Is.False);
-        Assert.That(SshHostKey.VerifySignature(key.PublicKey, "ssh-rsa", data, blob, allowSha1: true), Is.True);
+        Assert.That(SshPrivateKey.VerifySignature(key.PublicKey, "ssh-rsa", data, blob), Is.False);
+        Assert.That(SshPrivateKey.VerifySignature(key.PublicKey, "ssh-rsa", data, blob, allowSha1: true), Is.True);
         Assert.That(key.SignatureAlgorithms, Is.EqualTo(new[] { "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa" }));
     }
 
@@ -177,7 +177,7 @@ public class SignatureTests
     public void VerifySignature_Ed25519SPlusGroupOrder_False()
     {
         // RFC 8032 §5.1.7: S must be below L. S + L passes a check done modulo L: the classic malleability.
-        SshHostKey key = HostKeyTestKeys.Get(SshHostKeyType.Ed25519);
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Ed25519);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(key, "ssh-ed25519", data);
         Span<byte> s = blob.AsSpan(blob.Length - 32);
@@ -193,7 +193,7 @@ public class SignatureTests
     [TestCase(SshHostKeyType.EcdsaNistP521)]
     public void VerifySignature_EcdsaScalarsOutOfRange_False(SshHostKeyType type)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         string algorithm = key.KeyType;
         byte[] data = RandomData();
         var reader = new SshReader(HostKeyTestKeys.Sign(key, algorithm, data));
@@ -234,7 +234,7 @@ public class SignatureTests
     public void VerifySignature_RsaSignatureWithoutLeadingZero_AcceptedLikeOpenSsh()
     {
         // About one signature in 256 starts with a zero byte; some peers send it shortened. Find one.
-        SshHostKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
         for (int attempt = 0; attempt < 4096; attempt++)
         {
             byte[] data = BitConverter.GetBytes(attempt);
@@ -260,7 +260,7 @@ public class SignatureTests
         var random = new Random(4253);
         foreach (SshHostKeyType type in Enum.GetValues<SshHostKeyType>())
         {
-            SshHostKey key = HostKeyTestKeys.Get(type);
+            SshPrivateKey key = HostKeyTestKeys.Get(type);
             for (int i = 0; i < 200; i++)
             {
                 byte[] garbage = new byte[random.Next(0, 600)];
@@ -271,7 +271,7 @@ public class SignatureTests
                     garbage = SignatureBlob(key.SignatureAlgorithms[0], garbage);
                 }
 
-                Assert.That(SshHostKey.VerifySignature(key.PublicKey, key.SignatureAlgorithms[0], "H"u8, garbage), Is.False);
+                Assert.That(SshPrivateKey.VerifySignature(key.PublicKey, key.SignatureAlgorithms[0], "H"u8, garbage), Is.False);
             }
         }
     }
@@ -281,7 +281,7 @@ public class SignatureTests
     {
         foreach (SshHostKeyType type in Enum.GetValues<SshHostKeyType>())
         {
-            SshHostKey key = HostKeyTestKeys.Get(type);
+            SshPrivateKey key = HostKeyTestKeys.Get(type);
             string algorithm = key.SignatureAlgorithms[0];
             bool[] results = new bool[64];
             Parallel.For(0, results.Length, i =>
@@ -296,7 +296,7 @@ public class SignatureTests
     [Test]
     public void Dispose_ThenSignOrExport_ThrowsObjectDisposed()
     {
-        SshHostKey key = SshHostKey.Generate(SshHostKeyType.Ed25519);
+        SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
         SshPublicKey publicKey = key.PublicKey;
         key.Dispose();
         key.Dispose();
@@ -309,8 +309,8 @@ public class SignatureTests
     [Test]
     public void Dispose_Ed25519_SeedZeroed()
     {
-        SshHostKey key = SshHostKey.Generate(SshHostKeyType.Ed25519);
-        object inner = typeof(SshHostKey).GetField("_key", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(key)!;
+        SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        object inner = typeof(SshPrivateKey).GetField("_key", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(key)!;
         byte[] seed = (byte[])inner.GetType().GetField("_seed", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(inner)!;
         Assert.That(seed, Has.Some.Not.Zero);
 

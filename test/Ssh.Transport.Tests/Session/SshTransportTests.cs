@@ -477,7 +477,7 @@ public class KnownHostsSessionTests
     [Test]
     public async Task ForHost_TrustedKeyConnects_UnknownKeyIsRefused()
     {
-        SshHostKey key = SessionHarness.Key(SshHostKeyType.Ed25519);
+        SshPrivateKey key = SessionHarness.Key(SshHostKeyType.Ed25519);
         var knownHosts = KnownHostsVerifier.Parse($"[127.0.0.1]:2222 {key.PublicKey}\n");
 
         SshClientOptions trusting = SessionHarness.ClientOptions();

@@ -20,12 +20,12 @@ namespace Ssh.Transport;
 /// the private key bytes this object holds, and must not race with a signature in progress.
 /// </para>
 /// </remarks>
-public sealed class SshHostKey : IDisposable
+public sealed class SshPrivateKey : IDisposable
 {
     private readonly PrivateKey _key;
     private volatile bool _disposed;
 
-    private SshHostKey(PrivateKey key, string comment)
+    private SshPrivateKey(PrivateKey key, string comment)
     {
         _key = key;
         Comment = comment;
@@ -51,7 +51,7 @@ public sealed class SshHostKey : IDisposable
     /// <param name="type">The kind of key.</param>
     /// <returns>The key.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="type"/> is not a defined value.</exception>
-    public static SshHostKey Generate(SshHostKeyType type) =>
+    public static SshPrivateKey Generate(SshHostKeyType type) =>
         Generate(type, type switch
         {
             SshHostKeyType.Ed25519 => 256,
@@ -71,7 +71,7 @@ public sealed class SshHostKey : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">
     /// <paramref name="type"/> is not a defined value, or <paramref name="keySizeInBits"/> does not fit it.
     /// </exception>
-    public static SshHostKey Generate(SshHostKeyType type, int keySizeInBits)
+    public static SshPrivateKey Generate(SshHostKeyType type, int keySizeInBits)
     {
         int expected = type switch
         {
@@ -96,7 +96,7 @@ public sealed class SshHostKey : IDisposable
             SshHostKeyType.EcdsaNistP521 => EcdsaPrivateKey.Generate(EcdsaCurve.NistP521),
             _ => RsaPrivateKey.Generate(keySizeInBits),
         };
-        return new SshHostKey(key, string.Empty);
+        return new SshPrivateKey(key, string.Empty);
     }
 
     /// <summary>Loads a private key file: OpenSSH format or PEM, unencrypted.</summary>
@@ -109,7 +109,7 @@ public sealed class SshHostKey : IDisposable
     /// <exception cref="NotSupportedException">
     /// The key is encrypted with a passphrase, or of a type or size this library does not support.
     /// </exception>
-    public static SshHostKey Load(string path)
+    public static SshPrivateKey Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         return Parse(File.ReadAllText(path));
@@ -123,7 +123,7 @@ public sealed class SshHostKey : IDisposable
     /// <exception cref="NotSupportedException">
     /// The key is encrypted with a passphrase, or of a type or size this library does not support.
     /// </exception>
-    public static SshHostKey Parse(string text)
+    public static SshPrivateKey Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         if (text.Contains(OpenSshPrivateKeyFile.BeginLine, StringComparison.Ordinal))
@@ -157,14 +157,14 @@ public sealed class SshHostKey : IDisposable
     /// formats do not all tie the private numbers to the public ones, and not every platform's import checks them; a
     /// host key that signs wrongly would only show up as every client refusing the server.
     /// </summary>
-    private static SshHostKey Checked(PrivateKey key, string comment)
+    private static SshPrivateKey Checked(PrivateKey key, string comment)
     {
         try
         {
             ReadOnlySpan<byte> data = "Ssh.Transport host key self-test"u8;
             string algorithm = key.SignatureAlgorithms[0];
             var blob = new ArrayBufferWriter<byte>(64 + key.MaxSignatureSize);
-            var hostKey = new SshHostKey(key, comment);
+            var hostKey = new SshPrivateKey(key, comment);
             hostKey.Sign(algorithm, data, blob);
             if (!VerifySignature(key.PublicKey, algorithm, data, blob.WrittenSpan))
             {
