@@ -514,7 +514,7 @@ public sealed partial class SshTransport
         {
             _agreement!.ComputeSharedSecret(serverPublic, encodedK);
             byte[] h = ComputeExchangeHash(hostKeyBlob, _agreement.LocalPublic.Span, serverPublic, encodedK.WrittenSpan);
-            if (!SshPrivateKey.VerifySignature(hostKey, negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys))
+            if (!hostKey.VerifySignature(negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys))
             {
                 throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The server's signature of the exchange hash does not verify.");
             }

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Ssh.Transport.HostKeys;
 
 /// <summary>
@@ -28,6 +30,8 @@ internal static class SshHostKeyAlgorithms
     public static IReadOnlyList<string> Default { get; } =
         [Ed25519, EcdsaNistP256, EcdsaNistP384, EcdsaNistP521, RsaSha512, RsaSha256];
 
+    private static readonly string[] s_all = [Ed25519, EcdsaNistP256, EcdsaNistP384, EcdsaNistP521, RsaSha512, RsaSha256, RsaSha1];
+
     /// <summary>The key type a signature algorithm signs with, or null for an algorithm this library lacks.</summary>
     public static string? GetKeyType(string signatureAlgorithm) => signatureAlgorithm switch
     {
@@ -35,6 +39,20 @@ internal static class SshHostKeyAlgorithms
         RsaSha512 or RsaSha256 or RsaSha1 => Rsa,
         _ => null,
     };
+
+    /// <summary>The signature algorithm a name from the wire spells, as its constant, or null for one this library lacks.</summary>
+    public static string? Find(ReadOnlySpan<byte> name)
+    {
+        foreach (string algorithm in s_all)
+        {
+            if (Ascii.Equals(name, algorithm))
+            {
+                return algorithm;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The key type of <paramref name="type"/>.</summary>
     public static string GetKeyType(SshHostKeyType type) => type switch

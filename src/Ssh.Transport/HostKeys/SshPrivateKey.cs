@@ -6,7 +6,8 @@ using Ssh.Transport.HostKeys;
 namespace Ssh.Transport;
 
 /// <summary>
-/// A server's private host key (RFC 4253 §6.6): signs the exchange hash H in the key exchange reply.
+/// A private key: a server's host key, which signs the exchange hash H (RFC 4253 §6.6, §8), or a user's key, which
+/// signs a publickey authentication request (RFC 4252 §7).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -155,23 +156,23 @@ public sealed class SshPrivateKey : IDisposable
     /// <summary>
     /// Wraps a loaded key after a pairwise consistency test: one signature, checked with the public key. The file
     /// formats do not all tie the private numbers to the public ones, and not every platform's import checks them; a
-    /// host key that signs wrongly would only show up as every client refusing the server.
+    /// key that signs wrongly would only show up as every peer refusing it.
     /// </summary>
     private static SshPrivateKey Checked(PrivateKey key, string comment)
     {
         try
         {
-            ReadOnlySpan<byte> data = "Ssh.Transport host key self-test"u8;
+            ReadOnlySpan<byte> data = "Ssh.Transport private key self-test"u8;
             string algorithm = key.SignatureAlgorithms[0];
-            var blob = new ArrayBufferWriter<byte>(64 + key.MaxSignatureSize);
-            var hostKey = new SshPrivateKey(key, comment);
-            hostKey.Sign(algorithm, data, blob);
-            if (!VerifySignature(key.PublicKey, algorithm, data, blob.WrittenSpan))
+            var blob = new ArrayBufferWriter<byte>(GetMaxSignatureBlobLength(key, algorithm));
+            var privateKey = new SshPrivateKey(key, comment);
+            privateKey.Sign(algorithm, data, blob);
+            if (!key.PublicKey.VerifySignature(algorithm, data, blob.WrittenSpan))
             {
                 throw new FormatException("The private key does not match its public key: its signatures do not verify.");
             }
 
-            return hostKey;
+            return privateKey;
         }
         catch
         {
@@ -203,81 +204,106 @@ public sealed class SshPrivateKey : IDisposable
     }
 
     /// <summary>
-    /// Signs <paramref name="data"/> (the exchange hash H) and writes the signature blob: string signature algorithm,
-    /// string signature bytes, i.e. the contents of the "signature of H" string of KEX_ECDH_REPLY or KEXDH_REPLY.
+    /// Signs <paramref name="data"/> and writes the signature blob (RFC 4253 §6.6): string signature algorithm, string
+    /// signature. The signature is 64 raw bytes for ssh-ed25519 (RFC 8709 §6); the encoding of mpint r, mpint s for
+    /// ECDSA (RFC 5656 §3.1.2); and for RSA (RFC 8332 §3) as many bytes as the modulus, the key type staying "ssh-rsa".
     /// </summary>
-    /// <param name="signatureAlgorithm">The negotiated host key algorithm, one of <see cref="SignatureAlgorithms"/>.</param>
-    /// <param name="data">The data to sign.</param>
-    /// <param name="output">Where the blob goes.</param>
+    /// <param name="signatureAlgorithm">
+    /// One of <see cref="SignatureAlgorithms"/>: the negotiated host key algorithm, or the algorithm of a publickey
+    /// authentication request.
+    /// </param>
+    /// <param name="data">The data to sign: the exchange hash H, or the data of RFC 4252 §7.</param>
+    /// <param name="destination">Where the blob goes, after anything already written there.</param>
     /// <param name="allowSha1">True to allow "ssh-rsa" (RSA with SHA-1).</param>
-    /// <exception cref="ArgumentException">The key cannot sign with <paramref name="signatureAlgorithm"/>, or it is "ssh-rsa" and SHA-1 is not allowed.</exception>
+    /// <returns>The number of bytes written, the length of the blob.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="signatureAlgorithm"/> or <paramref name="destination"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// The key cannot sign with <paramref name="signatureAlgorithm"/> (the message names those it can), or it is
+    /// "ssh-rsa" and <paramref name="allowSha1"/> is false. Nothing is written.
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
-    internal void Sign(string signatureAlgorithm, ReadOnlySpan<byte> data, IBufferWriter<byte> output, bool allowSha1 = false)
+    public int Sign(string signatureAlgorithm, ReadOnlySpan<byte> data, IBufferWriter<byte> destination, bool allowSha1 = false)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        CheckCanSign(signatureAlgorithm, allowSha1);
+        var writer = new SshWriter(destination);
+        WriteBlob(ref writer, _key, signatureAlgorithm, data);
+        return (int)writer.BytesWritten;
+    }
+
+    /// <summary>
+    /// Signs <paramref name="data"/> and writes the signature blob as an SSH "string" (uint32 length, then the blob of
+    /// <see cref="Sign"/>), in place: the "signature" field of a publickey SSH_MSG_USERAUTH_REQUEST (RFC 4252 §7) or the
+    /// "signature of H" of a key exchange reply (RFC 4253 §8), with no buffer between the signer and the message.
+    /// </summary>
+    /// <param name="writer">Where the string goes.</param>
+    /// <param name="signatureAlgorithm">One of <see cref="SignatureAlgorithms"/>.</param>
+    /// <param name="data">The data to sign.</param>
+    /// <param name="allowSha1">True to allow "ssh-rsa" (RSA with SHA-1).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="signatureAlgorithm"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// The key cannot sign with <paramref name="signatureAlgorithm"/> (the message names those it can), or it is
+    /// "ssh-rsa" and <paramref name="allowSha1"/> is false. Nothing is written.
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="writer"/> is over a span with too little room left.</exception>
+    public void WriteSignature(ref SshWriter writer, string signatureAlgorithm, ReadOnlySpan<byte> data, bool allowSha1 = false)
+    {
+        CheckCanSign(signatureAlgorithm, allowSha1);
+        writer.WriteString(
+            GetMaxSignatureBlobLength(_key, signatureAlgorithm),
+            new SigningState(_key, signatureAlgorithm, data),
+            static (ref SshWriter inner, SigningState state) => WriteBlob(ref inner, state.Key, state.Algorithm, state.Data));
+    }
+
+    private void CheckCanSign(string signatureAlgorithm, bool allowSha1)
     {
         ArgumentNullException.ThrowIfNull(signatureAlgorithm);
-        ArgumentNullException.ThrowIfNull(output);
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_key.SignatureAlgorithms.Contains(signatureAlgorithm))
         {
-            throw new ArgumentException($"A {KeyType} key cannot sign with '{signatureAlgorithm}'.", nameof(signatureAlgorithm));
+            throw new ArgumentException(
+                $"A {KeyType} key cannot sign with '{signatureAlgorithm}'; it signs with {string.Join(", ", _key.SignatureAlgorithms)}.",
+                nameof(signatureAlgorithm));
         }
 
         if (signatureAlgorithm == SshHostKeyAlgorithms.RsaSha1 && !allowSha1)
         {
-            throw new ArgumentException("Signing with ssh-rsa (SHA-1) was not allowed.", nameof(signatureAlgorithm));
+            throw new ArgumentException(
+                "Signing with ssh-rsa (RSA with SHA-1) was not allowed; use rsa-sha2-512 or rsa-sha2-256, or allow SHA-1 explicitly.",
+                nameof(signatureAlgorithm));
         }
-
-        new SshWriter(output).WriteString(signatureAlgorithm);
-        Span<byte> span = output.GetSpan(4 + _key.MaxSignatureSize);
-        int length = _key.Sign(signatureAlgorithm, data, span[4..]);
-        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
-        output.Advance(4 + length);
     }
 
-    /// <summary>
-    /// Checks a signature blob (string signature algorithm, string signature bytes) made by the private half of
-    /// <paramref name="key"/> over <paramref name="data"/>.
-    /// </summary>
-    /// <param name="key">The server's host key, from K_S.</param>
-    /// <param name="signatureAlgorithm">
-    /// The negotiated host key algorithm. The blob must name exactly it, and it must suit the key's type (rsa-sha2-256,
-    /// rsa-sha2-512 or ssh-rsa for an ssh-rsa key; the key type itself otherwise).
-    /// </param>
-    /// <param name="data">The signed data (the exchange hash H).</param>
-    /// <param name="signatureBlob">The blob from the key exchange reply.</param>
-    /// <param name="allowSha1">True to accept "ssh-rsa" (RSA with SHA-1).</param>
-    /// <returns>
-    /// True for a valid signature; false for an invalid, malformed or truncated one, a mismatched or unsuitable
-    /// algorithm, and "ssh-rsa" when SHA-1 is not allowed.
-    /// </returns>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="signatureAlgorithm"/> is null.</exception>
-    internal static bool VerifySignature(SshPublicKey key, string signatureAlgorithm, ReadOnlySpan<byte> data,
-        ReadOnlySpan<byte> signatureBlob, bool allowSha1 = false)
+    /// <summary>string algorithm, string signature: the most bytes the blob can take.</summary>
+    private static int GetMaxSignatureBlobLength(PrivateKey key, string signatureAlgorithm) =>
+        4 + Encoding.ASCII.GetByteCount(signatureAlgorithm) + 4 + key.MaxSignatureSize;
+
+    /// <summary>Writes the whole blob into one span, then commits it: a failed signature commits nothing.</summary>
+    private static void WriteBlob(ref SshWriter writer, PrivateKey key, string signatureAlgorithm, ReadOnlySpan<byte> data)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(signatureAlgorithm);
-        if (SshHostKeyAlgorithms.GetKeyType(signatureAlgorithm) != key.KeyType
-            || (signatureAlgorithm == SshHostKeyAlgorithms.RsaSha1 && !allowSha1))
+        Span<byte> span = writer.GetSpan(GetMaxSignatureBlobLength(key, signatureAlgorithm));
+        int nameLength = Encoding.ASCII.GetBytes(signatureAlgorithm, span[4..]);
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)nameLength);
+        Span<byte> signature = span[(4 + nameLength)..];
+        int length = key.Sign(signatureAlgorithm, data, signature[4..]);
+        BinaryPrimitives.WriteUInt32BigEndian(signature, (uint)length);
+        writer.Advance(4 + nameLength + 4 + length);
+    }
+
+    private readonly ref struct SigningState
+    {
+        public SigningState(PrivateKey key, string algorithm, ReadOnlySpan<byte> data)
         {
-            return false;
+            Key = key;
+            Algorithm = algorithm;
+            Data = data;
         }
 
-        ReadOnlySpan<byte> signature;
-        try
-        {
-            var reader = new SshReader(signatureBlob);
-            ReadOnlySpan<byte> name = reader.ReadString();
-            signature = reader.ReadString();
-            if (!reader.End || !Ascii.Equals(name, signatureAlgorithm))
-            {
-                return false;
-            }
-        }
-        catch (SshProtocolException)
-        {
-            return false;
-        }
+        public PrivateKey Key { get; }
 
-        return key.Parameters.Verify(signatureAlgorithm, data, signature);
+        public string Algorithm { get; }
+
+        public ReadOnlySpan<byte> Data { get; }
     }
 }

@@ -53,7 +53,7 @@ public class BouncyCastleDifferentialTests
                 verifier.Init(false, pair.Public);
                 verifier.BlockUpdate(data, 0, data.Length);
                 Assert.That(verifier.VerifySignature(ours), Is.True);
-                Assert.That(SshPrivateKey.VerifySignature(key.PublicKey, "ssh-ed25519", data, Blob("ssh-ed25519", theirs)), Is.True);
+                Assert.That(key.PublicKey.VerifySignature("ssh-ed25519", data, Blob("ssh-ed25519", theirs)), Is.True);
             }
         }
     }
@@ -94,8 +94,8 @@ public class BouncyCastleDifferentialTests
             var signer = new ECDsaSigner();
             signer.Init(true, new ParametersWithRandom(pair.Private, s_random));
             BigInteger[] rs = signer.GenerateSignature(Digest(keyType, data));
-            Assert.That(SshPrivateKey.VerifySignature(key.PublicKey, keyType, data, EcdsaBlob(keyType, rs[0], rs[1])), Is.True, $"theirs, round {i}");
-            Assert.That(SshPrivateKey.VerifySignature(key.PublicKey, keyType, data, EcdsaBlob(keyType, rs[0], rs[1].Add(BigInteger.One))), Is.False);
+            Assert.That(key.PublicKey.VerifySignature(keyType, data, EcdsaBlob(keyType, rs[0], rs[1])), Is.True, $"theirs, round {i}");
+            Assert.That(key.PublicKey.VerifySignature(keyType, data, EcdsaBlob(keyType, rs[0], rs[1].Add(BigInteger.One))), Is.False);
         }
     }
 

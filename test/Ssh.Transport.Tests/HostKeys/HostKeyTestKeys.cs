@@ -37,5 +37,5 @@ internal static class HostKeyTestKeys
     }
 
     public static bool Verify(SshPrivateKey key, string algorithm, ReadOnlySpan<byte> data, ReadOnlySpan<byte> blob) =>
-        SshPrivateKey.VerifySignature(key.PublicKey, algorithm, data, blob, allowSha1: true);
+        key.PublicKey.VerifySignature(algorithm, data, blob, allowSha1: true);
 }

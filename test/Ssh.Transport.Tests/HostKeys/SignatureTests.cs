@@ -158,8 +158,8 @@ public class SignatureTests
         Assert.That(output.WrittenCount, Is.Zero);
 
         byte[] blob = HostKeyTestKeys.Sign(key, "ssh-rsa", data);
-        Assert.That(SshPrivateKey.VerifySignature(key.PublicKey, "ssh-rsa", data, blob), Is.False);
-        Assert.That(SshPrivateKey.VerifySignature(key.PublicKey, "ssh-rsa", data, blob, allowSha1: true), Is.True);
+        Assert.That(key.PublicKey.VerifySignature("ssh-rsa", data, blob), Is.False);
+        Assert.That(key.PublicKey.VerifySignature("ssh-rsa", data, blob, allowSha1: true), Is.True);
         Assert.That(key.SignatureAlgorithms, Is.EqualTo(new[] { "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa" }));
     }
 
@@ -271,7 +271,7 @@ public class SignatureTests
                     garbage = SignatureBlob(key.SignatureAlgorithms[0], garbage);
                 }
 
-                Assert.That(SshPrivateKey.VerifySignature(key.PublicKey, key.SignatureAlgorithms[0], "H"u8, garbage), Is.False);
+                Assert.That(key.PublicKey.VerifySignature(key.SignatureAlgorithms[0], "H"u8, garbage), Is.False);
             }
         }
     }
@@ -303,6 +303,11 @@ public class SignatureTests
 
         Assert.Throws<ObjectDisposedException>(() => key.Sign("ssh-ed25519", "H"u8, new ArrayBufferWriter<byte>()));
         Assert.Throws<ObjectDisposedException>(() => key.ExportOpenSsh());
+        Assert.Throws<ObjectDisposedException>(() =>
+        {
+            var writer = new SshWriter(new ArrayBufferWriter<byte>());
+            key.WriteSignature(ref writer, "ssh-ed25519", "H"u8);
+        });
         Assert.That(key.PublicKey, Is.EqualTo(publicKey), "the public half stays usable");
     }
 
@@ -317,6 +322,192 @@ public class SignatureTests
         key.Dispose();
 
         Assert.That(seed, Is.All.Zero);
+    }
+
+    [TestCaseSource(nameof(Algorithms))]
+    public void Sign_ReturnsTheBlobLength(SshHostKeyType type, string algorithm)
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
+        var output = new ArrayBufferWriter<byte>();
+        output.Write("xyz"u8);
+
+        int written = key.Sign(algorithm, "H"u8, output, allowSha1: true);
+
+        Assert.That(written, Is.EqualTo(output.WrittenCount - 3));
+        var reader = new SshReader(output.WrittenSpan[3..]);
+        reader.ReadString();
+        reader.ReadString();
+        Assert.That(reader.End, Is.True);
+    }
+
+    [Test]
+    public void Sign_AlgorithmKeyCannotMake_MessageNamesTheAlgorithmsItCan()
+    {
+        var e = Assert.Throws<ArgumentException>(() => HostKeyTestKeys.Get(SshHostKeyType.Rsa).Sign("ssh-ed25519", "H"u8, new ArrayBufferWriter<byte>()));
+        Assert.That(e!.Message, Does.Contain("'ssh-ed25519'").And.Contain("rsa-sha2-512, rsa-sha2-256, ssh-rsa"));
+        Assert.That(e.ParamName, Is.EqualTo("signatureAlgorithm"));
+
+        e = Assert.Throws<ArgumentException>(() => HostKeyTestKeys.Get(SshHostKeyType.EcdsaNistP384).Sign("rsa-sha2-256", "H"u8, new ArrayBufferWriter<byte>()));
+        Assert.That(e!.Message, Does.Contain("ecdsa-sha2-nistp384"));
+
+        e = Assert.Throws<ArgumentException>(() => HostKeyTestKeys.Get(SshHostKeyType.Rsa).Sign("ssh-rsa", "H"u8, new ArrayBufferWriter<byte>()));
+        Assert.That(e!.Message, Does.Contain("SHA-1"));
+        Assert.Throws<ArgumentNullException>(() => HostKeyTestKeys.Get(SshHostKeyType.Rsa).Sign(null!, "H"u8, new ArrayBufferWriter<byte>()));
+        Assert.Throws<ArgumentNullException>(() => HostKeyTestKeys.Get(SshHostKeyType.Rsa).Sign("rsa-sha2-256", "H"u8, null!));
+    }
+
+    [TestCaseSource(nameof(Algorithms))]
+    public void VerifySignature_AlgorithmFromBlob_RoundTripAndTamperedFalse(SshHostKeyType type, string algorithm)
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
+        byte[] data = RandomData();
+        byte[] blob = HostKeyTestKeys.Sign(key, algorithm, data);
+        bool sha1 = algorithm == "ssh-rsa";
+
+        Assert.That(key.PublicKey.VerifySignature(data, blob, allowSha1: true), Is.True);
+        Assert.That(key.PublicKey.VerifySignature(data, blob), Is.EqualTo(!sha1), "ssh-rsa (SHA-1) refused unless allowed");
+        Assert.That(key.PublicKey.VerifySignature(RandomData(), blob, allowSha1: true), Is.False, "other data");
+        for (int i = 0; i < blob.Length; i += 3)
+        {
+            blob[i] ^= 0x10;
+            Assert.That(key.PublicKey.VerifySignature(data, blob, allowSha1: true), Is.False, $"byte {i}");
+            blob[i] ^= 0x10;
+        }
+
+        for (int length = 0; length < blob.Length; length += 5)
+        {
+            Assert.That(key.PublicKey.VerifySignature(data, blob.AsSpan(0, length), allowSha1: true), Is.False, $"{length} bytes");
+        }
+
+        Assert.That(key.PublicKey.VerifySignature(data, [.. blob, 0], allowSha1: true), Is.False, "a trailing byte");
+    }
+
+    [TestCase(SshHostKeyType.Ed25519, "ecdsa-sha2-nistp256")]
+    [TestCase(SshHostKeyType.EcdsaNistP256, "ecdsa-sha2-nistp384")]
+    [TestCase(SshHostKeyType.EcdsaNistP521, "ssh-ed25519")]
+    [TestCase(SshHostKeyType.Rsa, "ssh-ed25519")]
+    [TestCase(SshHostKeyType.Ed25519, "rsa-sha2-512")]
+    [TestCase(SshHostKeyType.Ed25519, "ssh-ed448")]
+    [TestCase(SshHostKeyType.Rsa, "rsa-sha2-384")]
+    [TestCase(SshHostKeyType.Rsa, "RSA-SHA2-256")]
+    [TestCase(SshHostKeyType.Ed25519, "")]
+    public void VerifySignature_AlgorithmFromBlob_NotForKeyTypeOrUnknown_False(SshHostKeyType type, string blobName)
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
+        byte[] data = RandomData();
+        byte[] blob = Rename(HostKeyTestKeys.Sign(key, key.SignatureAlgorithms[0], data), blobName);
+
+        Assert.That(key.PublicKey.VerifySignature(data, blob, allowSha1: true), Is.False);
+    }
+
+    [Test]
+    public void VerifySignature_RsaBlobNamesAnotherRsaAlgorithmThanTheRequest_False()
+    {
+        // RFC 4252 §7: the algorithm of the request and of the signature blob must be the same, even when both suit.
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        byte[] data = RandomData();
+        byte[] blob = HostKeyTestKeys.Sign(key, "rsa-sha2-256", data);
+
+        Assert.That(key.PublicKey.VerifySignature("rsa-sha2-256", data, blob), Is.True);
+        Assert.That(key.PublicKey.VerifySignature("rsa-sha2-512", data, blob), Is.False);
+        Assert.That(key.PublicKey.VerifySignature("ssh-rsa", data, blob, allowSha1: true), Is.False);
+        Assert.That(key.PublicKey.VerifySignature(data, blob), Is.True, "no request: the blob's own name decides");
+        Assert.Throws<ArgumentNullException>(() => key.PublicKey.VerifySignature(null!, data, blob));
+    }
+
+    [Test]
+    public void VerifySignature_AlgorithmFromBlob_Garbage_FalseAndNoOtherException()
+    {
+        var random = new Random(4252);
+        foreach (SshHostKeyType type in Enum.GetValues<SshHostKeyType>())
+        {
+            SshPrivateKey key = HostKeyTestKeys.Get(type);
+            for (int i = 0; i < 200; i++)
+            {
+                byte[] garbage = new byte[random.Next(0, 600)];
+                random.NextBytes(garbage);
+                if (i % 2 == 0)
+                {
+                    garbage = SignatureBlob(key.SignatureAlgorithms[i / 2 % key.SignatureAlgorithms.Count], garbage);
+                }
+                else if (i % 3 == 0 && garbage.Length >= 4)
+                {
+                    // A huge declared length.
+                    garbage[0] = 0xFF;
+                }
+
+                Assert.That(key.PublicKey.VerifySignature("H"u8, garbage, allowSha1: true), Is.False);
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Algorithms))]
+    public void WriteSignature_StringOfTheBlob_InPlace(SshHostKeyType type, string algorithm)
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
+        byte[] data = RandomData();
+        var output = new ArrayBufferWriter<byte>();
+        var writer = new SshWriter(output);
+        writer.WriteByte(50);
+        key.WriteSignature(ref writer, algorithm, data, allowSha1: true);
+        writer.WriteByte(0xEE);
+
+        var reader = new SshReader(output.WrittenSpan);
+        Assert.That(reader.ReadByte(), Is.EqualTo(50));
+        ReadOnlySpan<byte> blob = reader.ReadString();
+        Assert.That(reader.ReadByte(), Is.EqualTo(0xEE));
+        Assert.That(reader.End, Is.True);
+        Assert.That(writer.BytesWritten, Is.EqualTo(output.WrittenCount));
+        Assert.That(new SshReader(blob).ReadUtf8String(), Is.EqualTo(algorithm));
+        Assert.That(key.PublicKey.VerifySignature(algorithm, data, blob, allowSha1: true), Is.True);
+
+        if (type is SshHostKeyType.Ed25519 or SshHostKeyType.Rsa)
+        {
+            // Deterministic signatures: byte for byte the blob of Sign.
+            Assert.That(blob.ToArray(), Is.EqualTo(HostKeyTestKeys.Sign(key, algorithm, data)));
+        }
+    }
+
+    [Test]
+    public void WriteSignature_IntoExactlySizedSpan_FitsAndVerifies()
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Ed25519);
+        byte[] buffer = new byte[4 + 4 + 11 + 4 + 64];
+        var writer = new SshWriter(buffer);
+        key.WriteSignature(ref writer, "ssh-ed25519", "H"u8);
+
+        Assert.That(writer.BytesWritten, Is.EqualTo(buffer.Length));
+        Assert.That(key.PublicKey.VerifySignature("H"u8, new SshReader(buffer).ReadString()), Is.True);
+    }
+
+    [Test]
+    public void WriteSignature_Refused_NothingWritten()
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        var output = new ArrayBufferWriter<byte>();
+        var writer = new SshWriter(output);
+
+        try
+        {
+            key.WriteSignature(ref writer, "ssh-rsa", "H"u8);
+            Assert.Fail("SHA-1 signed without being allowed");
+        }
+        catch (ArgumentException)
+        {
+        }
+
+        try
+        {
+            key.WriteSignature(ref writer, "ecdsa-sha2-nistp256", "H"u8);
+            Assert.Fail("signed with an algorithm of another key type");
+        }
+        catch (ArgumentException e)
+        {
+            Assert.That(e.Message, Does.Contain("rsa-sha2-512"));
+        }
+
+        Assert.That(output.WrittenCount, Is.Zero);
+        Assert.That(writer.BytesWritten, Is.Zero);
     }
 
     private static byte[] SignatureBlob(string name, ReadOnlySpan<byte> signature)
