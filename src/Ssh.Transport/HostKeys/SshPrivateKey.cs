@@ -15,10 +15,15 @@ namespace Ssh.Transport;
 /// bits, signing with rsa-sha2-512 or rsa-sha2-256 (RFC 8332) and with "ssh-rsa" (SHA-1) only where explicitly allowed.
 /// </para>
 /// <para>
-/// Keys load from OpenSSH's own format ("-----BEGIN OPENSSH PRIVATE KEY-----", what ssh-keygen writes) and from PEM:
-/// PKCS#8 "PRIVATE KEY" (RSA, EC or Ed25519), PKCS#1 "RSA PRIVATE KEY" and SEC 1 "EC PRIVATE KEY". Encrypted keys are
-/// refused. One instance may sign for many connections at once; <see cref="Dispose"/> releases the key and zeroes
-/// the private key bytes this object holds, and must not race with a signature in progress.
+/// Keys load from OpenSSH's own format ("-----BEGIN OPENSSH PRIVATE KEY-----", what ssh-keygen writes), unencrypted
+/// or encrypted with a passphrase (kdf "bcrypt"; cipher aes256-ctr, ssh-keygen's default, or aes128-ctr, aes192-ctr,
+/// aes128-cbc, aes192-cbc, aes256-cbc, aes128-gcm@openssh.com, aes256-gcm@openssh.com, chacha20-poly1305@openssh.com
+/// or 3des-cbc), and from unencrypted PEM: PKCS#8 "PRIVATE KEY" (RSA, EC or Ed25519), PKCS#1 "RSA PRIVATE KEY" and
+/// SEC 1 "EC PRIVATE KEY". A missing or wrong passphrase throws <see cref="SshKeyPassphraseException"/>.
+/// </para>
+/// <para>
+/// One instance may sign for many connections at once; <see cref="Dispose"/> releases the key and zeroes the private
+/// key bytes this object holds, and must not race with a signature in progress.
 /// </para>
 /// </remarks>
 public sealed class SshPrivateKey : IDisposable
@@ -100,36 +105,58 @@ public sealed class SshPrivateKey : IDisposable
         return new SshPrivateKey(key, string.Empty);
     }
 
-    /// <summary>Loads a private key file: OpenSSH format or PEM, unencrypted.</summary>
-    /// <param name="path">The file, e.g. /etc/ssh/ssh_host_ed25519_key.</param>
+    /// <summary>Loads a private key file: OpenSSH format (unencrypted or encrypted with a passphrase) or unencrypted PEM.</summary>
+    /// <param name="path">The file, e.g. /etc/ssh/ssh_host_ed25519_key or ~/.ssh/id_ed25519.</param>
+    /// <param name="passphrase">
+    /// The passphrase of an encrypted OpenSSH key, used as its UTF-8 bytes as ssh-keygen does; ignored for an
+    /// unencrypted key. Null or empty for none.
+    /// </param>
     /// <returns>The key.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
     /// <exception cref="FormatException">The file is not a private key in a known format, or is corrupt.</exception>
-    /// <exception cref="NotSupportedException">
-    /// The key is encrypted with a passphrase, or of a type or size this library does not support.
+    /// <exception cref="SshKeyPassphraseException">
+    /// The key is encrypted and <paramref name="passphrase"/> is missing (<see cref="SshKeyPassphraseException.PassphraseMissing"/>)
+    /// or wrong.
     /// </exception>
-    public static SshPrivateKey Load(string path)
+    /// <exception cref="NotSupportedException">
+    /// The key is an encrypted PEM key, is encrypted with a cipher or kdf this library lacks, or is of a type or size
+    /// this library does not support.
+    /// </exception>
+    public static SshPrivateKey Load(string path, string? passphrase = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return Parse(File.ReadAllText(path));
+        return Parse(File.ReadAllText(path), passphrase);
     }
 
-    /// <summary>Parses the text of a private key file: OpenSSH format or PEM, unencrypted.</summary>
+    /// <summary>Parses the text of a private key file: OpenSSH format (unencrypted or encrypted with a passphrase) or unencrypted PEM.</summary>
     /// <param name="text">The file's text.</param>
+    /// <param name="passphrase">
+    /// The passphrase of an encrypted OpenSSH key, used as its UTF-8 bytes as ssh-keygen does; ignored for an
+    /// unencrypted key. Null or empty for none.
+    /// </param>
     /// <returns>The key.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
     /// <exception cref="FormatException">The text is not a private key in a known format, or is corrupt.</exception>
-    /// <exception cref="NotSupportedException">
-    /// The key is encrypted with a passphrase, or of a type or size this library does not support.
+    /// <exception cref="SshKeyPassphraseException">
+    /// The key is encrypted and <paramref name="passphrase"/> is missing (<see cref="SshKeyPassphraseException.PassphraseMissing"/>)
+    /// or wrong.
     /// </exception>
-    public static SshPrivateKey Parse(string text)
+    /// <exception cref="NotSupportedException">
+    /// The key is an encrypted PEM key, is encrypted with a cipher or kdf this library lacks, or is of a type or size
+    /// this library does not support.
+    /// </exception>
+    /// <remarks>
+    /// A string cannot be zeroed; the bytes derived from <paramref name="passphrase"/> (its UTF-8 form, the
+    /// bcrypt_pbkdf output) and the decrypted key material are zeroed once the key is loaded.
+    /// </remarks>
+    public static SshPrivateKey Parse(string text, string? passphrase = null)
     {
         ArgumentNullException.ThrowIfNull(text);
         if (text.Contains(OpenSshPrivateKeyFile.BeginLine, StringComparison.Ordinal))
         {
-            PrivateKey key = OpenSshPrivateKeyFile.Read(text, out string comment);
+            PrivateKey key = OpenSshPrivateKeyFile.Read(text, passphrase, out string comment);
             return Checked(key, comment);
         }
 
@@ -182,15 +209,17 @@ public sealed class SshPrivateKey : IDisposable
     }
 
     /// <summary>
-    /// Writes the key as an unencrypted OpenSSH private key file ("openssh-key-v1"), the format ssh-keygen writes and
-    /// sshd reads.
+    /// Writes the key as an OpenSSH private key file ("openssh-key-v1"), the format ssh-keygen writes and ssh and sshd
+    /// read: unencrypted, or encrypted with a passphrase as ssh-keygen encrypts by default (cipher aes256-ctr, kdf
+    /// bcrypt with a random 16-byte salt and 16 rounds).
     /// </summary>
+    /// <param name="passphrase">The passphrase to encrypt with, used as its UTF-8 bytes; null or empty for none.</param>
     /// <returns>The file's text, with a trailing newline. It holds the private key: store it readable by the owner only.</returns>
     /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
-    public string ExportOpenSsh()
+    public string ExportOpenSsh(string? passphrase = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return OpenSshPrivateKeyFile.Write(_key, Comment);
+        return OpenSshPrivateKeyFile.Write(_key, Comment, passphrase);
     }
 
     /// <summary>Releases the key and zeroes the private key bytes this object holds.</summary>

@@ -111,19 +111,29 @@ public class SshPrivateKeyOpenSshTests
         Assert.That(ExternalTools.RunChecked(ExternalTools.SshKeygen, "-y", "-f", exported).Trim(), Is.EqualTo(hostKey.PublicKey.ToString()));
     }
 
-    [TestCase("ed25519", "openssh")]
-    [TestCase("rsa2048", "openssh")]
+    [TestCase("ed25519")]
+    [TestCase("rsa2048")]
+    public void Load_EncryptedOpenSshKeyWithoutPassphrase_ThrowsSayingAPassphraseIsNeeded(string name)
+    {
+        OpenSshKey key = OpenSshKeys.Get(name);
+        string path = OpenSshKeys.Rewrite(key, "encrypted", "-N", "secret", "-a", "1");
+
+        var e = Assert.Throws<SshKeyPassphraseException>(() => SshPrivateKey.Load(path));
+        Assert.That(e!.PassphraseMissing, Is.True);
+        Assert.That(e.Message, Does.Contain("encrypted").And.Contain("passphrase is needed"));
+    }
+
     [TestCase("ecdsa256", "PEM")]
     [TestCase("rsa2048", "PEM")]
     [TestCase("ecdsa384", "PKCS8")]
-    public void Load_EncryptedKey_ThrowsNotSupportedSayingEncrypted(string name, string format)
+    public void Load_EncryptedPemKey_ThrowsNotSupportedSayingEncrypted(string name, string format)
     {
         OpenSshKey key = OpenSshKeys.Get(name);
-        string[] arguments = format == "openssh" ? ["-N", "secret", "-a", "1"] : ["-N", "secret", "-m", format];
-        string path = OpenSshKeys.Rewrite(key, "encrypted", arguments);
+        string path = OpenSshKeys.Rewrite(key, "encrypted", "-N", "secret", "-m", format);
 
         var e = Assert.Throws<NotSupportedException>(() => SshPrivateKey.Load(path));
         Assert.That(e!.Message, Does.Contain("encrypted"));
+        Assert.Throws<NotSupportedException>(() => SshPrivateKey.Load(path, "secret"));
     }
 
     [Test]
