@@ -81,7 +81,7 @@ internal static class ServeCommand
                 {
                     key = SshPrivateKey.Load(path);
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or NotSupportedException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or NotSupportedException or SshKeyPassphraseException)
                 {
                     throw new UsageException($"serve: cannot use host key {path}: {CliMain.Describe(e)}");
                 }

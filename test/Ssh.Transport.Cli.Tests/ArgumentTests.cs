@@ -124,6 +124,18 @@ public class ArgumentTests
     }
 
     [Test]
+    public async Task Serve_refuses_an_encrypted_host_key_saying_a_passphrase_is_needed()
+    {
+        using var folder = new TempFolder();
+        using SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        string file = folder.Write("key", key.ExportOpenSsh("secret"));
+        CliResult result = await CliRunner.RunAsync("serve", "--host-key", file);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.ErrorLines, Has.Length.EqualTo(1));
+        Assert.That(result.ErrorLines[0], Does.Contain($"serve: cannot use host key {file}").And.Contain("passphrase is needed"));
+    }
+
+    [Test]
     public void Options_take_values_inline_or_separately_and_stop_at_double_dash()
     {
         OptionSpec[] specs = [new("--port", "-p"), new("--json", TakesValue: false), new("--host-key", "-k", Repeatable: true)];
