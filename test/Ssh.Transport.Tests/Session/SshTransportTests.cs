@@ -412,7 +412,7 @@ public class SshTransportTests
         SshServerOptions serverOptions = ServerOptions();
         Only(clientOptions.Ciphers, "aes128-ctr");
         Only(serverOptions.Ciphers, "aes256-gcm@openssh.com");
-        var ex = Assert.ThrowsAsync<SshProtocolException>(() => ConnectAsync(clientOptions, serverOptions));
+        var ex = Assert.ThrowsAsync<SshAlgorithmNegotiationException>(() => ConnectAsync(clientOptions, serverOptions));
         Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.KeyExchangeFailed));
         Assert.That(ex.Message, Does.Contain("cipher"));
     }
