@@ -11,7 +11,7 @@ namespace Ssh.Transport.Benchmarks;
 [MemoryDiagnoser]
 public class HandshakeBenchmarks
 {
-    private SshHostKey _key = null!;
+    private SshPrivateKey _key = null!;
 
     [Params(
         "curve25519-sha256",
@@ -29,7 +29,7 @@ public class HandshakeBenchmarks
     public SshHostKeyType HostKey { get; set; }
 
     [GlobalSetup]
-    public void Setup() => _key = HostKey == SshHostKeyType.Rsa ? SshHostKey.Generate(HostKey, 3072) : SshHostKey.Generate(HostKey);
+    public void Setup() => _key = HostKey == SshHostKeyType.Rsa ? SshPrivateKey.Generate(HostKey, 3072) : SshPrivateKey.Generate(HostKey);
 
     [GlobalCleanup]
     public void Cleanup() => _key.Dispose();

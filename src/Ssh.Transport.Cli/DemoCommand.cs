@@ -61,7 +61,7 @@ internal static class DemoCommand
         long rekeyBytes = parsed.Bytes("--rekey-bytes", 16 * 1024) ?? DefaultRekeyBytes;
         CancellationToken cancellationToken = cli.Cancellation;
 
-        using SshHostKey hostKey = SshHostKey.Generate(SshHostKeyType.Ed25519);
+        using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
         var serverOptions = new SshServerOptions
         {
             HandshakeTimeout = TimeSpan.FromSeconds(30),

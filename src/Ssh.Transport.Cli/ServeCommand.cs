@@ -65,23 +65,23 @@ internal static class ServeCommand
         };
         Algorithms.Apply("serve", parsed, options);
 
-        var keys = new List<SshHostKey>();
+        var keys = new List<SshPrivateKey>();
         try
         {
             if (parsed.Values("--host-key").Count == 0)
             {
-                keys.Add(SshHostKey.Generate(SshHostKeyType.Ed25519));
+                keys.Add(SshPrivateKey.Generate(SshHostKeyType.Ed25519));
                 cli.Out.WriteLine($"host key: {Algorithms.Describe(keys[0].PublicKey)} {keys[0].KeyType}, generated in memory (no --host-key)");
             }
 
             foreach (string path in parsed.Values("--host-key"))
             {
-                SshHostKey key;
+                SshPrivateKey key;
                 try
                 {
-                    key = SshHostKey.Load(path);
+                    key = SshPrivateKey.Load(path);
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or NotSupportedException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or NotSupportedException or SshKeyPassphraseException)
                 {
                     throw new UsageException($"serve: cannot use host key {path}: {CliMain.Describe(e)}");
                 }
@@ -118,7 +118,7 @@ internal static class ServeCommand
         }
         finally
         {
-            foreach (SshHostKey key in keys)
+            foreach (SshPrivateKey key in keys)
             {
                 key.Dispose();
             }

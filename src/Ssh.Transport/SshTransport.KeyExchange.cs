@@ -30,7 +30,7 @@ public sealed partial class SshTransport
     private uint _gexMin;
     private uint _gexPreferred;
     private uint _gexMax;
-    private SshHostKey? _serverHostKey;
+    private SshPrivateKey? _serverHostKey;
     private bool _skipGuessedPacket;
     private bool _newKeysSentThisExchange;
     private bool _newKeysReceivedThisExchange;
@@ -248,9 +248,10 @@ public sealed partial class SshTransport
         var reason = (SshDisconnectReason)reader.ReadUInt32();
         string description = reader.Remaining >= 4 ? Encoding.UTF8.GetString(reader.ReadString()) : string.Empty;
         _peerDisconnected = true;
-        if (reason == SshDisconnectReason.ByApplication && _peerNewKeysSeen && !_kexInProgress)
+        if (reason == SshDisconnectReason.ByApplication && _kexCount > 0)
         {
-            // An ordinary logout: the end of the connection, not an error. The loop stops reading.
+            // An ordinary logout, also in the middle of a rekey: the end of the connection, not an error. The loop
+            // stops reading. (During the handshake it is a failure: the connection never came up.)
             Log.ConnectionEndedByPeer(_logger, reason, description);
             SetClosed(SshInitiator.Remote, reason, description, error: null);
             return;
@@ -564,7 +565,7 @@ public sealed partial class SshTransport
         {
             _agreement!.ComputeSharedSecret(serverPublic, encodedK);
             byte[] h = ComputeExchangeHash(hostKeyBlob, _agreement.LocalPublic.Span, serverPublic, encodedK.WrittenSpan);
-            if (!SshHostKey.VerifySignature(hostKey, negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys))
+            if (!hostKey.VerifySignature(negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys))
             {
                 throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The server's signature of the exchange hash does not verify.");
             }
@@ -606,7 +607,7 @@ public sealed partial class SshTransport
         try
         {
             _agreement.ComputeSharedSecret(clientPublic, encodedK);
-            SshHostKey key = _serverHostKey!;
+            SshPrivateKey key = _serverHostKey!;
             byte[] hostKeyBlob = key.PublicKey.Blob.ToArray();
             byte[] h = ComputeExchangeHash(hostKeyBlob, clientPublic, _agreement.LocalPublic.Span, encodedK.WrittenSpan);
             var signature = new ArrayBufferWriter<byte>(512);

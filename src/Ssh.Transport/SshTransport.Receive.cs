@@ -12,8 +12,8 @@ namespace Ssh.Transport;
 /// the loop; every other message is detached from the packet reader (the buffer it was decrypted into changes hands,
 /// no copy) and queued for <see cref="ReadMessageAsync"/>. The loop waits while the queued messages, and the one the
 /// consumer holds, occupy <see cref="SshTransportOptions.MaxBufferedInboundBytes"/> or more: that is the consumer's
-/// backpressure on the socket. If a key exchange is in progress meanwhile, writers are allowed to queue past their
-/// limit so that a consumer stuck in a write can go on and drain.
+/// backpressure on the socket. If a key exchange is in progress and the loop stays at its limit for 100 ms, writers
+/// are allowed to queue past their limit, so that a consumer stuck in a write can go on and drain.
 /// </remarks>
 public sealed partial class SshTransport
 {
@@ -198,14 +198,25 @@ public sealed partial class SshTransport
             room = _roomForLoop ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
-        if (IsKeyExchangeInProgress)
+        return IsKeyExchangeInProgress ? WaitForRoomDuringExchangeAsync(room.Task) : new ValueTask(room.Task);
+    }
+
+    /// <summary>
+    /// How long the loop waits at its limit during a key exchange before it lets writers queue past theirs: a consumer
+    /// that drains makes room sooner; one that does not may be stuck in a write that waits for this very exchange.
+    /// </summary>
+    private static readonly TimeSpan s_stuckConsumerDelay = TimeSpan.FromMilliseconds(100);
+
+    private async ValueTask WaitForRoomDuringExchangeAsync(Task room)
+    {
+        Task delay = Task.Delay(s_stuckConsumerDelay, _options.Packetizer.TimeProvider);
+        if (await Task.WhenAny(room, delay).ConfigureAwait(false) != room)
         {
             // The exchange needs this loop, and a consumer stuck in a write cannot drain: let writers queue instead
             // of waiting for the exchange (RFC 4253 §7.1 still holds: they go out after our NEWKEYS).
             _packetizer.LiftHeldPacketLimit();
+            await room.ConfigureAwait(false);
         }
-
-        return new ValueTask(room.Task);
     }
 
     /// <summary>A key exchange started: the loop may read further ahead, so wake it if it waits for room.</summary>

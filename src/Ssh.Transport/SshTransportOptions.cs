@@ -190,7 +190,7 @@ public sealed class SshClientOptions : SshTransportOptions
 /// <summary>Settings of the server role.</summary>
 public sealed class SshServerOptions : SshTransportOptions
 {
-    private IList<SshHostKey> _hostKeys = [];
+    private IList<SshPrivateKey> _hostKeys = [];
     private IList<string> _services = [UserAuthService];
     private IList<string> _serverSignatureAlgorithms = [.. SshHostKeyAlgorithms.Default];
 
@@ -205,7 +205,7 @@ public sealed class SshServerOptions : SshTransportOptions
     /// <see cref="SshTransportOptions.HostKeyAlgorithms"/>. The caller keeps ownership: the transport does not
     /// dispose them.
     /// </summary>
-    public IList<SshHostKey> HostKeys => _hostKeys;
+    public IList<SshPrivateKey> HostKeys => _hostKeys;
 
     /// <summary>Services the client may request (RFC 4253 §10). Default: ssh-userauth.</summary>
     public IList<string> Services => _services;

@@ -9,8 +9,8 @@ namespace Ssh.Transport.Cli.Tests;
 /// </summary>
 public class AlgorithmCatalogTests
 {
-    private static readonly Lazy<SshHostKey> s_ed25519 = new(() => SshHostKey.Generate(SshHostKeyType.Ed25519));
-    private static readonly Lazy<SshHostKey> s_rsa = new(() => SshHostKey.Generate(SshHostKeyType.Rsa, 2048));
+    private static readonly Lazy<SshPrivateKey> s_ed25519 = new(() => SshPrivateKey.Generate(SshHostKeyType.Ed25519));
+    private static readonly Lazy<SshPrivateKey> s_rsa = new(() => SshPrivateKey.Generate(SshHostKeyType.Rsa, 2048));
 
     private static IEnumerable<string> KeyExchange => SshAlgorithmCatalog.GetSupported(SshAlgorithmCategory.KeyExchange);
 
@@ -142,11 +142,11 @@ public class AlgorithmCatalogTests
             "rsa-sha2-512" or "rsa-sha2-256" or "ssh-rsa" => SshHostKeyType.Rsa,
             _ => throw new AssertionException($"no host key type for {name}: teach this test the new algorithm"),
         };
-        SshHostKey key = type switch
+        SshPrivateKey key = type switch
         {
             SshHostKeyType.Ed25519 => s_ed25519.Value,
             SshHostKeyType.Rsa => s_rsa.Value,
-            _ => SshHostKey.Generate(type),
+            _ => SshPrivateKey.Generate(type),
         };
         SshAlgorithms negotiated = await NegotiateAsync(o => Only(o.HostKeyAlgorithms, name), key);
         Assert.That(negotiated.HostKey, Is.EqualTo(name));
@@ -175,7 +175,7 @@ public class AlgorithmCatalogTests
         list.Add(name);
     }
 
-    private static async Task<SshAlgorithms> NegotiateAsync(Action<SshTransportOptions> configure, SshHostKey? key = null)
+    private static async Task<SshAlgorithms> NegotiateAsync(Action<SshTransportOptions> configure, SshPrivateKey? key = null)
     {
         var toServer = new Pipe();
         var toClient = new Pipe();

@@ -103,7 +103,7 @@ public class ArgumentTests
     public async Task Serve_refuses_host_key_algorithms_its_keys_cannot_sign_with()
     {
         using var folder = new TempFolder();
-        using SshHostKey key = SshHostKey.Generate(SshHostKeyType.Ed25519);
+        using SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
         string file = folder.Write("key", key.ExportOpenSsh());
         CliResult result = await CliRunner.RunAsync("serve", "--host-key", file, "--hostkey", "rsa-sha2-256");
         Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
@@ -115,12 +115,24 @@ public class ArgumentTests
     public async Task Serve_refuses_a_public_key_file_as_host_key()
     {
         using var folder = new TempFolder();
-        using SshHostKey key = SshHostKey.Generate(SshHostKeyType.Ed25519);
+        using SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
         string file = folder.Write("key.pub", key.PublicKey + " comment\n");
         CliResult result = await CliRunner.RunAsync("serve", "--host-key", file);
         Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
         Assert.That(result.ErrorLines, Has.Length.EqualTo(1));
         Assert.That(result.ErrorLines[0], Does.Contain("public key"));
+    }
+
+    [Test]
+    public async Task Serve_refuses_an_encrypted_host_key_saying_a_passphrase_is_needed()
+    {
+        using var folder = new TempFolder();
+        using SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        string file = folder.Write("key", key.ExportOpenSsh("secret"));
+        CliResult result = await CliRunner.RunAsync("serve", "--host-key", file);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.ErrorLines, Has.Length.EqualTo(1));
+        Assert.That(result.ErrorLines[0], Does.Contain($"serve: cannot use host key {file}").And.Contain("passphrase is needed"));
     }
 
     [Test]

@@ -14,7 +14,7 @@ internal sealed class InProcessServe : IAsyncDisposable
     private readonly TextWriter _syncOut;
     private readonly Task<int> _running;
 
-    private InProcessServe(SshHostKey key, string keyFile, string[] extraArgs)
+    private InProcessServe(SshPrivateKey key, string keyFile, string[] extraArgs)
     {
         HostKey = key;
         KeyFile = keyFile;
@@ -23,7 +23,7 @@ internal sealed class InProcessServe : IAsyncDisposable
         _running = Task.Run(() => CliMain.RunAsync(args, new CliContext(_syncOut, TextWriter.Synchronized(_error), _stop.Token)));
     }
 
-    public SshHostKey HostKey { get; }
+    public SshPrivateKey HostKey { get; }
 
     public string KeyFile { get; }
 
@@ -44,9 +44,9 @@ internal sealed class InProcessServe : IAsyncDisposable
     public string Error => _error.ToString();
 
     /// <summary>Writes <paramref name="key"/> (a new ed25519 key by default) to a file and serves with it.</summary>
-    public static async Task<InProcessServe> StartAsync(TempFolder folder, SshHostKey? key = null, params string[] extraArgs)
+    public static async Task<InProcessServe> StartAsync(TempFolder folder, SshPrivateKey? key = null, params string[] extraArgs)
     {
-        key ??= SshHostKey.Generate(SshHostKeyType.Ed25519);
+        key ??= SshPrivateKey.Generate(SshHostKeyType.Ed25519);
         string keyFile = folder.Write($"host_key_{Guid.NewGuid():N}", key.ExportOpenSsh());
         var serve = new InProcessServe(key, keyFile, extraArgs);
         var clock = Stopwatch.StartNew();

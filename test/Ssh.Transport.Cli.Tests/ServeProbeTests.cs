@@ -77,7 +77,7 @@ public class ServeProbeTests
     [Test]
     public async Task Probe_algorithm_lists_choose_what_is_negotiated()
     {
-        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, SshHostKey.Generate(SshHostKeyType.EcdsaNistP384));
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP384));
         JsonElement json = Json(await CliRunner.RunAsync("probe", "127.0.0.1", "-p", $"{serve.Port}", "--accept-any-host-key", "--json",
             "--kex", "ecdh-sha2-nistp256,curve25519-sha256", "--cipher", "aes256-ctr", "--mac", "hmac-sha2-512-etm@openssh.com",
             "--compression", "zlib@openssh.com"));
@@ -135,7 +135,7 @@ public class ServeProbeTests
         string knownHosts = situation switch
         {
             "" => _folder.Write("empty_known_hosts", "# nothing\n"),
-            "other key" => KnownHosts(serve.Port, SshHostKey.Generate(SshHostKeyType.Ed25519).PublicKey),
+            "other key" => KnownHosts(serve.Port, SshPrivateKey.Generate(SshHostKeyType.Ed25519).PublicKey),
             _ => KnownHosts(serve.Port, serve.HostKey.PublicKey, "@revoked"),
         };
 

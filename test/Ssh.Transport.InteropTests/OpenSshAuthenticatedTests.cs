@@ -135,7 +135,7 @@ public sealed partial class OpenSshInteropTests
             Runner.CheckNegotiation(context, Peer);
         });
 
-    private static readonly Lazy<SshHostKey> s_userKey = new(() => SshHostKey.Generate(SshHostKeyType.Ed25519));
+    private static readonly Lazy<SshPrivateKey> s_userKey = new(() => SshPrivateKey.Generate(SshHostKeyType.Ed25519));
 
     /// <summary>Puts our user key in the case's authorized_keys (sshd's AuthorizedKeysFile points there).</summary>
     private static void AuthorizeKey(CaseContext context) =>
@@ -144,7 +144,7 @@ public sealed partial class OpenSshInteropTests
     /// <summary>RFC 4252 §7: publickey with a signature over the session id and the request; waits for USERAUTH_SUCCESS.</summary>
     private static async Task AuthenticateAsync(CaseContext context, SshTransport transport, ClientReadLoop reader)
     {
-        SshHostKey key = s_userKey.Value;
+        SshPrivateKey key = s_userKey.Value;
         string user = Environment.UserName;
         const string Algorithm = "ssh-ed25519";
         var signed = new ArrayBufferWriter<byte>();

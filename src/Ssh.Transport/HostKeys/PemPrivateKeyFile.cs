@@ -25,8 +25,8 @@ internal static class PemPrivateKeyFile
         if (text.Contains("Proc-Type: 4,ENCRYPTED", StringComparison.Ordinal) || text.Contains("BEGIN ENCRYPTED PRIVATE KEY", StringComparison.Ordinal))
         {
             throw new NotSupportedException(
-                "The private key is encrypted with a passphrase; only unencrypted keys can be loaded. " +
-                "Remove the passphrase (e.g. with 'ssh-keygen -p' or 'openssl pkey') or load the key some other way.");
+                "The PEM private key is encrypted with a passphrase; encrypted PEM keys are not supported. " +
+                "Convert it to OpenSSH's format, which keeps a passphrase and which this library reads: 'ssh-keygen -p -f FILE'.");
         }
 
         ReadOnlySpan<char> rest = text;

@@ -7,10 +7,10 @@ namespace Ssh.Transport.HostKeys;
 /// <summary>An RSA private key, held by the BCL; signs with PKCS#1 v1.5 (RFC 8332).</summary>
 internal sealed class RsaPrivateKey : PrivateKey
 {
-    /// <summary>The smallest key <see cref="SshHostKey.Generate(SshHostKeyType, int)"/> makes.</summary>
+    /// <summary>The smallest key <see cref="SshPrivateKey.Generate(SshHostKeyType, int)"/> makes.</summary>
     public const int MinimumGeneratedKeySize = 2048;
 
-    /// <summary>The size <see cref="SshHostKey.Generate(SshHostKeyType)"/> makes, as ssh-keygen does.</summary>
+    /// <summary>The size <see cref="SshPrivateKey.Generate(SshHostKeyType)"/> makes, as ssh-keygen does.</summary>
     public const int DefaultKeySize = 3072;
 
     // RFC 8332 §3.3: the SHA-2 algorithms first; ssh-rsa (SHA-1) last, used only when explicitly allowed.

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Ssh.Transport.HostKeys;
 
 /// <summary>
@@ -44,6 +46,20 @@ internal static class SshHostKeyAlgorithms
         RsaSha512 or RsaSha256 or RsaSha1 => Rsa,
         _ => null,
     };
+
+    /// <summary>The signature algorithm a name from the wire spells, as its constant, or null for one this library lacks.</summary>
+    public static string? Find(ReadOnlySpan<byte> name)
+    {
+        foreach (string algorithm in All)
+        {
+            if (Ascii.Equals(name, algorithm))
+            {
+                return algorithm;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The key type of <paramref name="type"/>.</summary>
     public static string GetKeyType(SshHostKeyType type) => type switch

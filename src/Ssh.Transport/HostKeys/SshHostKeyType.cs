@@ -1,6 +1,6 @@
 namespace Ssh.Transport;
 
-/// <summary>The kinds of host key that <see cref="SshHostKey"/> can generate and load.</summary>
+/// <summary>The kinds of host key that <see cref="SshPrivateKey"/> can generate and load.</summary>
 public enum SshHostKeyType
 {
     /// <summary>Ed25519, key type "ssh-ed25519" (RFC 8709).</summary>

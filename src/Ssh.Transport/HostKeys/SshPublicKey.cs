@@ -6,7 +6,8 @@ namespace Ssh.Transport;
 
 /// <summary>
 /// An SSH public key: a host key as the server sends it in K_S (RFC 4253 §6.6), as a known_hosts or .pub line
-/// shows it, or the public half of an <see cref="SshHostKey"/>.
+/// shows it, a user's key in a publickey authentication request (RFC 4252 §7), or the public half of an
+/// <see cref="SshPrivateKey"/>. It checks the signatures its private half makes.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -111,6 +112,86 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
 
     /// <summary>Wraps a blob this library wrote for its own key.</summary>
     internal static SshPublicKey FromTrustedBlob(byte[] blob) => new(blob, PublicKeyParameters.Parse(blob));
+
+    /// <summary>
+    /// Checks a signature blob (RFC 4253 §6.6: string signature algorithm, string signature) made by this key's private
+    /// half over <paramref name="data"/>, with whichever algorithm the blob names, if it suits this key type.
+    /// </summary>
+    /// <param name="data">The signed data.</param>
+    /// <param name="signatureBlob">The blob, as received.</param>
+    /// <param name="allowSha1">True to accept "ssh-rsa" (RSA with SHA-1).</param>
+    /// <returns>
+    /// True for a valid signature; false for an invalid, malformed or truncated blob, an algorithm that does not suit
+    /// the key type (rsa-sha2-512, rsa-sha2-256 and ssh-rsa suit an ssh-rsa key; the key type itself suits the others)
+    /// or is unknown, and "ssh-rsa" when <paramref name="allowSha1"/> is false. Never throws for bad input.
+    /// </returns>
+    /// <remarks>
+    /// Where the algorithm was named elsewhere, as in a publickey authentication request (RFC 4252 §7) or by the key
+    /// exchange, use <see cref="VerifySignature(string, ReadOnlySpan{byte}, ReadOnlySpan{byte}, bool)"/>, which also
+    /// checks that the blob names exactly that algorithm.
+    /// </remarks>
+    public bool VerifySignature(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signatureBlob, bool allowSha1 = false)
+    {
+        ReadOnlySpan<byte> name;
+        try
+        {
+            name = new SshReader(signatureBlob).ReadString();
+        }
+        catch (SshProtocolException)
+        {
+            return false;
+        }
+
+        string? algorithm = SshHostKeyAlgorithms.Find(name);
+        return algorithm is not null && VerifySignature(algorithm, data, signatureBlob, allowSha1);
+    }
+
+    /// <summary>
+    /// Checks a signature blob (RFC 4253 §6.6: string signature algorithm, string signature) made by this key's private
+    /// half over <paramref name="data"/> with <paramref name="signatureAlgorithm"/>.
+    /// </summary>
+    /// <param name="signatureAlgorithm">
+    /// The algorithm the signature must have: the negotiated host key algorithm, or the algorithm named in a publickey
+    /// authentication request, which RFC 4252 §7 requires the blob to repeat. The blob must name exactly it, and it
+    /// must suit this key type.
+    /// </param>
+    /// <param name="data">The signed data.</param>
+    /// <param name="signatureBlob">The blob, as received.</param>
+    /// <param name="allowSha1">True to accept "ssh-rsa" (RSA with SHA-1).</param>
+    /// <returns>
+    /// True for a valid signature; false for an invalid, malformed or truncated blob, a blob naming another algorithm,
+    /// an algorithm that does not suit the key type (rsa-sha2-512, rsa-sha2-256 and ssh-rsa suit an ssh-rsa key; the
+    /// key type itself suits the others) or is unknown, and "ssh-rsa" when <paramref name="allowSha1"/> is false.
+    /// Never throws for bad input.
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="signatureAlgorithm"/> is null.</exception>
+    public bool VerifySignature(string signatureAlgorithm, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signatureBlob, bool allowSha1 = false)
+    {
+        ArgumentNullException.ThrowIfNull(signatureAlgorithm);
+        if (SshHostKeyAlgorithms.GetKeyType(signatureAlgorithm) != KeyType
+            || (signatureAlgorithm == SshHostKeyAlgorithms.RsaSha1 && !allowSha1))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> signature;
+        try
+        {
+            var reader = new SshReader(signatureBlob);
+            ReadOnlySpan<byte> name = reader.ReadString();
+            signature = reader.ReadString();
+            if (!reader.End || !Ascii.Equals(name, signatureAlgorithm))
+            {
+                return false;
+            }
+        }
+        catch (SshProtocolException)
+        {
+            return false;
+        }
+
+        return Parameters.Verify(signatureAlgorithm, data, signature);
+    }
 
     /// <summary>
     /// The SHA-256 fingerprint, exactly as ssh-keygen -l and ssh print it: "SHA256:" followed by the base64 of the

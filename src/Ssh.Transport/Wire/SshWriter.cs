@@ -6,12 +6,28 @@ using System.Text;
 namespace Ssh.Transport;
 
 /// <summary>
-/// Writes the data types of RFC 4251 §5 into an <see cref="IBufferWriter{T}"/>, typically straight into a packet's
-/// payload in the pipe's memory.
+/// Produces the content of a "string" that <see cref="SshWriter.WriteString{TState}(int, TState, SshStringContent{TState})"/>
+/// writes in place.
 /// </summary>
+/// <typeparam name="TState">What the content is made from; may be a ref struct, such as a span.</typeparam>
+/// <param name="writer">A writer over the string's content, at most the declared maximum length.</param>
+/// <param name="state">The state passed to WriteString.</param>
+public delegate void SshStringContent<TState>(ref SshWriter writer, TState state)
+    where TState : allows ref struct;
+
+/// <summary>
+/// Writes the data types of RFC 4251 §5 into an <see cref="IBufferWriter{T}"/>, typically straight into a packet's
+/// payload in the pipe's memory, or into a fixed span.
+/// </summary>
+/// <remarks>
+/// A "string" that itself holds SSH data (a signature blob: string algorithm, string signature) is written in place,
+/// with no second buffer, by <see cref="WriteString{TState}(int, TState, SshStringContent{TState})"/>: the content
+/// goes straight into the output, and its length is filled in before it.
+/// </remarks>
 public ref struct SshWriter
 {
-    private readonly IBufferWriter<byte> _output;
+    private readonly IBufferWriter<byte>? _output;
+    private readonly Span<byte> _destination;
     private long _written;
 
     /// <summary>Creates a writer over <paramref name="output"/>.</summary>
@@ -23,6 +39,15 @@ public ref struct SshWriter
         _written = 0;
     }
 
+    /// <summary>Creates a writer over a fixed span: writing past its end throws <see cref="InvalidOperationException"/>.</summary>
+    /// <param name="destination">Where the bytes go, from its start.</param>
+    public SshWriter(Span<byte> destination)
+    {
+        _output = null;
+        _destination = destination;
+        _written = 0;
+    }
+
     /// <summary>The number of bytes written by this writer.</summary>
     public readonly long BytesWritten => _written;
 
@@ -30,7 +55,7 @@ public ref struct SshWriter
     /// <param name="value">The byte.</param>
     public void WriteByte(byte value)
     {
-        _output.GetSpan(1)[0] = value;
+        GetSpan(1)[0] = value;
         Advance(1);
     }
 
@@ -42,7 +67,7 @@ public ref struct SshWriter
     /// <param name="value">The value.</param>
     public void WriteUInt32(uint value)
     {
-        BinaryPrimitives.WriteUInt32BigEndian(_output.GetSpan(4), value);
+        BinaryPrimitives.WriteUInt32BigEndian(GetSpan(4), value);
         Advance(4);
     }
 
@@ -50,7 +75,7 @@ public ref struct SshWriter
     /// <param name="value">The value.</param>
     public void WriteUInt64(ulong value)
     {
-        BinaryPrimitives.WriteUInt64BigEndian(_output.GetSpan(8), value);
+        BinaryPrimitives.WriteUInt64BigEndian(GetSpan(8), value);
         Advance(8);
     }
 
@@ -63,7 +88,7 @@ public ref struct SshWriter
             return;
         }
 
-        Span<byte> span = _output.GetSpan(value.Length);
+        Span<byte> span = GetSpan(value.Length);
         value.CopyTo(span);
         Advance(value.Length);
     }
@@ -72,7 +97,7 @@ public ref struct SshWriter
     /// <param name="value">The bytes.</param>
     public void WriteString(scoped ReadOnlySpan<byte> value)
     {
-        Span<byte> span = _output.GetSpan(4 + value.Length);
+        Span<byte> span = GetSpan(4 + value.Length);
         BinaryPrimitives.WriteUInt32BigEndian(span, (uint)value.Length);
         value.CopyTo(span[4..]);
         Advance(4 + value.Length);
@@ -84,7 +109,7 @@ public ref struct SshWriter
     {
         ArgumentNullException.ThrowIfNull(value);
         int length = Encoding.UTF8.GetByteCount(value);
-        Span<byte> span = _output.GetSpan(4 + length);
+        Span<byte> span = GetSpan(4 + length);
         BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
         Encoding.UTF8.GetBytes(value, span[4..]);
         Advance(4 + length);
@@ -101,7 +126,7 @@ public ref struct SshWriter
         magnitude = first < 0 ? [] : magnitude[first..];
         bool pad = !magnitude.IsEmpty && (magnitude[0] & 0x80) != 0;
         int length = magnitude.Length + (pad ? 1 : 0);
-        Span<byte> span = _output.GetSpan(4 + length);
+        Span<byte> span = GetSpan(4 + length);
         BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
         if (pad)
         {
@@ -123,7 +148,7 @@ public ref struct SshWriter
         }
 
         int length = value.GetByteCount(isUnsigned: false);
-        Span<byte> span = _output.GetSpan(4 + length);
+        Span<byte> span = GetSpan(4 + length);
         BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
         value.TryWriteBytes(span.Slice(4, length), out _, isUnsigned: false, isBigEndian: true);
         Advance(4 + length);
@@ -145,7 +170,7 @@ public ref struct SshWriter
             length += name.Length;
         }
 
-        Span<byte> span = _output.GetSpan(4 + length);
+        Span<byte> span = GetSpan(4 + length);
         BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
         int offset = 4;
         for (int i = 0; i < names.Length; i++)
@@ -161,9 +186,67 @@ public ref struct SshWriter
         Advance(4 + length);
     }
 
-    private void Advance(int count)
+    /// <summary>
+    /// Writes a "string" whose content <paramref name="content"/> writes in place: no second buffer, the length is
+    /// filled in once the content is known. For a string that holds SSH data itself, such as a signature blob.
+    /// </summary>
+    /// <typeparam name="TState">What the content is made from; may be a ref struct, such as a span.</typeparam>
+    /// <param name="maxLength">
+    /// The most bytes the content can take. That much room (plus 4) must be found in one piece of the output; only
+    /// what is written is committed.
+    /// </param>
+    /// <param name="state">Passed to <paramref name="content"/>, so that it need capture nothing.</param>
+    /// <param name="content">Writes the content with the writer it is given.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxLength"/> is negative or above 2^31 - 5.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="content"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The content is longer than <paramref name="maxLength"/>, or this writer is over a span with too little room left.
+    /// </exception>
+    /// <remarks>
+    /// If <paramref name="content"/> throws, nothing is committed to the output: the string is written whole or not at all.
+    /// </remarks>
+    public void WriteString<TState>(int maxLength, TState state, SshStringContent<TState> content)
+        where TState : allows ref struct
     {
-        _output.Advance(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxLength);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLength, int.MaxValue - 4);
+        ArgumentNullException.ThrowIfNull(content);
+
+        // One piece for the length and the largest content, then back-fill the length: an IBufferWriter gives no way
+        // back to bytes already advanced past.
+        Span<byte> span = GetSpan(4 + maxLength);
+        var inner = new SshWriter(span.Slice(4, maxLength));
+        content(ref inner, state);
+        int length = (int)inner._written;
+        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
+        Advance(4 + length);
+    }
+
+    /// <summary>
+    /// At least <paramref name="sizeHint"/> bytes of room, not yet committed: write into it, then call
+    /// <see cref="Advance"/>.
+    /// </summary>
+    internal readonly Span<byte> GetSpan(int sizeHint)
+    {
+        if (_output is not null)
+        {
+            return _output.GetSpan(sizeHint);
+        }
+
+        Span<byte> rest = _destination[(int)_written..];
+        if (rest.Length < sizeHint)
+        {
+            throw new InvalidOperationException(
+                $"The writer's span is full: {sizeHint} bytes do not fit in the {rest.Length} left of {_destination.Length}.");
+        }
+
+        return rest;
+    }
+
+    /// <summary>Commits <paramref name="count"/> bytes written into the span of <see cref="GetSpan"/>.</summary>
+    internal void Advance(int count)
+    {
+        _output?.Advance(count);
         _written += count;
     }
 }

@@ -10,13 +10,13 @@ namespace Ssh.Transport.InteropTests.Infrastructure;
 /// <summary>Our algorithms (read from the library's own tables), our options for a case, and our host keys.</summary>
 internal static class OurSide
 {
-    private static readonly Lazy<IReadOnlyList<SshHostKey>> s_hostKeys = new(() =>
+    private static readonly Lazy<IReadOnlyList<SshPrivateKey>> s_hostKeys = new(() =>
     [
-        SshHostKey.Generate(SshHostKeyType.Ed25519),
-        SshHostKey.Generate(SshHostKeyType.EcdsaNistP256),
-        SshHostKey.Generate(SshHostKeyType.EcdsaNistP384),
-        SshHostKey.Generate(SshHostKeyType.EcdsaNistP521),
-        SshHostKey.Generate(SshHostKeyType.Rsa, 2048),
+        SshPrivateKey.Generate(SshHostKeyType.Ed25519),
+        SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP256),
+        SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP384),
+        SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP521),
+        SshPrivateKey.Generate(SshHostKeyType.Rsa, 2048),
     ]);
 
     /// <summary>Everything the library implements, legacy algorithms included (they are on when named in the options).</summary>
@@ -29,7 +29,7 @@ internal static class OurSide
         StrictKex: true,
         "KexAlgorithm.All, SshHostKeyAlgorithms, CipherAlgorithm.All, MacAlgorithm.All, CompressionMethods");
 
-    public static IReadOnlyList<SshHostKey> HostKeys => s_hostKeys.Value;
+    public static IReadOnlyList<SshPrivateKey> HostKeys => s_hostKeys.Value;
 
     public static bool IsAead(string? cipher) => cipher is not null && (CipherAlgorithm.Find(cipher)?.IsAead ?? false);
 
@@ -47,7 +47,7 @@ internal static class OurSide
     public static SshServerOptions ServerOptions(AlgorithmChoice choice, ILogger logger)
     {
         var options = new SshServerOptions { HandshakeTimeout = TimeSpan.FromSeconds(30) };
-        foreach (SshHostKey key in HostKeys)
+        foreach (SshPrivateKey key in HostKeys)
         {
             options.HostKeys.Add(key);
         }

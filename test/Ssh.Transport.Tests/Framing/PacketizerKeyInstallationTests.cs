@@ -431,7 +431,7 @@ public class PacketizerKeyInstallationTests
 
             SshPublicKey hostKey = SshPublicKey.FromBlob(hostKeyBlob);
             Assert.That(hostKey, Is.EqualTo(expectedHostKey));
-            Assert.That(SshHostKey.VerifySignature(hostKey, n.HostKey, h, signature), Is.True, "the server's signature of H");
+            Assert.That(hostKey.VerifySignature(n.HostKey, h, signature), Is.True, "the server's signature of H");
 
             // The first exchange: session_id = H. Client to server: A, C, E; server to client: B, D, F.
             InstallKeys(client, n, encodedK.WrittenSpan, h, sessionId: h);

@@ -34,7 +34,7 @@ public class BouncyCastleDifferentialTests
         for (int round = 0; round < 8; round++)
         {
             AsymmetricCipherKeyPair pair = generator.GenerateKeyPair();
-            using SshHostKey key = SshHostKey.Parse(ToPkcs8Pem(pair.Private));
+            using SshPrivateKey key = SshPrivateKey.Parse(ToPkcs8Pem(pair.Private));
             byte[] bcPublic = ((Org.BouncyCastle.Crypto.Parameters.Ed25519PublicKeyParameters)pair.Public).GetEncoded();
             Assert.That(key.PublicKey.Blob.ToArray(), Is.EqualTo((byte[])[0, 0, 0, 11, .. "ssh-ed25519"u8, 0, 0, 0, 32, .. bcPublic]));
 
@@ -53,7 +53,7 @@ public class BouncyCastleDifferentialTests
                 verifier.Init(false, pair.Public);
                 verifier.BlockUpdate(data, 0, data.Length);
                 Assert.That(verifier.VerifySignature(ours), Is.True);
-                Assert.That(SshHostKey.VerifySignature(key.PublicKey, "ssh-ed25519", data, Blob("ssh-ed25519", theirs)), Is.True);
+                Assert.That(key.PublicKey.VerifySignature("ssh-ed25519", data, Blob("ssh-ed25519", theirs)), Is.True);
             }
         }
     }
@@ -69,7 +69,7 @@ public class BouncyCastleDifferentialTests
         AsymmetricCipherKeyPair pair = generator.GenerateKeyPair();
         var bcPublic = (ECPublicKeyParameters)pair.Public;
 
-        using SshHostKey key = SshHostKey.Parse(ToPkcs8Pem(pair.Private));
+        using SshPrivateKey key = SshPrivateKey.Parse(ToPkcs8Pem(pair.Private));
 
         // RFC 5656 §3.1: string type, string curve, string Q (uncompressed).
         var reader = new SshReader(key.PublicKey.Blob.Span);
@@ -94,8 +94,8 @@ public class BouncyCastleDifferentialTests
             var signer = new ECDsaSigner();
             signer.Init(true, new ParametersWithRandom(pair.Private, s_random));
             BigInteger[] rs = signer.GenerateSignature(Digest(keyType, data));
-            Assert.That(SshHostKey.VerifySignature(key.PublicKey, keyType, data, EcdsaBlob(keyType, rs[0], rs[1])), Is.True, $"theirs, round {i}");
-            Assert.That(SshHostKey.VerifySignature(key.PublicKey, keyType, data, EcdsaBlob(keyType, rs[0], rs[1].Add(BigInteger.One))), Is.False);
+            Assert.That(key.PublicKey.VerifySignature(keyType, data, EcdsaBlob(keyType, rs[0], rs[1])), Is.True, $"theirs, round {i}");
+            Assert.That(key.PublicKey.VerifySignature(keyType, data, EcdsaBlob(keyType, rs[0], rs[1].Add(BigInteger.One))), Is.False);
         }
     }
 

@@ -7,7 +7,8 @@ internal static class ExternalTools
 {
     private static readonly Lazy<string?> s_sshKeygen = new(() => Find("ssh-keygen"));
     private static readonly Lazy<string?> s_openssl = new(() => Find("openssl"));
-    private static readonly Lazy<string?> s_pythonWithParamiko = new(FindPythonWithParamiko);
+    private static readonly Lazy<string?> s_pythonWithParamiko = new(() => FindPythonWith("import paramiko; assert tuple(map(int, paramiko.__version__.split('.')[:2])) >= (2, 9)"));
+    private static readonly Lazy<string?> s_pythonWithBcrypt = new(() => FindPythonWith("import bcrypt; bcrypt.kdf"));
 
     public static string SshKeygen => s_sshKeygen.Value
         ?? Ignore("ssh-keygen is not installed (Debian/Ubuntu: apt install openssh-client); OpenSSH ground-truth tests skipped.");
@@ -17,6 +18,9 @@ internal static class ExternalTools
 
     public static string PythonWithParamiko => s_pythonWithParamiko.Value
         ?? Ignore("python3 with paramiko is not installed (apt install python3-paramiko); paramiko interop tests skipped.");
+
+    public static string PythonWithBcrypt => s_pythonWithBcrypt.Value
+        ?? Ignore("python3 with the bcrypt package is not installed (apt install python3-bcrypt); the bcrypt_pbkdf differential test is skipped.");
 
     /// <summary>Runs a tool to completion.</summary>
     public static (int ExitCode, string Output, string Error) Run(string fileName, IEnumerable<string> arguments, string? input = null)
@@ -95,9 +99,11 @@ internal static class ExternalTools
         return null;
     }
 
-    private static string? FindPythonWithParamiko()
+    /// <summary>A python3 on which <paramref name="check"/> runs cleanly, or null.</summary>
+    private static string? FindPythonWith(string check)
     {
-        // Debian's own interpreter first: that is where apt puts python3-paramiko (a pyenv shim on PATH may lack it).
+        // Debian's own interpreter first: that is where apt puts python3-paramiko and python3-bcrypt (a pyenv shim
+        // on PATH may lack them).
         foreach (string? candidate in new[] { "/usr/bin/python3", Find("python3") })
         {
             if (candidate is null || !File.Exists(candidate))
@@ -107,7 +113,7 @@ internal static class ExternalTools
 
             try
             {
-                if (Run(candidate, ["-c", "import paramiko; assert tuple(map(int, paramiko.__version__.split('.')[:2])) >= (2, 9)"]).ExitCode == 0)
+                if (Run(candidate, ["-c", check]).ExitCode == 0)
                 {
                     return candidate;
                 }

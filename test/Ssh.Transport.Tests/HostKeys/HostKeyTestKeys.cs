@@ -6,16 +6,16 @@ namespace Ssh.Transport.Tests.HostKeys;
 /// </summary>
 internal static class HostKeyTestKeys
 {
-    private static readonly Lazy<SshHostKey>[] s_keys =
+    private static readonly Lazy<SshPrivateKey>[] s_keys =
     [
-        new(() => SshHostKey.Generate(SshHostKeyType.Ed25519)),
-        new(() => SshHostKey.Generate(SshHostKeyType.EcdsaNistP256)),
-        new(() => SshHostKey.Generate(SshHostKeyType.EcdsaNistP384)),
-        new(() => SshHostKey.Generate(SshHostKeyType.EcdsaNistP521)),
-        new(() => SshHostKey.Generate(SshHostKeyType.Rsa, 2048)),
+        new(() => SshPrivateKey.Generate(SshHostKeyType.Ed25519)),
+        new(() => SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP256)),
+        new(() => SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP384)),
+        new(() => SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP521)),
+        new(() => SshPrivateKey.Generate(SshHostKeyType.Rsa, 2048)),
     ];
 
-    public static SshHostKey Get(SshHostKeyType type) => s_keys[(int)type].Value;
+    public static SshPrivateKey Get(SshHostKeyType type) => s_keys[(int)type].Value;
 
     /// <summary>Every (key type, signature algorithm) pair, "ssh-rsa" included.</summary>
     public static IEnumerable<TestCaseData> Algorithms()
@@ -29,13 +29,13 @@ internal static class HostKeyTestKeys
         yield return new TestCaseData(SshHostKeyType.Rsa, "ssh-rsa");
     }
 
-    public static byte[] Sign(SshHostKey key, string algorithm, ReadOnlySpan<byte> data)
+    public static byte[] Sign(SshPrivateKey key, string algorithm, ReadOnlySpan<byte> data)
     {
         var output = new System.Buffers.ArrayBufferWriter<byte>();
         key.Sign(algorithm, data, output, allowSha1: true);
         return output.WrittenSpan.ToArray();
     }
 
-    public static bool Verify(SshHostKey key, string algorithm, ReadOnlySpan<byte> data, ReadOnlySpan<byte> blob) =>
-        SshHostKey.VerifySignature(key.PublicKey, algorithm, data, blob, allowSha1: true);
+    public static bool Verify(SshPrivateKey key, string algorithm, ReadOnlySpan<byte> data, ReadOnlySpan<byte> blob) =>
+        key.PublicKey.VerifySignature(algorithm, data, blob, allowSha1: true);
 }

@@ -4,7 +4,7 @@ namespace Ssh.Transport.Tests.HostKeys;
 public class KnownHostsVerifierTests
 {
     private static readonly Lazy<SshPublicKey[]> s_ed25519 = new(() =>
-        Enumerable.Range(0, 3).Select(_ => { using var k = SshHostKey.Generate(SshHostKeyType.Ed25519); return k.PublicKey; }).ToArray());
+        Enumerable.Range(0, 3).Select(_ => { using var k = SshPrivateKey.Generate(SshHostKeyType.Ed25519); return k.PublicKey; }).ToArray());
 
     private static SshPublicKey A => s_ed25519.Value[0];
 

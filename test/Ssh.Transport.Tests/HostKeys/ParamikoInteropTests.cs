@@ -24,7 +24,7 @@ public class ParamikoInteropTests
     {
         string python = ExternalTools.PythonWithParamiko;
         OpenSshKey key = OpenSshKeys.Get(name);
-        using SshHostKey hostKey = SshHostKey.Load(key.PrivateKeyPath);
+        using SshPrivateKey hostKey = SshPrivateKey.Load(key.PrivateKeyPath);
 
         // Ours for paramiko to verify (every third one tampered with, which it must refuse), and data for it to sign.
         var toVerify = new JsonArray();

@@ -78,15 +78,15 @@ public class PrivateKeyCorruptionTests
 
         string pem = new(System.Security.Cryptography.PemEncoding.Write("RSA PRIVATE KEY", writer.Encode()));
 
-        Assert.Throws<FormatException>(() => SshHostKey.Parse(pem));
+        Assert.Throws<FormatException>(() => SshPrivateKey.Parse(pem));
     }
 
     private static void Check(string text, SshPublicKey expected, string what, ref int refused)
     {
-        SshHostKey loaded;
+        SshPrivateKey loaded;
         try
         {
-            loaded = SshHostKey.Parse(text);
+            loaded = SshPrivateKey.Parse(text);
         }
         catch (Exception e) when (e is FormatException or NotSupportedException)
         {

@@ -15,7 +15,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void Sign_Blob_IsNameThenSignatureAndVerifies(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
 
         byte[] blob = HostKeyTestKeys.Sign(key, algorithm, data);
@@ -42,7 +42,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void Sign_AppendsToOutput_PreviousContentKept(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         var output = new ArrayBufferWriter<byte>();
         output.Write("prefix"u8);
 
@@ -55,7 +55,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void VerifySignature_OtherKeyOfSameType_False(SshHostKeyType type, string algorithm)
     {
-        using SshHostKey other = type == SshHostKeyType.Rsa ? SshHostKey.Generate(type, 2048) : SshHostKey.Generate(type);
+        using SshPrivateKey other = type == SshHostKeyType.Rsa ? SshPrivateKey.Generate(type, 2048) : SshPrivateKey.Generate(type);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(other, algorithm, data);
 
@@ -65,7 +65,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void VerifySignature_AnyBitFlipped_False(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(key, algorithm, data);
 
@@ -83,7 +83,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void VerifySignature_TruncatedOrExtended_False(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(key, algorithm, data);
 
@@ -98,7 +98,7 @@ public class SignatureTests
     [TestCaseSource(nameof(Algorithms))]
     public void VerifySignature_InnerSignatureTruncatedWithConsistentLengths_False(SshHostKeyType type, string algorithm)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
         var reader = new SshReader(HostKeyTestKeys.Sign(key, algorithm, data));
         reader.ReadString();
@@ -114,7 +114,7 @@ public class SignatureTests
     [Test]
     public void VerifySignature_RsaNameInBlobDiffersFromNegotiated_False()
     {
-        SshHostKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
         byte[] data = RandomData();
         string[] names = ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
         foreach (string signedWith in names)
@@ -139,7 +139,7 @@ public class SignatureTests
     [TestCase(SshHostKeyType.Ed25519, "")]
     public void VerifySignature_AlgorithmNotForKeyType_False(SshHostKeyType type, string negotiated)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(key, key.SignatureAlgorithms[0], data);
 
@@ -150,7 +150,7 @@ public class SignatureTests
     [Test]
     public void SshRsa_Sha1_RefusedUnlessAllowed()
     {
-        SshHostKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
         byte[] data = RandomData();
         var output = new ArrayBufferWriter<byte>();
 
@@ -158,8 +158,8 @@ public class SignatureTests
         Assert.That(output.WrittenCount, Is.Zero);
 
         byte[] blob = HostKeyTestKeys.Sign(key, "ssh-rsa", data);
-        Assert.That(SshHostKey.VerifySignature(key.PublicKey, "ssh-rsa", data, blob), Is.False);
-        Assert.That(SshHostKey.VerifySignature(key.PublicKey, "ssh-rsa", data, blob, allowSha1: true), Is.True);
+        Assert.That(key.PublicKey.VerifySignature("ssh-rsa", data, blob), Is.False);
+        Assert.That(key.PublicKey.VerifySignature("ssh-rsa", data, blob, allowSha1: true), Is.True);
         Assert.That(key.SignatureAlgorithms, Is.EqualTo(new[] { "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa" }));
     }
 
@@ -177,7 +177,7 @@ public class SignatureTests
     public void VerifySignature_Ed25519SPlusGroupOrder_False()
     {
         // RFC 8032 §5.1.7: S must be below L. S + L passes a check done modulo L: the classic malleability.
-        SshHostKey key = HostKeyTestKeys.Get(SshHostKeyType.Ed25519);
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Ed25519);
         byte[] data = RandomData();
         byte[] blob = HostKeyTestKeys.Sign(key, "ssh-ed25519", data);
         Span<byte> s = blob.AsSpan(blob.Length - 32);
@@ -193,7 +193,7 @@ public class SignatureTests
     [TestCase(SshHostKeyType.EcdsaNistP521)]
     public void VerifySignature_EcdsaScalarsOutOfRange_False(SshHostKeyType type)
     {
-        SshHostKey key = HostKeyTestKeys.Get(type);
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
         string algorithm = key.KeyType;
         byte[] data = RandomData();
         var reader = new SshReader(HostKeyTestKeys.Sign(key, algorithm, data));
@@ -234,7 +234,7 @@ public class SignatureTests
     public void VerifySignature_RsaSignatureWithoutLeadingZero_AcceptedLikeOpenSsh()
     {
         // About one signature in 256 starts with a zero byte; some peers send it shortened. Find one.
-        SshHostKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
         for (int attempt = 0; attempt < 4096; attempt++)
         {
             byte[] data = BitConverter.GetBytes(attempt);
@@ -260,7 +260,7 @@ public class SignatureTests
         var random = new Random(4253);
         foreach (SshHostKeyType type in Enum.GetValues<SshHostKeyType>())
         {
-            SshHostKey key = HostKeyTestKeys.Get(type);
+            SshPrivateKey key = HostKeyTestKeys.Get(type);
             for (int i = 0; i < 200; i++)
             {
                 byte[] garbage = new byte[random.Next(0, 600)];
@@ -271,7 +271,7 @@ public class SignatureTests
                     garbage = SignatureBlob(key.SignatureAlgorithms[0], garbage);
                 }
 
-                Assert.That(SshHostKey.VerifySignature(key.PublicKey, key.SignatureAlgorithms[0], "H"u8, garbage), Is.False);
+                Assert.That(key.PublicKey.VerifySignature(key.SignatureAlgorithms[0], "H"u8, garbage), Is.False);
             }
         }
     }
@@ -281,7 +281,7 @@ public class SignatureTests
     {
         foreach (SshHostKeyType type in Enum.GetValues<SshHostKeyType>())
         {
-            SshHostKey key = HostKeyTestKeys.Get(type);
+            SshPrivateKey key = HostKeyTestKeys.Get(type);
             string algorithm = key.SignatureAlgorithms[0];
             bool[] results = new bool[64];
             Parallel.For(0, results.Length, i =>
@@ -296,27 +296,218 @@ public class SignatureTests
     [Test]
     public void Dispose_ThenSignOrExport_ThrowsObjectDisposed()
     {
-        SshHostKey key = SshHostKey.Generate(SshHostKeyType.Ed25519);
+        SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
         SshPublicKey publicKey = key.PublicKey;
         key.Dispose();
         key.Dispose();
 
         Assert.Throws<ObjectDisposedException>(() => key.Sign("ssh-ed25519", "H"u8, new ArrayBufferWriter<byte>()));
         Assert.Throws<ObjectDisposedException>(() => key.ExportOpenSsh());
+        Assert.Throws<ObjectDisposedException>(() =>
+        {
+            var writer = new SshWriter(new ArrayBufferWriter<byte>());
+            key.WriteSignature(ref writer, "ssh-ed25519", "H"u8);
+        });
         Assert.That(key.PublicKey, Is.EqualTo(publicKey), "the public half stays usable");
     }
 
     [Test]
     public void Dispose_Ed25519_SeedZeroed()
     {
-        SshHostKey key = SshHostKey.Generate(SshHostKeyType.Ed25519);
-        object inner = typeof(SshHostKey).GetField("_key", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(key)!;
+        SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        object inner = typeof(SshPrivateKey).GetField("_key", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(key)!;
         byte[] seed = (byte[])inner.GetType().GetField("_seed", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(inner)!;
         Assert.That(seed, Has.Some.Not.Zero);
 
         key.Dispose();
 
         Assert.That(seed, Is.All.Zero);
+    }
+
+    [TestCaseSource(nameof(Algorithms))]
+    public void Sign_ReturnsTheBlobLength(SshHostKeyType type, string algorithm)
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
+        var output = new ArrayBufferWriter<byte>();
+        output.Write("xyz"u8);
+
+        int written = key.Sign(algorithm, "H"u8, output, allowSha1: true);
+
+        Assert.That(written, Is.EqualTo(output.WrittenCount - 3));
+        var reader = new SshReader(output.WrittenSpan[3..]);
+        reader.ReadString();
+        reader.ReadString();
+        Assert.That(reader.End, Is.True);
+    }
+
+    [Test]
+    public void Sign_AlgorithmKeyCannotMake_MessageNamesTheAlgorithmsItCan()
+    {
+        var e = Assert.Throws<ArgumentException>(() => HostKeyTestKeys.Get(SshHostKeyType.Rsa).Sign("ssh-ed25519", "H"u8, new ArrayBufferWriter<byte>()));
+        Assert.That(e!.Message, Does.Contain("'ssh-ed25519'").And.Contain("rsa-sha2-512, rsa-sha2-256, ssh-rsa"));
+        Assert.That(e.ParamName, Is.EqualTo("signatureAlgorithm"));
+
+        e = Assert.Throws<ArgumentException>(() => HostKeyTestKeys.Get(SshHostKeyType.EcdsaNistP384).Sign("rsa-sha2-256", "H"u8, new ArrayBufferWriter<byte>()));
+        Assert.That(e!.Message, Does.Contain("ecdsa-sha2-nistp384"));
+
+        e = Assert.Throws<ArgumentException>(() => HostKeyTestKeys.Get(SshHostKeyType.Rsa).Sign("ssh-rsa", "H"u8, new ArrayBufferWriter<byte>()));
+        Assert.That(e!.Message, Does.Contain("SHA-1"));
+        Assert.Throws<ArgumentNullException>(() => HostKeyTestKeys.Get(SshHostKeyType.Rsa).Sign(null!, "H"u8, new ArrayBufferWriter<byte>()));
+        Assert.Throws<ArgumentNullException>(() => HostKeyTestKeys.Get(SshHostKeyType.Rsa).Sign("rsa-sha2-256", "H"u8, null!));
+    }
+
+    [TestCaseSource(nameof(Algorithms))]
+    public void VerifySignature_AlgorithmFromBlob_RoundTripAndTamperedFalse(SshHostKeyType type, string algorithm)
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
+        byte[] data = RandomData();
+        byte[] blob = HostKeyTestKeys.Sign(key, algorithm, data);
+        bool sha1 = algorithm == "ssh-rsa";
+
+        Assert.That(key.PublicKey.VerifySignature(data, blob, allowSha1: true), Is.True);
+        Assert.That(key.PublicKey.VerifySignature(data, blob), Is.EqualTo(!sha1), "ssh-rsa (SHA-1) refused unless allowed");
+        Assert.That(key.PublicKey.VerifySignature(RandomData(), blob, allowSha1: true), Is.False, "other data");
+        for (int i = 0; i < blob.Length; i += 3)
+        {
+            blob[i] ^= 0x10;
+            Assert.That(key.PublicKey.VerifySignature(data, blob, allowSha1: true), Is.False, $"byte {i}");
+            blob[i] ^= 0x10;
+        }
+
+        for (int length = 0; length < blob.Length; length += 5)
+        {
+            Assert.That(key.PublicKey.VerifySignature(data, blob.AsSpan(0, length), allowSha1: true), Is.False, $"{length} bytes");
+        }
+
+        Assert.That(key.PublicKey.VerifySignature(data, [.. blob, 0], allowSha1: true), Is.False, "a trailing byte");
+    }
+
+    [TestCase(SshHostKeyType.Ed25519, "ecdsa-sha2-nistp256")]
+    [TestCase(SshHostKeyType.EcdsaNistP256, "ecdsa-sha2-nistp384")]
+    [TestCase(SshHostKeyType.EcdsaNistP521, "ssh-ed25519")]
+    [TestCase(SshHostKeyType.Rsa, "ssh-ed25519")]
+    [TestCase(SshHostKeyType.Ed25519, "rsa-sha2-512")]
+    [TestCase(SshHostKeyType.Ed25519, "ssh-ed448")]
+    [TestCase(SshHostKeyType.Rsa, "rsa-sha2-384")]
+    [TestCase(SshHostKeyType.Rsa, "RSA-SHA2-256")]
+    [TestCase(SshHostKeyType.Ed25519, "")]
+    public void VerifySignature_AlgorithmFromBlob_NotForKeyTypeOrUnknown_False(SshHostKeyType type, string blobName)
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
+        byte[] data = RandomData();
+        byte[] blob = Rename(HostKeyTestKeys.Sign(key, key.SignatureAlgorithms[0], data), blobName);
+
+        Assert.That(key.PublicKey.VerifySignature(data, blob, allowSha1: true), Is.False);
+    }
+
+    [Test]
+    public void VerifySignature_RsaBlobNamesAnotherRsaAlgorithmThanTheRequest_False()
+    {
+        // RFC 4252 §7: the algorithm of the request and of the signature blob must be the same, even when both suit.
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        byte[] data = RandomData();
+        byte[] blob = HostKeyTestKeys.Sign(key, "rsa-sha2-256", data);
+
+        Assert.That(key.PublicKey.VerifySignature("rsa-sha2-256", data, blob), Is.True);
+        Assert.That(key.PublicKey.VerifySignature("rsa-sha2-512", data, blob), Is.False);
+        Assert.That(key.PublicKey.VerifySignature("ssh-rsa", data, blob, allowSha1: true), Is.False);
+        Assert.That(key.PublicKey.VerifySignature(data, blob), Is.True, "no request: the blob's own name decides");
+        Assert.Throws<ArgumentNullException>(() => key.PublicKey.VerifySignature(null!, data, blob));
+    }
+
+    [Test]
+    public void VerifySignature_AlgorithmFromBlob_Garbage_FalseAndNoOtherException()
+    {
+        var random = new Random(4252);
+        foreach (SshHostKeyType type in Enum.GetValues<SshHostKeyType>())
+        {
+            SshPrivateKey key = HostKeyTestKeys.Get(type);
+            for (int i = 0; i < 200; i++)
+            {
+                byte[] garbage = new byte[random.Next(0, 600)];
+                random.NextBytes(garbage);
+                if (i % 2 == 0)
+                {
+                    garbage = SignatureBlob(key.SignatureAlgorithms[i / 2 % key.SignatureAlgorithms.Count], garbage);
+                }
+                else if (i % 3 == 0 && garbage.Length >= 4)
+                {
+                    // A huge declared length.
+                    garbage[0] = 0xFF;
+                }
+
+                Assert.That(key.PublicKey.VerifySignature("H"u8, garbage, allowSha1: true), Is.False);
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Algorithms))]
+    public void WriteSignature_StringOfTheBlob_InPlace(SshHostKeyType type, string algorithm)
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(type);
+        byte[] data = RandomData();
+        var output = new ArrayBufferWriter<byte>();
+        var writer = new SshWriter(output);
+        writer.WriteByte(50);
+        key.WriteSignature(ref writer, algorithm, data, allowSha1: true);
+        writer.WriteByte(0xEE);
+
+        var reader = new SshReader(output.WrittenSpan);
+        Assert.That(reader.ReadByte(), Is.EqualTo(50));
+        ReadOnlySpan<byte> blob = reader.ReadString();
+        Assert.That(reader.ReadByte(), Is.EqualTo(0xEE));
+        Assert.That(reader.End, Is.True);
+        Assert.That(writer.BytesWritten, Is.EqualTo(output.WrittenCount));
+        Assert.That(new SshReader(blob).ReadUtf8String(), Is.EqualTo(algorithm));
+        Assert.That(key.PublicKey.VerifySignature(algorithm, data, blob, allowSha1: true), Is.True);
+
+        if (type is SshHostKeyType.Ed25519 or SshHostKeyType.Rsa)
+        {
+            // Deterministic signatures: byte for byte the blob of Sign.
+            Assert.That(blob.ToArray(), Is.EqualTo(HostKeyTestKeys.Sign(key, algorithm, data)));
+        }
+    }
+
+    [Test]
+    public void WriteSignature_IntoExactlySizedSpan_FitsAndVerifies()
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Ed25519);
+        byte[] buffer = new byte[4 + 4 + 11 + 4 + 64];
+        var writer = new SshWriter(buffer);
+        key.WriteSignature(ref writer, "ssh-ed25519", "H"u8);
+
+        Assert.That(writer.BytesWritten, Is.EqualTo(buffer.Length));
+        Assert.That(key.PublicKey.VerifySignature("H"u8, new SshReader(buffer).ReadString()), Is.True);
+    }
+
+    [Test]
+    public void WriteSignature_Refused_NothingWritten()
+    {
+        SshPrivateKey key = HostKeyTestKeys.Get(SshHostKeyType.Rsa);
+        var output = new ArrayBufferWriter<byte>();
+        var writer = new SshWriter(output);
+
+        try
+        {
+            key.WriteSignature(ref writer, "ssh-rsa", "H"u8);
+            Assert.Fail("SHA-1 signed without being allowed");
+        }
+        catch (ArgumentException)
+        {
+        }
+
+        try
+        {
+            key.WriteSignature(ref writer, "ecdsa-sha2-nistp256", "H"u8);
+            Assert.Fail("signed with an algorithm of another key type");
+        }
+        catch (ArgumentException e)
+        {
+            Assert.That(e.Message, Does.Contain("rsa-sha2-512"));
+        }
+
+        Assert.That(output.WrittenCount, Is.Zero);
+        Assert.That(writer.BytesWritten, Is.Zero);
     }
 
     private static byte[] SignatureBlob(string name, ReadOnlySpan<byte> signature)

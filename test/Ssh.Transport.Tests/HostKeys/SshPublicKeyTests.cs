@@ -211,7 +211,7 @@ public class SshPublicKeyTests
 
         static void Check(SshHostKeyType type, string keyType, int size)
         {
-            SshHostKey key = HostKeyTestKeys.Get(type);
+            SshPrivateKey key = HostKeyTestKeys.Get(type);
             Assert.That(key.KeyType, Is.EqualTo(keyType));
             Assert.That(key.PublicKey.KeyType, Is.EqualTo(keyType));
             Assert.That(key.PublicKey.KeySize, Is.EqualTo(size));
@@ -229,6 +229,6 @@ public class SshPublicKeyTests
     [TestCase((SshHostKeyType)99, 256)]
     public void Generate_InvalidSize_ThrowsArgumentOutOfRange(SshHostKeyType type, int size)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => SshHostKey.Generate(type, size));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SshPrivateKey.Generate(type, size));
     }
 }

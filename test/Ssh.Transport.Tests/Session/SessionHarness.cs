@@ -10,16 +10,16 @@ namespace Ssh.Transport.Tests.Session;
 /// <summary>Client and server transports of our own, joined by in-memory pipes or a loopback socket.</summary>
 internal static class SessionHarness
 {
-    private static readonly Lazy<Dictionary<SshHostKeyType, SshHostKey>> s_keys = new(() => new()
+    private static readonly Lazy<Dictionary<SshHostKeyType, SshPrivateKey>> s_keys = new(() => new()
     {
-        [SshHostKeyType.Ed25519] = SshHostKey.Generate(SshHostKeyType.Ed25519),
-        [SshHostKeyType.EcdsaNistP256] = SshHostKey.Generate(SshHostKeyType.EcdsaNistP256),
-        [SshHostKeyType.EcdsaNistP384] = SshHostKey.Generate(SshHostKeyType.EcdsaNistP384),
-        [SshHostKeyType.EcdsaNistP521] = SshHostKey.Generate(SshHostKeyType.EcdsaNistP521),
-        [SshHostKeyType.Rsa] = SshHostKey.Generate(SshHostKeyType.Rsa, 2048),
+        [SshHostKeyType.Ed25519] = SshPrivateKey.Generate(SshHostKeyType.Ed25519),
+        [SshHostKeyType.EcdsaNistP256] = SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP256),
+        [SshHostKeyType.EcdsaNistP384] = SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP384),
+        [SshHostKeyType.EcdsaNistP521] = SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP521),
+        [SshHostKeyType.Rsa] = SshPrivateKey.Generate(SshHostKeyType.Rsa, 2048),
     });
 
-    public static SshHostKey Key(SshHostKeyType type) => s_keys.Value[type];
+    public static SshPrivateKey Key(SshHostKeyType type) => s_keys.Value[type];
 
     public static SshServerOptions ServerOptions(SshHostKeyType keyType = SshHostKeyType.Ed25519)
     {

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Ssh.Transport.Tests.HostKeys;
 
 /// <summary>ssh-keygen (OpenSSH) as ground truth for loading, exporting, public key blobs and fingerprints.</summary>
-public class SshHostKeyOpenSshTests
+public class SshPrivateKeyOpenSshTests
 {
     private static readonly string[] s_names = OpenSshKeys.Names;
 
@@ -13,7 +13,7 @@ public class SshHostKeyOpenSshTests
     public void Load_SshKeygenKey_PublicBlobAndCommentMatchPubFile(string name)
     {
         OpenSshKey key = OpenSshKeys.Get(name);
-        using SshHostKey hostKey = SshHostKey.Load(key.PrivateKeyPath);
+        using SshPrivateKey hostKey = SshPrivateKey.Load(key.PrivateKeyPath);
 
         string[] pub = File.ReadAllText(key.PublicKeyPath).Trim().Split(' ', 3);
         Assert.That(hostKey.KeyType, Is.EqualTo(key.KeyType));
@@ -42,7 +42,7 @@ public class SshHostKeyOpenSshTests
     public void ExportOpenSsh_SshKeygenKey_SshKeygenReadsSamePublicKey(string name)
     {
         OpenSshKey key = OpenSshKeys.Get(name);
-        using SshHostKey hostKey = SshHostKey.Load(key.PrivateKeyPath);
+        using SshPrivateKey hostKey = SshPrivateKey.Load(key.PrivateKeyPath);
 
         string exported = hostKey.ExportOpenSsh();
         string path = OpenSshKeys.WritePrivate(name + "-export", exported);
@@ -52,7 +52,7 @@ public class SshHostKeyOpenSshTests
         string derived = ExternalTools.RunChecked(ExternalTools.SshKeygen, "-y", "-f", path).Trim();
         Assert.That(SshPublicKey.Parse(derived), Is.EqualTo(hostKey.PublicKey));
         Assert.That(derived, Does.EndWith(hostKey.Comment), "ssh-keygen -y prints the comment it read");
-        using SshHostKey reloaded = SshHostKey.Parse(exported);
+        using SshPrivateKey reloaded = SshPrivateKey.Parse(exported);
         Assert.That(reloaded.PublicKey, Is.EqualTo(hostKey.PublicKey));
         Assert.That(reloaded.Comment, Is.EqualTo(hostKey.Comment));
     }
@@ -64,7 +64,7 @@ public class SshHostKeyOpenSshTests
     [TestCase(SshHostKeyType.Rsa)]
     public void ExportOpenSsh_GeneratedKey_SshKeygenDerivesSamePublicKeyAndFingerprint(SshHostKeyType type)
     {
-        using SshHostKey hostKey = type == SshHostKeyType.Rsa ? SshHostKey.Generate(type, 2048) : SshHostKey.Generate(type);
+        using SshPrivateKey hostKey = type == SshHostKeyType.Rsa ? SshPrivateKey.Generate(type, 2048) : SshPrivateKey.Generate(type);
         string path = OpenSshKeys.WritePrivate("generated", hostKey.ExportOpenSsh());
 
         string derived = ExternalTools.RunChecked(ExternalTools.SshKeygen, "-y", "-f", path).Trim();
@@ -87,7 +87,7 @@ public class SshHostKeyOpenSshTests
         string path = OpenSshKeys.Rewrite(key, format, "-N", "", "-m", format);
         Assert.That(File.ReadAllText(path), Does.StartWith(header));
 
-        using SshHostKey hostKey = SshHostKey.Load(path);
+        using SshPrivateKey hostKey = SshPrivateKey.Load(path);
 
         Assert.That(hostKey.PublicKey, Is.EqualTo(ReadPub(key)));
         Assert.That(hostKey.Comment, Is.Empty, "PEM has no comment");
@@ -102,7 +102,7 @@ public class SshHostKeyOpenSshTests
         ExternalTools.RunChecked(ExternalTools.OpenSsl, "pkey", "-in", path, "-pubout", "-outform", "DER", "-out", derPath);
         byte[] spki = File.ReadAllBytes(derPath);
 
-        using SshHostKey hostKey = SshHostKey.Load(path);
+        using SshPrivateKey hostKey = SshPrivateKey.Load(path);
 
         // RFC 8410: the SubjectPublicKeyInfo ends in the 32-byte key; RFC 8709: the blob is string type, string key.
         byte[] expected = [0, 0, 0, 11, .. "ssh-ed25519"u8, 0, 0, 0, 32, .. spki[^32..]];
@@ -111,19 +111,29 @@ public class SshHostKeyOpenSshTests
         Assert.That(ExternalTools.RunChecked(ExternalTools.SshKeygen, "-y", "-f", exported).Trim(), Is.EqualTo(hostKey.PublicKey.ToString()));
     }
 
-    [TestCase("ed25519", "openssh")]
-    [TestCase("rsa2048", "openssh")]
+    [TestCase("ed25519")]
+    [TestCase("rsa2048")]
+    public void Load_EncryptedOpenSshKeyWithoutPassphrase_ThrowsSayingAPassphraseIsNeeded(string name)
+    {
+        OpenSshKey key = OpenSshKeys.Get(name);
+        string path = OpenSshKeys.Rewrite(key, "encrypted", "-N", "secret", "-a", "1");
+
+        var e = Assert.Throws<SshKeyPassphraseException>(() => SshPrivateKey.Load(path));
+        Assert.That(e!.PassphraseMissing, Is.True);
+        Assert.That(e.Message, Does.Contain("encrypted").And.Contain("passphrase is needed"));
+    }
+
     [TestCase("ecdsa256", "PEM")]
     [TestCase("rsa2048", "PEM")]
     [TestCase("ecdsa384", "PKCS8")]
-    public void Load_EncryptedKey_ThrowsNotSupportedSayingEncrypted(string name, string format)
+    public void Load_EncryptedPemKey_ThrowsNotSupportedSayingEncrypted(string name, string format)
     {
         OpenSshKey key = OpenSshKeys.Get(name);
-        string[] arguments = format == "openssh" ? ["-N", "secret", "-a", "1"] : ["-N", "secret", "-m", format];
-        string path = OpenSshKeys.Rewrite(key, "encrypted", arguments);
+        string path = OpenSshKeys.Rewrite(key, "encrypted", "-N", "secret", "-m", format);
 
-        var e = Assert.Throws<NotSupportedException>(() => SshHostKey.Load(path));
+        var e = Assert.Throws<NotSupportedException>(() => SshPrivateKey.Load(path));
         Assert.That(e!.Message, Does.Contain("encrypted"));
+        Assert.Throws<NotSupportedException>(() => SshPrivateKey.Load(path, "secret"));
     }
 
     [Test]
@@ -140,7 +150,7 @@ public class SshHostKeyOpenSshTests
             return;
         }
 
-        var e = Assert.Throws<NotSupportedException>(() => SshHostKey.Load(key.PrivateKeyPath));
+        var e = Assert.Throws<NotSupportedException>(() => SshPrivateKey.Load(key.PrivateKeyPath));
         Assert.That(e!.Message, Does.Contain("ssh-dss"));
         Assert.Throws<NotSupportedException>(() => SshPublicKey.Parse(File.ReadAllText(key.PublicKeyPath)));
     }
@@ -149,7 +159,7 @@ public class SshHostKeyOpenSshTests
     public void Load_PublicKeyFile_ThrowsFormatExceptionSayingPublic()
     {
         OpenSshKey key = OpenSshKeys.Get("ed25519");
-        var e = Assert.Throws<FormatException>(() => SshHostKey.Load(key.PublicKeyPath));
+        var e = Assert.Throws<FormatException>(() => SshPrivateKey.Load(key.PublicKeyPath));
         Assert.That(e!.Message, Does.Contain("public key"));
     }
 
@@ -166,7 +176,7 @@ public class SshHostKeyOpenSshTests
         // Every truncation of the binary key.
         for (int length = 0; length < data.Length; length += 3)
         {
-            Assert.Throws<FormatException>(() => SshHostKey.Parse(With(data[..length])), $"truncated to {length}");
+            Assert.Throws<FormatException>(() => SshPrivateKey.Parse(With(data[..length])), $"truncated to {length}");
         }
 
         // Every single-bit change in the private section's check integers, key fields and padding is caught, or yields
@@ -194,7 +204,7 @@ public class SshHostKeyOpenSshTests
             copy[i] ^= 0x01;
             try
             {
-                using SshHostKey loaded = SshHostKey.Parse(With(copy));
+                using SshPrivateKey loaded = SshPrivateKey.Parse(With(copy));
                 Assert.Fail($"byte {i} changed, key still loaded");
             }
             catch (FormatException)
@@ -206,8 +216,8 @@ public class SshHostKeyOpenSshTests
             }
         }
 
-        Assert.Throws<FormatException>(() => SshHostKey.Parse(text.Replace("-----END OPENSSH PRIVATE KEY-----", "")));
-        Assert.Throws<FormatException>(() => SshHostKey.Parse(text.Replace("b3BlbnNz", "b3Blb!Nz")));
+        Assert.Throws<FormatException>(() => SshPrivateKey.Parse(text.Replace("-----END OPENSSH PRIVATE KEY-----", "")));
+        Assert.Throws<FormatException>(() => SshPrivateKey.Parse(text.Replace("b3BlbnNz", "b3Blb!Nz")));
     }
 
     [TestCase("")]
@@ -218,7 +228,7 @@ public class SshHostKeyOpenSshTests
     [TestCase("PuTTY-User-Key-File-3: ssh-ed25519\n")]
     public void Parse_Garbage_ThrowsFormatException(string text)
     {
-        var e = Assert.Throws<FormatException>(() => SshHostKey.Parse(text));
+        var e = Assert.Throws<FormatException>(() => SshPrivateKey.Parse(text));
         Assert.That(e!.Message, Is.Not.Empty);
     }
 }
