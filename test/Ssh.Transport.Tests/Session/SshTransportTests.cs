@@ -257,7 +257,7 @@ public class SshTransportTests
 
         await done.CancelAsync();
         await receiving.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.That(client.KeyExchangeCount, Is.GreaterThan(10), "a storm: many exchanges while data flows both ways (how many depends on scheduling)");
+        Assert.That(client.KeyExchangeCount, Is.GreaterThan(100), "a storm: many exchanges while data flows both ways");
         Assert.That(server.KeyExchangeCount, Is.EqualTo(client.KeyExchangeCount));
         TestContext.Out.WriteLine($"{client.KeyExchangeCount} key exchanges");
     }
