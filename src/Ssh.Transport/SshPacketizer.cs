@@ -397,7 +397,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     internal int HeldPacketCount => Volatile.Read(ref _kexHold)?.Count ?? 0;
 
     /// <summary>
-    /// Starts holding upper-layer writes (the session's explicit §7.1 state): from now until <see cref="WriteNewKeysAsync"/>
+    /// Starts holding upper-layer writes (the session's explicit §7.1 state): from now until <see cref="WriteNewKeysAsync(CancellationToken)"/>
     /// gated writes are queued, up to <paramref name="queueLimit"/> packets, and then wait. Call it before writing
     /// our KEXINIT, or on receiving the peer's. Does nothing if a hold is already in place.
     /// </summary>
@@ -417,13 +417,28 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// Writes NEWKEYS (the pending outbound keys take effect after it), then every upper-layer packet queued during
     /// the exchange, in order and under the new keys, and ends the hold; all under the write lock, then flushed.
     /// </summary>
-    internal async ValueTask WriteNewKeysAsync(CancellationToken cancellationToken)
+    internal ValueTask WriteNewKeysAsync(CancellationToken cancellationToken) => WriteNewKeysAsync(null, CompressionMethod.None, null, cancellationToken);
+
+    /// <param name="sealer">The keys NEWKEYS switches to, prepared under the same hold of the lock; null when already prepared.</param>
+    /// <param name="compression">The compression that starts with them.</param>
+    /// <param name="written">Called under the lock right after NEWKEYS is in the pipe, before any byte of it can reach the peer.</param>
+    /// <param name="cancellationToken">Cancels waiting for the lock and the flush.</param>
+    internal async ValueTask WriteNewKeysAsync(PacketSealer? sealer, CompressionMethod compression, Action? written, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         KeyExchangeHold? hold = null;
         try
         {
+            if (sealer is not null)
+            {
+                PacketSealer? old = _transport.Outbound.Pending;
+                _transport.Outbound.Pending = sealer;
+                _transport.Outbound.PendingCompression = compression;
+                old?.Dispose();
+            }
+
             WriteUnsynchronized(s_newKeysPayload, s_copyPayload, 1);
+            written?.Invoke();
             hold = _kexHold;
             _kexHold = null;
             if (hold is not null)

@@ -11,8 +11,17 @@ namespace Ssh.Transport;
 /// <summary>Algorithm negotiation, key exchange, host authentication and rekeying (RFC 4253 §7-9, RFC 8308).</summary>
 public sealed partial class SshTransport
 {
-    /// <summary>Serializes the decision to send our KEXINIT and the end of an exchange.</summary>
-    private readonly SemaphoreSlim _kexMutex = new(1, 1);
+    /// <summary>Serializes the decision to send our KEXINIT and the end of an exchange (never held across an await).</summary>
+    private readonly Lock _kexLock = new();
+
+    /// <summary>
+    /// The transport's own writes (KEXINIT, the method's messages, NEWKEYS, EXT_INFO, UNIMPLEMENTED, SERVICE_ACCEPT)
+    /// go out in order through this chain, so the receive loop never waits for the write lock: a writer may hold it
+    /// while its flush waits for the peer to read, and the peer may be waiting for us to read (both sides blocked in
+    /// writes is a deadlock). The loop reads on; its writes follow in the order it issued them.
+    /// </summary>
+    private Task _transportWrites = Task.CompletedTask;
+    private readonly Lock _transportWritesLock = new();
 
     // The exchange in progress; touched by the reader, and by StartKeyExchangeAsync under the mutex.
     private KexInitMessage? _ourKexInit;
@@ -59,12 +68,12 @@ public sealed partial class SshTransport
     /// </summary>
     /// <param name="initiator">Who started the exchange, if this call starts it: us, or the peer whose KEXINIT we answer.</param>
     /// <param name="cancellationToken">Cancels waiting for the mutex and the write.</param>
-    private async Task<Task> StartKeyExchangeAsync(SshInitiator initiator, CancellationToken cancellationToken)
+    private Task<Task> StartKeyExchangeAsync(SshInitiator initiator, CancellationToken cancellationToken)
     {
-        SshKeyExchangeEventArgs? started = null;
+        cancellationToken.ThrowIfCancellationRequested();
+        SshKeyExchangeEventArgs? started;
         Task completion;
-        await _kexMutex.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        lock (_kexLock)
         {
             _kexCompletion ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             completion = _kexCompletion.Task;
@@ -73,14 +82,11 @@ public sealed partial class SshTransport
             {
                 // RFC 4253 §7.1: from here to our NEWKEYS, upper-layer writes are queued, never sent.
                 _packetizer.HoldUpperLayerWrites(_options.MaxQueuedPacketsDuringKeyExchange);
-                _ourKexInit = CreateOurKexInit();
+                KexInitMessage kexInit = CreateOurKexInit();
+                _ourKexInit = kexInit;
                 Log.KeyExchangeStarted(_logger, _kexCount + 1);
-                await _packetizer.WritePacketAsync(_ourKexInit.Payload, cancellationToken).ConfigureAwait(false);
+                QueueTransportWrite(kexInit.Payload, static (t, payload, ct) => t._packetizer.WritePacketAsync(payload, ct));
             }
-        }
-        finally
-        {
-            _kexMutex.Release();
         }
 
         if (started is not null)
@@ -89,7 +95,50 @@ public sealed partial class SshTransport
             Raise(KeyExchangeStarted, started);
         }
 
-        return completion;
+        return Task.FromResult(completion);
+    }
+
+    /// <summary>Appends one of the transport's own writes to the ordered chain; a failure fails the connection.</summary>
+    private void QueueTransportWrite<TState>(TState state, Func<SshTransport, TState, CancellationToken, ValueTask<SshWriteResult>> write) =>
+        QueueTransportWriteCore((state, write), static async Task (t, s, ct) => await s.write(t, s.state, ct).ConfigureAwait(false));
+
+    private void QueueTransportWrite<TState>(TState state, Func<SshTransport, TState, CancellationToken, Task> write) => QueueTransportWriteCore(state, write);
+
+    private void QueueTransportWriteCore<TState>(TState state, Func<SshTransport, TState, CancellationToken, Task> write)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task previous;
+        lock (_transportWritesLock)
+        {
+            previous = _transportWrites;
+            _transportWrites = done.Task;
+        }
+
+        _ = RunTransportWriteAsync(previous, state, write, done);
+    }
+
+    private async Task RunTransportWriteAsync<TState>(Task previous, TState state, Func<SshTransport, TState, CancellationToken, Task> write, TaskCompletionSource done)
+    {
+        try
+        {
+            await previous.ConfigureAwait(false);
+            if (_failure is null && _disposed == 0)
+            {
+                await write(this, state, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            if (_failure is null && _disposed == 0)
+            {
+                await FailAsync(Normalize(e)).ConfigureAwait(false);
+                StopReceiving();
+            }
+        }
+        finally
+        {
+            done.TrySetResult();
+        }
     }
 
     /// <summary>Marks an exchange as in progress, if none is: its number, who started it, when; the deadline starts.</summary>
@@ -201,7 +250,7 @@ public sealed partial class SshTransport
                 OnUnimplemented(packet.Payload.Span);
                 return true;
             case SshMessageNumber.ServiceRequest:
-                await OnServiceRequestAsync(packet.Payload).ConfigureAwait(false);
+                OnServiceRequest(packet.Payload);
                 return true;
             case SshMessageNumber.ServiceAccept:
                 OnServiceAccept(packet.Payload.Span);
@@ -214,21 +263,25 @@ public sealed partial class SshTransport
                 return true;
             case SshMessageNumber.NewKeys:
                 // The packetizer has already switched the inbound keys (or failed if none were prepared).
-                _newKeysReceivedThisExchange = true;
+                lock (_kexLock)
+                {
+                    _newKeysReceivedThisExchange = true;
+                }
+
                 _peerNewKeysSeen = true;
-                await TryCompleteExchangeAsync().ConfigureAwait(false);
+                TryCompleteExchange();
                 return true;
             case >= 30 and <= 49:
                 await OnKexMethodMessageAsync(packet.Payload, cancellationToken).ConfigureAwait(false);
                 return true;
             case < 50:
                 // RFC 4253 §11.4: an unrecognized message gets SSH_MSG_UNIMPLEMENTED with its sequence number.
-                await _packetizer.WritePacketAsync(packet.SequenceNumber, static (w, seq) =>
+                QueueTransportWrite(packet.SequenceNumber, static (t, sequenceNumber, ct) => t._packetizer.WritePacketAsync(sequenceNumber, static (w, seq) =>
                 {
                     var writer = new SshWriter(w);
                     writer.WriteByte(SshMessageNumber.Unimplemented);
                     writer.WriteUInt32(seq);
-                }, 5, flush: true, cancellationToken).ConfigureAwait(false);
+                }, 5, flush: true, ct));
                 return true;
             default:
                 if (!_peerNewKeysSeen)
@@ -284,7 +337,7 @@ public sealed partial class SshTransport
         Log.PeerDebug(_logger, Encoding.UTF8.GetString(reader.ReadString()));
     }
 
-    private async ValueTask OnServiceRequestAsync(ReadOnlyMemory<byte> payload)
+    private void OnServiceRequest(ReadOnlyMemory<byte> payload)
     {
         if (Role != SshRole.Server)
         {
@@ -303,12 +356,12 @@ public sealed partial class SshTransport
         // A gated write (during a key exchange of ours it is queued for after our NEWKEYS, RFC 4253 §7.1) that never
         // waits for room: this loop carries the exchange on. paramiko, for one, sends its SERVICE_REQUEST right after
         // its KEXINIT when our rekey crosses its authentication.
-        await _packetizer.WriteGatedAsync(name, static (w, n) =>
+        QueueTransportWrite(name, static async (t, service, ct) => await t._packetizer.WriteGatedAsync(service, static (w, n) =>
         {
             var writer = new SshWriter(w);
             writer.WriteByte(SshMessageNumber.ServiceAccept);
             writer.WriteString(n);
-        }, name.Length + 5, CancellationToken.None, unbounded: true).ConfigureAwait(false);
+        }, service.Length + 5, ct, unbounded: true).ConfigureAwait(false));
     }
 
     private void OnServiceAccept(ReadOnlySpan<byte> payload)
@@ -352,6 +405,8 @@ public sealed partial class SshTransport
 
     private async ValueTask OnKexInitAsync(SshPacket packet, CancellationToken cancellationToken)
     {
+        // Our NEWKEYS goes out on the write chain; if it has and the exchange is not yet marked complete, do it now.
+        TryCompleteExchange();
         if (_kexPeerInitReceived)
         {
             throw new SshProtocolException(SshDisconnectReason.ProtocolError, "The peer sent a second KEXINIT during a key exchange.");
@@ -413,14 +468,14 @@ public sealed partial class SshTransport
                 break;
             case KexFamily.GroupExchange:
                 (_gexMin, _gexPreferred, _gexMax) = (GexMinimumBits, EstimateGroupBits(_negotiated), GexMaximumBits);
-                await _packetizer.WritePacketAsync((_gexMin, _gexPreferred, _gexMax), static (w, s) =>
+                QueueTransportWrite((_gexMin, _gexPreferred, _gexMax), static (t, bounds, ct) => t._packetizer.WritePacketAsync(bounds, static (w, s) =>
                 {
                     var writer = new SshWriter(w);
                     writer.WriteByte(SshMessageNumber.KexDhGexRequest);
-                    writer.WriteUInt32(s._gexMin);
-                    writer.WriteUInt32(s._gexPreferred);
-                    writer.WriteUInt32(s._gexMax);
-                }, 13, flush: true, cancellationToken).ConfigureAwait(false);
+                    writer.WriteUInt32(s.Item1);
+                    writer.WriteUInt32(s.Item2);
+                    writer.WriteUInt32(s.Item3);
+                }, 13, flush: true, ct));
                 break;
         }
     }
@@ -444,7 +499,14 @@ public sealed partial class SshTransport
         return bits <= 112 ? 2048u : bits <= 128 ? 3072u : bits <= 192 ? 7680u : 8192u;
     }
 
-    private ValueTask<SshWriteResult> WriteKexMessageAsync(byte number, ReadOnlyMemory<byte> value, bool asMpint, CancellationToken cancellationToken) =>
+    private ValueTask WriteKexMessageAsync(byte number, ReadOnlyMemory<byte> value, bool asMpint, CancellationToken cancellationToken)
+    {
+        _ = cancellationToken;
+        QueueTransportWrite((number, value, asMpint), static (t, s, ct) => t.WriteKexMessageNowAsync(s.number, s.value, s.asMpint, ct));
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask<SshWriteResult> WriteKexMessageNowAsync(byte number, ReadOnlyMemory<byte> value, bool asMpint, CancellationToken cancellationToken) =>
         _packetizer.WritePacketAsync((number, value, asMpint), static (w, s) =>
         {
             var writer = new SshWriter(w);
@@ -509,13 +571,13 @@ public sealed partial class SshTransport
             }
 
             _gexGroup = DhGroup.Choose(_gexMin, _gexPreferred, _gexMax);
-            await _packetizer.WritePacketAsync(_gexGroup, static (w, group) =>
+            QueueTransportWrite(_gexGroup, static (t, chosen, ct) => t._packetizer.WritePacketAsync(chosen, static (w, group) =>
             {
                 var writer = new SshWriter(w);
                 writer.WriteByte(SshMessageNumber.KexDhGexGroup);
                 writer.WriteMPInt(group.P);
                 writer.WriteMPInt(group.G);
-            }, 1100, flush: true, cancellationToken).ConfigureAwait(false);
+            }, 1100, flush: true, ct));
             return;
         }
 
@@ -614,22 +676,22 @@ public sealed partial class SshTransport
             key.Sign(negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys);
 
             byte replyNumber = family == KexFamily.GroupExchange ? SshMessageNumber.KexDhGexReply : SshMessageNumber.KexDhReply;
-            await _packetizer.WritePacketAsync((replyNumber, hostKeyBlob, _agreement.LocalPublic, signature.WrittenMemory, family), static (w, s) =>
+            QueueTransportWrite((replyNumber, hostKeyBlob, serverPublic: _agreement.LocalPublic.ToArray(), signature: signature.WrittenMemory, family), static (t, reply, ct) => t._packetizer.WritePacketAsync(reply, static (w, s) =>
             {
                 var writer = new SshWriter(w);
                 writer.WriteByte(s.replyNumber);
                 writer.WriteString(s.hostKeyBlob);
                 if (s.family == KexFamily.Ecdh)
                 {
-                    writer.WriteString(s.LocalPublic.Span);
+                    writer.WriteString(s.serverPublic);
                 }
                 else
                 {
-                    writer.WriteUnsignedMPInt(s.LocalPublic.Span);
+                    writer.WriteUnsignedMPInt(s.serverPublic);
                 }
 
-                writer.WriteString(s.WrittenMemory.Span);
-            }, hostKeyBlob.Length + _agreement.LocalPublic.Length + signature.WrittenCount + 32, flush: false, cancellationToken).ConfigureAwait(false);
+                writer.WriteString(s.signature.Span);
+            }, reply.hostKeyBlob.Length + reply.serverPublic.Length + reply.signature.Length + 32, flush: false, ct));
 
             _hostKey = key.PublicKey;
             await InstallKeysAsync(encodedK.WrittenSpan.ToArray(), h, cancellationToken).ConfigureAwait(false);
@@ -665,8 +727,9 @@ public sealed partial class SshTransport
     }
 
     /// <summary>Derives both directions' keys (RFC 4253 §7.2), prepares them, and sends NEWKEYS.</summary>
-    private async ValueTask InstallKeysAsync(byte[] encodedK, byte[] h, CancellationToken cancellationToken)
+    private ValueTask InstallKeysAsync(byte[] encodedK, byte[] h, CancellationToken cancellationToken)
     {
+        _ = cancellationToken;
         NegotiatedAlgorithms n = _negotiated!;
         if (_sessionId.Length == 0)
         {
@@ -691,33 +754,46 @@ public sealed partial class SshTransport
             string compressionOut = client ? n.CompressionClientToServer : n.CompressionServerToClient;
             string compressionIn = client ? n.CompressionServerToClient : n.CompressionClientToServer;
             _packetizer.SetPendingInbound(opener, CompressionMethods.Parse(compressionIn)!.Value);
-            _packetizer.SetPendingOutbound(sealer, CompressionMethods.Parse(compressionOut)!.Value);
+            bool sendExtInfo = !client && _kexCount == 0 && _peerWantsExtInfo;
+
+            // NEWKEYS (the outbound keys prepared under the same hold of the write lock), then what upper-layer writers
+            // queued meanwhile, under the new keys; on the write chain, so this loop reads on meanwhile.
+            QueueTransportWrite((sealer, compression: CompressionMethods.Parse(compressionOut)!.Value, sendExtInfo), static async (t, s, ct) =>
+            {
+                // Marked sent the moment NEWKEYS is in the pipe: the peer may answer it (even with its next KEXINIT)
+                // before this write returns, and the loop must then find this exchange complete.
+                await t._packetizer.WriteNewKeysAsync(s.sealer, s.compression, () =>
+                {
+                    lock (t._kexLock)
+                    {
+                        t._newKeysSentThisExchange = true;
+                    }
+
+                    t._ourNewKeysSent = true;
+                }, ct).ConfigureAwait(false);
+                if (s.sendExtInfo)
+                {
+                    // RFC 8308 §2.4: the server's EXT_INFO goes right after its first NEWKEYS.
+                    string algorithms = string.Join(',', t._serverOptions!.ServerSignatureAlgorithms);
+                    await t._packetizer.WritePacketAsync(algorithms, static (w, algs) =>
+                    {
+                        var writer = new SshWriter(w);
+                        writer.WriteByte(SshMessageNumber.ExtInfo);
+                        writer.WriteUInt32(1);
+                        writer.WriteString("server-sig-algs");
+                        writer.WriteString(algs);
+                    }, algorithms.Length + 32, flush: true, ct).ConfigureAwait(false);
+                }
+
+                t.TryCompleteExchange();
+            });
         }
         finally
         {
             CryptographicOperations.ZeroMemory(encodedK);
         }
 
-        // NEWKEYS, then what upper-layer writers queued meanwhile, under the new keys.
-        await _packetizer.WriteNewKeysAsync(cancellationToken).ConfigureAwait(false);
-        _newKeysSentThisExchange = true;
-        _ourNewKeysSent = true;
-
-        if (!client && _kexCount == 0 && _peerWantsExtInfo)
-        {
-            // RFC 8308 §2.4: the server's EXT_INFO goes right after its first NEWKEYS.
-            string algorithms = string.Join(',', _serverOptions!.ServerSignatureAlgorithms);
-            await _packetizer.WritePacketAsync(algorithms, static (w, algs) =>
-            {
-                var writer = new SshWriter(w);
-                writer.WriteByte(SshMessageNumber.ExtInfo);
-                writer.WriteUInt32(1);
-                writer.WriteString("server-sig-algs");
-                writer.WriteString(algs);
-            }, algorithms.Length + 32, flush: true, cancellationToken).ConfigureAwait(false);
-        }
-
-        await TryCompleteExchangeAsync().ConfigureAwait(false);
+        return ValueTask.CompletedTask;
     }
 
     private T CreateProtection<T>(byte[] encodedK, byte[] h, bool client, bool outbound, Func<CipherAlgorithm, byte[], byte[], MacAlgorithm?, byte[], T> create)
@@ -748,21 +824,25 @@ public sealed partial class SshTransport
         }
     }
 
-    /// <summary>Both NEWKEYS have passed: the exchange is over; the next one may start.</summary>
-    private async ValueTask TryCompleteExchangeAsync()
+    /// <summary>
+    /// Both NEWKEYS have passed: the exchange is over; the next one may start. Called by the loop (the peer's NEWKEYS,
+    /// a new KEXINIT) and by the write chain (ours); whoever sees both first completes it, once.
+    /// </summary>
+    private void TryCompleteExchange()
     {
-        if (!_newKeysSentThisExchange || !_newKeysReceivedThisExchange)
-        {
-            return;
-        }
-
-        await _kexMutex.WaitAsync().ConfigureAwait(false);
         TaskCompletionSource? completion;
         SshKeyExchangeEventArgs completed;
-        try
+        SshAlgorithms algorithms;
+        lock (_kexLock)
         {
+            if (!_newKeysSentThisExchange || !_newKeysReceivedThisExchange)
+            {
+                return;
+            }
+
             StopKeyExchangeTimer();
-            _algorithms = new SshAlgorithms(_negotiated!);
+            algorithms = new SshAlgorithms(_negotiated!);
+            _algorithms = algorithms;
             _ourKexInit = null;
             _peerKexInit = null;
             _kexPeerInitReceived = false;
@@ -777,15 +857,11 @@ public sealed partial class SshTransport
             int number = Interlocked.Increment(ref _kexCount);
             completion = _kexCompletion;
             _kexCompletion = null;
-            completed = new SshKeyExchangeEventArgs(number, _kexInitiator, _algorithms, _options.Packetizer.TimeProvider.GetElapsedTime(_kexStarted));
+            completed = new SshKeyExchangeEventArgs(number, _kexInitiator, algorithms, _options.Packetizer.TimeProvider.GetElapsedTime(_kexStarted));
             Volatile.Write(ref _kexInProgress, false);
         }
-        finally
-        {
-            _kexMutex.Release();
-        }
 
-        Log.KeyExchangeCompleted(_logger, completed.Number, _algorithms.ToString());
+        Log.KeyExchangeCompleted(_logger, completed.Number, algorithms.ToString());
         Raise(KeyExchangeCompleted, completed);
         completion?.TrySetResult();
     }

@@ -349,6 +349,12 @@ public sealed partial class SshTransport
             Log.ConnectionFailed(_logger, error.Reason, error);
         }
 
+        // Recorded, and waiters told, before the DISCONNECT goes out: a caller woken by it (the handshake) disposes,
+        // and the peer may close on reading it; neither must read as the cause.
+        SetClosed(byPeer ? SshInitiator.Remote : SshInitiator.Local, error.Reason, error is SshPeerDisconnectedException peer ? peer.Description : error.Message, error);
+        StopKeyExchangeTimer();
+        _kexCompletion?.TrySetException(error);
+        _serviceAccept?.TrySetException(error);
         if (!byPeer && error.Reason != SshDisconnectReason.None)
         {
             try
@@ -362,10 +368,6 @@ public sealed partial class SshTransport
             }
         }
 
-        SetClosed(byPeer ? SshInitiator.Remote : SshInitiator.Local, error.Reason, error is SshPeerDisconnectedException peer ? peer.Description : error.Message, error);
-        StopKeyExchangeTimer();
-        _kexCompletion?.TrySetException(error);
-        _serviceAccept?.TrySetException(error);
         _packetizer.FailHeldWrites(error);
         StopReceiving();
     }

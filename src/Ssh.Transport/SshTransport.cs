@@ -383,6 +383,8 @@ public sealed partial class SshTransport : IAsyncDisposable
             return;
         }
 
+        // Recorded first: the peer's answer to our DISCONNECT (closing its side) must not read as its own ending.
+        SetClosed(SshInitiator.Local, reason, description, error: null);
         bool sent = false;
         try
         {
@@ -391,10 +393,9 @@ public sealed partial class SshTransport : IAsyncDisposable
         }
         catch (Exception e) when (IsClosedError(e) || e is IOException or SshProtocolException)
         {
-            // The connection went down first; Completion says how.
+            // The connection went down first.
         }
 
-        SetClosed(SshInitiator.Local, reason, description, error: null);
         if (sent && _receiveLoop is { } loop)
         {
             DiscardInbound();
@@ -408,7 +409,8 @@ public sealed partial class SshTransport : IAsyncDisposable
 
     private async ValueTask SendDisconnectAsync(SshDisconnectReason reason, string description, CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _disconnectSent, 1) != 0 || _disposed != 0)
+        // Not refused after DisposeAsync has begun: it waits for the receive loop, which may be telling the peer why.
+        if (Interlocked.Exchange(ref _disconnectSent, 1) != 0)
         {
             return;
         }
@@ -529,6 +531,5 @@ public sealed partial class SshTransport : IAsyncDisposable
         _agreement?.Dispose();
         await _packetizer.DisposeAsync().ConfigureAwait(false);
         ReleaseInbound();
-        _kexMutex.Dispose();
     }
 }

@@ -297,18 +297,21 @@ public class SshTransportTests
     [Test]
     public async Task Rekey_PeerIgnoresOurKexInitPastTheAllowance_IsDisconnected()
     {
-        SshClientOptions clientOptions = ClientOptions();
-        clientOptions.Packetizer.RekeyBytes = 16 * 1024;
-        clientOptions.Packetizer.RekeyOverflowBytes = 32 * 1024;
-        (SshTransport client, SshTransport server) = await ConnectAsync(clientOptions, ServerOptions());
-
-        // The server only writes: it never reads the client's KEXINIT, so it never answers it.
+        // A bare packetizer as the peer: it only writes, never reading our KEXINIT, so it never answers it.
+        (SshPacketizer peer, SshTransport server) = await Ssh.Transport.Tests.Framing.PacketizerKeyInstallationTests.ConnectBareClientAsync(
+            "aes128-gcm@openssh.com", null, "none", strictKex: true, configure: static o =>
+            {
+                o.Packetizer.RekeyBytes = 16 * 1024;
+                o.Packetizer.RekeyOverflowBytes = 32 * 1024;
+            });
         using var stop = new CancellationTokenSource();
+        byte[] data = new byte[1000];
+        data[0] = SshMessageNumber.ChannelData;
         Task flood = Task.Run(async () =>
         {
-            for (int i = 0; !stop.IsCancellationRequested; i++)
+            while (!stop.IsCancellationRequested)
             {
-                await WriteNumberedAsync(server, i, 1000);
+                await peer.WritePacketAsync(data);
             }
         });
 
@@ -316,11 +319,11 @@ public class SshTransportTests
         {
             while (true)
             {
-                await client.ReadMessageAsync();
+                await server.ReadMessageAsync();
             }
         });
         Assert.That(ex!.Message, Does.Contain("rekey limit"));
-        Assert.That(client.Packetizer.BytesRead, Is.InRange(16 * 1024 + 32 * 1024, 16 * 1024 + 32 * 1024 + 4096));
+        Assert.That(server.BytesRead, Is.InRange(16 * 1024 + 32 * 1024, 16 * 1024 + 32 * 1024 + 4096));
         await stop.CancelAsync();
         await server.DisposeAsync();
         try
@@ -330,6 +333,8 @@ public class SshTransportTests
         catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or SshProtocolException or OperationCanceledException)
         {
         }
+
+        await peer.DisposeAsync();
     }
 
     [Test]

@@ -1,0 +1,89 @@
+namespace Ssh.Transport.Connection;
+
+/// <summary>
+/// The peer's window for one channel (RFC 4254 §5.2): data bytes we may still send. Senders take credit, waiting when
+/// there is none; WINDOW_ADJUST adds credit. A window above 2^32-1 is the peer's protocol error.
+/// </summary>
+internal sealed class SendWindow
+{
+    private readonly Lock _lock = new();
+    private long _available;
+    private TaskCompletionSource? _waiter;
+    private Exception? _failure;
+
+    public SendWindow(uint initial) => _available = initial;
+
+    /// <summary>Credit now available (for tests and diagnostics).</summary>
+    public long Available
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _available;
+            }
+        }
+    }
+
+    /// <summary>Adds credit from SSH_MSG_CHANNEL_WINDOW_ADJUST.</summary>
+    /// <exception cref="SshProtocolException">The window would exceed 2^32-1 bytes.</exception>
+    public void Add(uint bytes)
+    {
+        TaskCompletionSource? waiter;
+        lock (_lock)
+        {
+            if (_available + bytes > uint.MaxValue)
+            {
+                throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"The peer's window adjust of {bytes} bytes takes the channel window past 2^32-1.");
+            }
+
+            _available += bytes;
+            waiter = _waiter;
+            _waiter = null;
+        }
+
+        waiter?.TrySetResult();
+    }
+
+    /// <summary>Takes up to <paramref name="wanted"/> bytes of credit, at least one, waiting while there is none.</summary>
+    public async ValueTask<int> TakeAsync(int wanted, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task wait;
+            lock (_lock)
+            {
+                if (_failure is not null)
+                {
+                    throw _failure;
+                }
+
+                if (_available > 0)
+                {
+                    int granted = (int)Math.Min(wanted, _available);
+                    _available -= granted;
+                    return granted;
+                }
+
+                _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _waiter.Task;
+            }
+
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>No more credit will come (the channel or connection closed): waiting senders fail.</summary>
+    public void Fail(Exception error)
+    {
+        TaskCompletionSource? waiter;
+        lock (_lock)
+        {
+            _failure ??= error;
+            waiter = _waiter;
+            _waiter = null;
+        }
+
+        waiter?.TrySetResult();
+    }
+}

@@ -1,0 +1,425 @@
+using System.Text;
+
+namespace Ssh.Transport.Connection;
+
+/// <summary>
+/// The connection protocol (RFC 4254) over an authenticated <see cref="SshTransport"/>, for either role: channels
+/// multiplexed on the connection, each an <see cref="SshChannel"/> (a duplex pipe whose windows are its
+/// backpressure), global requests, channel requests.
+/// </summary>
+/// <remarks>
+/// <see cref="RunAsync"/> is the connection's message loop: it reads the transport and dispatches every message by
+/// channel. Keep it running for the life of the connection; serve each channel on a task of its own. Handlers
+/// (<see cref="ChannelOpenHandler"/>, <see cref="GlobalRequestHandler"/>, <see cref="SshChannel.RequestHandler"/>)
+/// run on the loop: keep them short (decide, start work elsewhere).
+/// </remarks>
+public sealed class SshConnection : IAsyncDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<uint, SshChannel> _channels = [];
+    private readonly Dictionary<uint, TaskCompletionSource<SshChannel>> _pendingOpens = [];
+    private readonly Queue<TaskCompletionSource<byte[]?>> _pendingGlobalRequests = new();
+    private readonly CancellationTokenSource _stop = new();
+    private uint _nextId;
+
+    /// <summary>Creates the connection layer over a transport whose user authentication has succeeded.</summary>
+    /// <param name="transport">The transport; the connection reads it from now on.</param>
+    /// <param name="options">Window and channel limits; null for defaults.</param>
+    public SshConnection(SshTransport transport, SshChannelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        Transport = transport;
+        Options = options ?? new SshChannelOptions();
+        Options.Validate();
+    }
+
+    /// <summary>The transport underneath.</summary>
+    public SshTransport Transport { get; }
+
+    /// <summary>Decides channels the peer opens; without one, every open is refused.</summary>
+    public SshChannelOpenHandler? ChannelOpenHandler { get; set; }
+
+    /// <summary>
+    /// Answers the peer's global requests; without one (or for names it returns null for) the answer is
+    /// REQUEST_FAILURE, which is also OpenSSH's answer to keepalive@openssh.com: any answer proves liveness.
+    /// </summary>
+    public SshGlobalRequestHandler? GlobalRequestHandler { get; set; }
+
+    internal SshChannelOptions Options { get; }
+
+    /// <summary>
+    /// Reads and dispatches messages until the connection ends. Returns when the peer disconnected normally;
+    /// channels still open then end too.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the loop (the connection is not closed).</param>
+    /// <exception cref="SshProtocolException">The peer broke the connection protocol (a DISCONNECT is sent) or the transport failed.</exception>
+    public async Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        using CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        CancellationToken token = linked.Token;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                SshPacket message = await Transport.ReadMessageAsync(token).ConfigureAwait(false);
+                if (message.IsCompleted)
+                {
+                    return;
+                }
+
+                await DispatchAsync(message.Payload, token).ConfigureAwait(false);
+            }
+        }
+        catch (SshProtocolException e) when (!Transport.Completion.IsCompleted)
+        {
+            // Our side found the violation: tell the peer, as the transport does for its own.
+            error = e;
+            await Transport.DisconnectAsync(e.Reason, e.Message, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        catch (Exception e)
+        {
+            error = e;
+            throw;
+        }
+        finally
+        {
+            EndAll(error);
+        }
+    }
+
+    /// <summary>Opens a channel (RFC 4254 §5.1) and waits for the peer's confirmation.</summary>
+    /// <typeparam name="TState">The data writer's state.</typeparam>
+    /// <param name="type">The channel type, e.g. "session" or "direct-tcpip".</param>
+    /// <param name="state">Passed to <paramref name="writeData"/>.</param>
+    /// <param name="writeData">Writes the type-specific data (e.g. direct-tcpip's host and ports); null for none.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The open channel.</returns>
+    /// <exception cref="SshChannelOpenException">The peer refused.</exception>
+    public async Task<SshChannel> OpenChannelAsync<TState>(string type, TState state, SshDataWriter<TState>? writeData, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(type);
+        SshChannel channel = CreateChannel(type) ?? throw new InvalidOperationException($"No more than {Options.MaxChannels} channels may be open at once.");
+        var opened = new TaskCompletionSource<SshChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            _pendingOpens[channel.LocalId] = opened;
+        }
+
+        await Transport.WriteMessageAsync((type, channel.LocalId, Options, state, writeData), static (buffer, s) =>
+        {
+            var writer = new SshWriter(buffer);
+            writer.WriteByte(SshMessageNumber.ChannelOpen);
+            writer.WriteString(s.type);
+            writer.WriteUInt32(s.LocalId);
+            writer.WriteUInt32((uint)s.Options.WindowSize);
+            writer.WriteUInt32((uint)s.Options.MaxPacketSize);
+            s.writeData?.Invoke(ref writer, s.state);
+        }, cancellationToken).ConfigureAwait(false);
+        return await opened.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens a channel without type-specific data, e.g. "session".</summary>
+    /// <param name="type">The channel type.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The open channel.</returns>
+    public Task<SshChannel> OpenChannelAsync(string type, CancellationToken cancellationToken = default) =>
+        OpenChannelAsync<object?>(type, null, null, cancellationToken);
+
+    /// <summary>Sends a global request (RFC 4254 §4) and, if <paramref name="wantReply"/>, waits for the answer.</summary>
+    /// <typeparam name="TState">The data writer's state.</typeparam>
+    /// <param name="name">The request name, e.g. "tcpip-forward" or "keepalive@openssh.com".</param>
+    /// <param name="wantReply">Whether to ask for an answer.</param>
+    /// <param name="state">Passed to <paramref name="writeData"/>.</param>
+    /// <param name="writeData">Writes the request-specific data; null for none.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>Null for REQUEST_FAILURE; the data of REQUEST_SUCCESS otherwise (empty when no reply was asked for).</returns>
+    public async Task<byte[]?> SendGlobalRequestAsync<TState>(string name, bool wantReply, TState state, SshDataWriter<TState>? writeData, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        TaskCompletionSource<byte[]?>? reply = null;
+        if (wantReply)
+        {
+            reply = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_lock)
+            {
+                _pendingGlobalRequests.Enqueue(reply);
+            }
+        }
+
+        await Transport.WriteMessageAsync((name, wantReply, state, writeData), static (buffer, s) =>
+        {
+            var writer = new SshWriter(buffer);
+            writer.WriteByte(SshMessageNumber.GlobalRequest);
+            writer.WriteString(s.name);
+            writer.WriteBoolean(s.wantReply);
+            s.writeData?.Invoke(ref writer, s.state);
+        }, cancellationToken).ConfigureAwait(false);
+        return reply is null ? [] : await reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the loop and ends every channel; the transport is the caller's to dispose.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        EndAll(null);
+        _stop.Dispose();
+    }
+
+    /// <summary>Allocates the lowest free channel number, or null when <see cref="SshChannelOptions.MaxChannels"/> are open.</summary>
+    internal SshChannel? CreateChannel(string type)
+    {
+        lock (_lock)
+        {
+            if (_channels.Count >= Options.MaxChannels)
+            {
+                return null;
+            }
+
+            while (_channels.ContainsKey(_nextId))
+            {
+                _nextId++;
+            }
+
+            var channel = new SshChannel(this, _nextId++, type);
+            _channels.Add(channel.LocalId, channel);
+            return channel;
+        }
+    }
+
+    private async ValueTask DispatchAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        byte number = payload.Span[0];
+        switch (number)
+        {
+            case SshMessageNumber.GlobalRequest:
+                await OnGlobalRequestAsync(payload, cancellationToken).ConfigureAwait(false);
+                return;
+            case SshMessageNumber.RequestSuccess:
+            case SshMessageNumber.RequestFailure:
+                OnGlobalReply(payload.Span, number == SshMessageNumber.RequestSuccess);
+                return;
+            case SshMessageNumber.ChannelOpen:
+                await OnChannelOpenAsync(payload, cancellationToken).ConfigureAwait(false);
+                return;
+            case SshMessageNumber.ChannelOpenConfirmation:
+                OnOpenConfirmation(payload.Span);
+                return;
+            case SshMessageNumber.ChannelOpenFailure:
+                OnOpenFailure(payload.Span);
+                return;
+            case >= SshMessageNumber.ChannelWindowAdjust and <= SshMessageNumber.ChannelFailure:
+                await OnChannelMessageAsync(payload, cancellationToken).ConfigureAwait(false);
+                return;
+            case >= 50 and <= 79:
+                throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"User-authentication message {number} after authentication.");
+            default:
+                // RFC 4253 §11.4: a message we do not know gets UNIMPLEMENTED with its sequence number; the
+                // connection protocol's own range is fully handled above, so this is a peer's extension.
+                throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"Unexpected message {SshMessageNumber.GetName(number)} ({number}).");
+        }
+    }
+
+    private async ValueTask OnGlobalRequestAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var reader = new SshReader(payload.Span[1..]);
+        string name = Encoding.ASCII.GetString(reader.ReadString());
+        bool wantReply = reader.ReadBoolean();
+        int dataStart = 1 + reader.Consumed;
+        byte[]? answer = GlobalRequestHandler is { } handler ? await handler(name, payload[dataStart..], cancellationToken).ConfigureAwait(false) : null;
+        if (wantReply)
+        {
+            await Transport.WriteMessageAsync(answer, static (buffer, data) =>
+            {
+                var writer = new SshWriter(buffer);
+                writer.WriteByte(data is null ? SshMessageNumber.RequestFailure : SshMessageNumber.RequestSuccess);
+                if (data is not null)
+                {
+                    writer.WriteBytes(data);
+                }
+            }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void OnGlobalReply(ReadOnlySpan<byte> payload, bool success)
+    {
+        TaskCompletionSource<byte[]?>? reply;
+        lock (_lock)
+        {
+            if (!_pendingGlobalRequests.TryDequeue(out reply))
+            {
+                throw new SshProtocolException(SshDisconnectReason.ProtocolError, "A global request reply with no request outstanding.");
+            }
+        }
+
+        reply.TrySetResult(success ? payload[1..].ToArray() : null);
+    }
+
+    private async ValueTask OnChannelOpenAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var reader = new SshReader(payload.Span[1..]);
+        string type = Encoding.ASCII.GetString(reader.ReadString());
+        uint sender = reader.ReadUInt32();
+        uint window = reader.ReadUInt32();
+        uint maxPacket = reader.ReadUInt32();
+        var request = new SshChannelOpenRequest(this, type, sender, window, maxPacket, payload[(1 + reader.Consumed)..]);
+        if (ChannelOpenHandler is { } handler)
+        {
+            await handler(request, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            request.Reject(SshChannelOpenFailureReason.UnknownChannelType, $"Channel type '{type}' is not supported.");
+        }
+
+        if (request.Accepted is { } channel)
+        {
+            await Transport.WriteMessageAsync((channel, Options), static (buffer, s) =>
+            {
+                var writer = new SshWriter(buffer);
+                writer.WriteByte(SshMessageNumber.ChannelOpenConfirmation);
+                writer.WriteUInt32(s.channel.RemoteId);
+                writer.WriteUInt32(s.channel.LocalId);
+                writer.WriteUInt32((uint)s.Options.WindowSize);
+                writer.WriteUInt32((uint)s.Options.MaxPacketSize);
+            }, cancellationToken).ConfigureAwait(false);
+            channel.StartSending();
+            return;
+        }
+
+        (SshChannelOpenFailureReason reason, string description) = request.Rejection ?? (SshChannelOpenFailureReason.AdministrativelyProhibited, "Refused.");
+        await Transport.WriteMessageAsync((sender, reason, description), static (buffer, s) =>
+        {
+            var writer = new SshWriter(buffer);
+            writer.WriteByte(SshMessageNumber.ChannelOpenFailure);
+            writer.WriteUInt32(s.sender);
+            writer.WriteUInt32((uint)s.reason);
+            writer.WriteString(s.description);
+            writer.WriteString(string.Empty);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void OnOpenConfirmation(ReadOnlySpan<byte> payload)
+    {
+        var reader = new SshReader(payload[1..]);
+        uint recipient = reader.ReadUInt32();
+        uint sender = reader.ReadUInt32();
+        uint window = reader.ReadUInt32();
+        uint maxPacket = reader.ReadUInt32();
+        (TaskCompletionSource<SshChannel> opened, SshChannel channel) = TakePendingOpen(recipient);
+        channel.Open(sender, window, maxPacket);
+        channel.StartSending();
+        opened.TrySetResult(channel);
+    }
+
+    private void OnOpenFailure(ReadOnlySpan<byte> payload)
+    {
+        var reader = new SshReader(payload[1..]);
+        uint recipient = reader.ReadUInt32();
+        var reason = (SshChannelOpenFailureReason)reader.ReadUInt32();
+        string description = Encoding.UTF8.GetString(reader.ReadString());
+        (TaskCompletionSource<SshChannel> opened, _) = TakePendingOpen(recipient);
+        lock (_lock)
+        {
+            _channels.Remove(recipient);
+        }
+
+        opened.TrySetException(new SshChannelOpenException(reason, description));
+    }
+
+    private (TaskCompletionSource<SshChannel> Opened, SshChannel Channel) TakePendingOpen(uint recipient)
+    {
+        lock (_lock)
+        {
+            if (!_pendingOpens.Remove(recipient, out TaskCompletionSource<SshChannel>? opened) || !_channels.TryGetValue(recipient, out SshChannel? channel))
+            {
+                throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"An answer to opening channel {recipient}, which was not being opened.");
+            }
+
+            return (opened, channel);
+        }
+    }
+
+    private async ValueTask OnChannelMessageAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        byte number = payload.Span[0];
+        var reader = new SshReader(payload.Span[1..]);
+        uint recipient = reader.ReadUInt32();
+        SshChannel channel;
+        lock (_lock)
+        {
+            if (!_channels.TryGetValue(recipient, out channel!) || _pendingOpens.ContainsKey(recipient))
+            {
+                throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"{SshMessageNumber.GetName(number)} for channel {recipient}, which is not open.");
+            }
+        }
+
+        switch (number)
+        {
+            case SshMessageNumber.ChannelWindowAdjust:
+                channel.OnWindowAdjust(reader.ReadUInt32());
+                break;
+            case SshMessageNumber.ChannelData:
+                await channel.OnDataAsync(reader.ReadString(), extended: false).ConfigureAwait(false);
+                break;
+            case SshMessageNumber.ChannelExtendedData:
+                // RFC 4254 §5.2: type 1 is stderr, the only one defined; any type counts against the window.
+                reader.ReadUInt32();
+                await channel.OnDataAsync(reader.ReadString(), extended: true).ConfigureAwait(false);
+                break;
+            case SshMessageNumber.ChannelEof:
+                channel.OnEof();
+                break;
+            case SshMessageNumber.ChannelClose:
+                await channel.OnCloseAsync(cancellationToken).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    _channels.Remove(recipient);
+                }
+
+                break;
+            case SshMessageNumber.ChannelRequest:
+                string type = Encoding.ASCII.GetString(reader.ReadString());
+                bool wantReply = reader.ReadBoolean();
+                await channel.OnRequestAsync(new SshChannelRequest(type, wantReply, payload[(1 + reader.Consumed)..]), cancellationToken).ConfigureAwait(false);
+                break;
+            case SshMessageNumber.ChannelSuccess:
+            case SshMessageNumber.ChannelFailure:
+                channel.OnRequestReply(number == SshMessageNumber.ChannelSuccess);
+                break;
+        }
+    }
+
+    private void EndAll(Exception? error)
+    {
+        SshChannel[] channels;
+        TaskCompletionSource<SshChannel>[] opens;
+        TaskCompletionSource<byte[]?>[] requests;
+        lock (_lock)
+        {
+            channels = [.. _channels.Values];
+            opens = [.. _pendingOpens.Values];
+            requests = [.. _pendingGlobalRequests];
+            _channels.Clear();
+            _pendingOpens.Clear();
+            _pendingGlobalRequests.Clear();
+        }
+
+        var ended = error ?? new InvalidOperationException("The connection ended.");
+        foreach (SshChannel channel in channels)
+        {
+            channel.OnConnectionEnded(error);
+        }
+
+        foreach (TaskCompletionSource<SshChannel> open in opens)
+        {
+            open.TrySetException(ended);
+        }
+
+        foreach (TaskCompletionSource<byte[]?> request in requests)
+        {
+            request.TrySetException(ended);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Ssh.Transport.Connection.Tests.Channels;
+
+/// <summary>RFC 4254 channels between two connections of ours: data both ways, windows as backpressure, requests, EOF/CLOSE.</summary>
+[CancelAfter(120_000)]
+public class ChannelTests
+{
+    private static async Task<byte[]> ReadAllAsync(PipeReader reader)
+    {
+        using var all = new MemoryStream();
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync();
+            foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+            {
+                all.Write(segment.Span);
+            }
+
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return all.ToArray();
+            }
+        }
+    }
+
+    private static async Task WriteAllAsync(PipeWriter writer, byte[] data, int chunk = 7919)
+    {
+        for (int offset = 0; offset < data.Length; offset += chunk)
+        {
+            await writer.WriteAsync(data.AsMemory(offset, Math.Min(chunk, data.Length - offset)));
+        }
+
+        await writer.CompleteAsync();
+    }
+
+    private static byte[] Random(int length, int seed)
+    {
+        var data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    [Test]
+    public async Task Session_DataBothWays_ArrivesWhole_ThenEofAndClose()
+    {
+        byte[] up = Random(8 * 1024 * 1024, 1);
+        byte[] down = Random(8 * 1024 * 1024, 2);
+        var serverReceived = new TaskCompletionSource<byte[]>();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: ConnectionHarness.ServerAccepts(async channel =>
+        {
+            Task<byte[]> reading = ReadAllAsync(channel.Input);
+            await WriteAllAsync(channel.Output, down);
+            await channel.ExtendedOutput.CompleteAsync();
+            serverReceived.SetResult(await reading);
+            await channel.CloseAsync();
+        }));
+
+        SshChannel channel = await h.Client.OpenChannelAsync("session");
+        Task<byte[]> downloaded = ReadAllAsync(channel.Input);
+        await WriteAllAsync(channel.Output, up);
+        await channel.ExtendedOutput.CompleteAsync();
+        Assert.That(SHA256.HashData(await downloaded.WaitAsync(TimeSpan.FromSeconds(60))), Is.EqualTo(SHA256.HashData(down)));
+        Assert.That(SHA256.HashData(await serverReceived.Task.WaitAsync(TimeSpan.FromSeconds(60))), Is.EqualTo(SHA256.HashData(up)));
+        Assert.That(channel.IsEofReceived, Is.True);
+        await channel.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        await channel.CloseAsync().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [TestCase(1, false)]
+    [TestCase(1, true)]
+    [TestCase(8, false)]
+    [TestCase(8, true)]
+    public async Task Channels_AtOnce_WithRekeys_EachWhole(int count, bool rekeys)
+    {
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(
+            configure: o => o.Packetizer.RekeyBytes = rekeys ? 1024 * 1024 : 1L << 40,
+            beforeRun: ConnectionHarness.ServerAccepts(async channel =>
+            {
+                // Echo: what comes in goes back out, then EOF.
+                while (true)
+                {
+                    ReadResult result = await channel.Input.ReadAsync();
+                    foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+                    {
+                        await channel.Output.WriteAsync(segment);
+                    }
+
+                    channel.Input.AdvanceTo(result.Buffer.End);
+                    if (result.IsCompleted)
+                    {
+                        break;
+                    }
+                }
+
+                await channel.Output.CompleteAsync();
+                await channel.ExtendedOutput.CompleteAsync();
+            }));
+
+        async Task OneAsync(int seed)
+        {
+            byte[] data = Random(2 * 1024 * 1024, seed);
+            SshChannel channel = await h.Client.OpenChannelAsync("session");
+            Task<byte[]> echoed = ReadAllAsync(channel.Input);
+            await WriteAllAsync(channel.Output, data, chunk: 1000 + seed).WaitAsync(TimeSpan.FromSeconds(20));
+            TestContext.Out.WriteLine($"{seed} written");
+            Assert.That(SHA256.HashData(await echoed.WaitAsync(TimeSpan.FromSeconds(20))), Is.EqualTo(SHA256.HashData(data)), $"channel {seed}");
+            TestContext.Out.WriteLine($"{seed} echoed");
+            await channel.CloseAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        await Task.WhenAll(Enumerable.Range(1, count).Select(OneAsync)).WaitAsync(TimeSpan.FromSeconds(90));
+        if (rekeys)
+        {
+            Assert.That(h.ClientTransport.KeyExchangeCount, Is.GreaterThan(count), "rekeys in the middle");
+        }
+    }
+
+    [Test]
+    public async Task ReaderThatStops_BoundsWhatThePeerSends_ToTheWindow()
+    {
+        var channels = new SshChannelOptions { WindowSize = 256 * 1024, MaxPacketSize = 32 * 1024 };
+        var accepted = new TaskCompletionSource<SshChannel>();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(
+            serverChannels: channels,
+            beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+            {
+                accepted.SetResult(request.Accept());
+                return ValueTask.CompletedTask;
+            });
+
+        SshChannel client = await h.Client.OpenChannelAsync("session");
+        SshChannel server = await accepted.Task;
+        byte[] data = Random(4 * 1024 * 1024, 3);
+        long before = h.ClientTransport.BytesWritten;
+        Task writing = WriteAllAsync(client.Output, data);
+        await Task.Delay(500);
+        Assert.That(writing.IsCompleted, Is.False, "the writer waits for window");
+        long sent = h.ClientTransport.BytesWritten - before;
+        Assert.That(sent, Is.InRange(channels.WindowSize, channels.WindowSize + (16 * 1024)), "the peer's window is all that went out");
+
+        // Reading opens the window again, and everything arrives.
+        byte[] received = await ReadAllAsync(server.Input).WaitAsync(TimeSpan.FromSeconds(60));
+        await writing;
+        Assert.That(SHA256.HashData(received), Is.EqualTo(SHA256.HashData(data)));
+    }
+
+    [Test]
+    public async Task Requests_AreAnsweredInOrder_UnknownOnesRefused()
+    {
+        var seen = new List<string>();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+        {
+            SshChannel channel = request.Accept();
+            channel.RequestHandler = (c, r, _) =>
+            {
+                var reader = new SshReader(r.Data.Span);
+                seen.Add(r.Type == "exec" ? "exec " + Encoding.UTF8.GetString(reader.ReadString()) : r.Type);
+                return ValueTask.FromResult(r.Type is "exec" or "env");
+            };
+            return ValueTask.CompletedTask;
+        });
+
+        SshChannel channel = await h.Client.OpenChannelAsync("session");
+        Task<bool> env = channel.SendRequestAsync("env", wantReply: true, ("LANG", "C"), static (ref SshWriter w, (string Name, string Value) s) =>
+        {
+            w.WriteString(s.Name);
+            w.WriteString(s.Value);
+        });
+        Task<bool> unknown = channel.SendRequestAsync("x-unknown@example.com", wantReply: true);
+        Task<bool> exec = channel.SendRequestAsync("exec", wantReply: true, "echo hi", static (ref SshWriter w, string command) => w.WriteString(command));
+        Assert.That(await env, Is.True);
+        Assert.That(await unknown, Is.False);
+        Assert.That(await exec, Is.True);
+        Assert.That(seen, Is.EqualTo(new[] { "env", "x-unknown@example.com", "exec echo hi" }));
+    }
+
+    [Test]
+    public async Task ChannelOpen_Refused_IsAnExceptionWithTheReason()
+    {
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+        {
+            if (request.Type == "direct-tcpip")
+            {
+                request.Reject(SshChannelOpenFailureReason.ConnectFailed, "nothing listens there");
+            }
+
+            return ValueTask.CompletedTask;
+        });
+
+        var refused = Assert.ThrowsAsync<SshChannelOpenException>(() => h.Client.OpenChannelAsync("direct-tcpip"));
+        Assert.That((refused!.Reason, refused.Description), Is.EqualTo((SshChannelOpenFailureReason.ConnectFailed, "nothing listens there")));
+        var undecided = Assert.ThrowsAsync<SshChannelOpenException>(() => h.Client.OpenChannelAsync("x11"));
+        Assert.That(undecided!.Reason, Is.EqualTo(SshChannelOpenFailureReason.AdministrativelyProhibited));
+
+        // The client itself has no handler: the server's forwarded-tcpip is an unknown channel type to it.
+        var unknown = Assert.ThrowsAsync<SshChannelOpenException>(() => h.Server.OpenChannelAsync("forwarded-tcpip"));
+        Assert.That(unknown!.Reason, Is.EqualTo(SshChannelOpenFailureReason.UnknownChannelType));
+    }
+
+    [Test]
+    public async Task GlobalRequests_AnsweredInOrder_WithData()
+    {
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: h => h.Server.GlobalRequestHandler = (name, data, _) =>
+            ValueTask.FromResult(name == "tcpip-forward" ? new byte[] { 0, 0, 0x1F, 0x90 } : null));
+
+        Task<byte[]?> keepalive = h.Client.SendGlobalRequestAsync<object?>("keepalive@openssh.com", wantReply: true, null, null);
+        Task<byte[]?> forward = h.Client.SendGlobalRequestAsync("tcpip-forward", wantReply: true, ("127.0.0.1", 0u), static (ref SshWriter w, (string Address, uint Port) s) =>
+        {
+            w.WriteString(s.Address);
+            w.WriteUInt32(s.Port);
+        });
+        Assert.That(await keepalive, Is.Null, "refused, as OpenSSH answers keepalive@openssh.com");
+        Assert.That(await forward, Is.EqualTo(new byte[] { 0, 0, 0x1F, 0x90 }), "the bound port (8080) comes back");
+    }
+
+    [Test]
+    public async Task PeerClosesFirst_OurSideEndsToo()
+    {
+        var accepted = new TaskCompletionSource<SshChannel>();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+        {
+            accepted.SetResult(request.Accept());
+            return ValueTask.CompletedTask;
+        });
+        SshChannel client = await h.Client.OpenChannelAsync("session");
+        SshChannel server = await accepted.Task;
+        await server.CloseAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await client.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        ReadResult end = await client.Input.ReadAsync();
+        Assert.That(end.IsCompleted, Is.True);
+        Assert.ThrowsAsync<InvalidOperationException>(() => client.SendRequestAsync("exec", wantReply: true));
+    }
+
+    [Test]
+    public async Task DataBeyondTheWindow_IsAProtocolError()
+    {
+        var channels = new SshChannelOptions { WindowSize = 64 * 1024, MaxPacketSize = 32 * 1024 };
+        var accepted = new TaskCompletionSource<SshChannel>();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(serverChannels: channels, beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+        {
+            accepted.SetResult(request.Accept());
+            return ValueTask.CompletedTask;
+        });
+        SshChannel client = await h.Client.OpenChannelAsync("session");
+        await accepted.Task;
+
+        // A hostile peer: raw CHANNEL_DATA straight through the transport, ignoring the window.
+        var chunk = new byte[32 * 1024];
+        for (int i = 0; i < 3; i++)
+        {
+            await h.ClientTransport.WriteMessageAsync((client.RemoteId, chunk), static (buffer, s) =>
+            {
+                var writer = new SshWriter(buffer);
+                writer.WriteByte(SshMessageNumber.ChannelData);
+                writer.WriteUInt32(s.RemoteId);
+                writer.WriteString(s.chunk);
+            });
+        }
+
+        var error = Assert.ThrowsAsync<SshProtocolException>(() => h.ServerLoop!.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.That(error!.Message, Does.Contain("beyond the window"));
+        SshConnectionClosedEventArgs end = await h.ClientTransport.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(end.Reason, Is.EqualTo(SshDisconnectReason.ProtocolError), "the peer was told");
+    }
+}
