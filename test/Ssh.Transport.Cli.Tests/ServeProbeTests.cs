@@ -177,6 +177,10 @@ public class ServeProbeTests
         Assert.That(kex, Is.GreaterThanOrEqualTo(5), "4 MB at a 256 KiB limit: about 15 exchanges, with some slack");
         Assert.That(json.GetProperty("rekeyRefused").GetBoolean(), Is.False);
 
+        // serve has no limit of its own: every rekey was the probe's.
+        Assert.That(json.GetProperty("rekeysByClient").GetInt32(), Is.EqualTo(kex - 1));
+        Assert.That(json.GetProperty("rekeysByServer").GetInt32(), Is.Zero);
+
         // The server counted the same exchanges.
         string log = await serve.WaitForOutputAsync(o => o.Contains(" closed after ", StringComparison.Ordinal));
         Assert.That(log, Does.Contain($"; {kex} key exchange(s)"));
