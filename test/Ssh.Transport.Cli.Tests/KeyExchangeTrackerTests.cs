@@ -34,11 +34,11 @@ public class KeyExchangeTrackerTests
 
             await client.DisconnectAsync(SshDisconnectReason.ByApplication, "tracker test");
 
-            // The connection has ended: the wait says how, and the counts stay.
+            // The connection has ended: the wait says how (normally; whether as our DISCONNECT or as the server
+            // closing in answer depends on which the transport records first), and the counts stay.
             SshConnectionClosedEventArgs? closed = await exchanges.WaitForIdleAsync(CliRunner.Timeout, CancellationToken.None);
             Assert.That(closed, Is.Not.Null);
-            Assert.That(closed!.ClosedBy, Is.EqualTo(SshInitiator.Local));
-            Assert.That(closed.Error, Is.Null);
+            Assert.That(closed!.Error, Is.Null, closed.ToString());
             Assert.That(exchanges.Completed, Is.EqualTo(3));
         }
 
