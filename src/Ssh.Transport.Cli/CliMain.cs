@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
@@ -123,30 +124,43 @@ internal static class CliMain
                 return Lower(s.Message);
             case IOException { InnerException: SocketException inner }:
                 return Describe(inner);
-            case SshProtocolException p:
-                return DescribeProtocol(p);
+            case SshAlgorithmNegotiationException n:
+                return $"no common {(n.Direction is null ? "" : n.Direction + " ")}{CategoryName(n.Category)}: " +
+                    $"client offers {string.Join(',', n.ClientAlgorithms)}; server offers {string.Join(',', n.ServerAlgorithms)}";
+            case SshTimeoutException t:
+                return DescribeTimeout(t);
+            case SshPeerDisconnectedException d:
+                return $"the peer disconnected ({d.Reason}){(d.Description.Length == 0 ? "" : ": " + d.Description)}";
+            case SshProtocolException { InnerException: SshProtocolException cause }:
+                // "The connection has ended": a call made after the failure, which carries the failure itself.
+                return Describe(cause);
             default:
+                // SshHostKeyRejectedException and the other protocol errors say it best themselves.
                 return Lower(e.Message);
         }
     }
 
-    private static string DescribeProtocol(SshProtocolException e)
+    private static string CategoryName(SshAlgorithmCategory category) => category switch
     {
-        // "No client-to-server cipher algorithm in common (client: a,b; server: c,d)."
-        string message = e.Message;
-        const string Prefix = "No ";
-        const string Middle = " algorithm in common (client: ";
-        int middle = message.IndexOf(Middle, StringComparison.Ordinal);
-        int server = message.IndexOf("; server: ", StringComparison.Ordinal);
-        if (message.StartsWith(Prefix, StringComparison.Ordinal) && middle > 0 && server > middle)
-        {
-            string what = message[Prefix.Length..middle];
-            string ours = message[(middle + Middle.Length)..server];
-            string theirs = message[(server + "; server: ".Length)..].TrimEnd('.', ')');
-            return $"no common {what}: client offers {ours}; server offers {theirs}";
-        }
+        SshAlgorithmCategory.KeyExchange => "key exchange",
+        SshAlgorithmCategory.HostKey => "host key",
+        SshAlgorithmCategory.Cipher => "cipher",
+        SshAlgorithmCategory.Mac => "MAC",
+        _ => "compression",
+    };
 
-        return Lower(message);
+    private static string DescribeTimeout(SshTimeoutException e)
+    {
+        string within = string.Create(CultureInfo.InvariantCulture, $"within {e.Timeout.TotalSeconds:0.###} s");
+        return e.Kind switch
+        {
+            SshTimeoutKind.Identification => $"the peer's identification line did not arrive {within}",
+            SshTimeoutKind.Handshake => $"the SSH handshake did not complete {within}",
+            SshTimeoutKind.KeyExchange => $"a key exchange did not complete {within}",
+            SshTimeoutKind.Authentication => $"user authentication did not complete {within}",
+            SshTimeoutKind.KeepAlive => $"the peer stopped answering keepalives (no answer {within})",
+            _ => Lower(e.Message),
+        };
     }
 
     private static string Lower(string message)

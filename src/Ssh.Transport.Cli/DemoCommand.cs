@@ -160,8 +160,7 @@ internal static class DemoCommand
             await transport.RequestServiceAsync(SshTransportOptions.UserAuthService, cancellationToken).ConfigureAwait(false);
 
             using var refusals = new SemaphoreSlim(0);
-            using var readStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            Task reading = ReadLoopAsync(transport, refusals, readStop.Token);
+            Task reading = ReadLoopAsync(transport, refusals, cancellationToken);
 
             // SSH_MSG_CHANNEL_DATA-shaped messages: uint32 recipient channel, string data. The server reads and drops them.
             byte[] message = new byte[MessageSize];
@@ -194,10 +193,17 @@ internal static class DemoCommand
             int keyExchanges = transport.KeyExchangeCount;
             SshAlgorithms algorithms = transport.Algorithms;
             bool strictKex = transport.IsStrictKeyExchange;
-            await Hangup.DisconnectAndDrainAsync(transport, reading, readStop, "demo suite finished", TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+
+            // DisconnectAsync waits for the server to close its side; the read in progress then ends.
+            using (var sendTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+            {
+                await transport.DisconnectAsync(SshDisconnectReason.ByApplication, "demo suite finished", sendTimeout.Token).ConfigureAwait(false);
+            }
+
+            await reading.ConfigureAwait(false);
 
             return new SuiteResult(algorithms, strictKex, handshakeMs, messages, messages * MessageSize, duration > TimeSpan.Zero ? seconds : 0,
-                Math.Max(0, transport.KeyExchangeCount - 1), keyExchanges);
+                keyExchanges - 1, keyExchanges);
         }
     }
 

@@ -107,11 +107,10 @@ internal static class ProbeCommand
     /// <summary>Runs the probe; throws on any failure before the report is complete.</summary>
     internal static async Task<ProbeReport> ProbeAsync(ProbeSettings settings, CancellationToken cancellationToken)
     {
-        var watcher = new KeyExchangeWatcher();
         var options = new SshClientOptions
         {
             HandshakeTimeout = settings.Timeout,
-            Packetizer = new SshPacketizerOptions { RekeyBytes = settings.RekeyBytes ?? long.MaxValue, Logger = watcher },
+            Packetizer = new SshPacketizerOptions { RekeyBytes = settings.RekeyBytes ?? long.MaxValue },
         };
         settings.ApplyAlgorithms(options);
 
@@ -143,7 +142,7 @@ internal static class ProbeCommand
         {
             transport = await SshClientConnector.ConnectAsync(settings.Host, settings.Port, options, settings.Timeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (SshProtocolException e) when (rejection is not null)
+        catch (SshHostKeyRejectedException e) when (rejection is not null)
         {
             string name = settings.Port == 22 ? settings.Host : $"[{settings.Host}]:{settings.Port}";
             throw new HostKeyRejectedException(
@@ -153,6 +152,12 @@ internal static class ProbeCommand
         double handshakeMs = total.Elapsed.TotalMilliseconds;
         await using (transport.ConfigureAwait(false))
         {
+            using var exchanges = new KeyExchangeTracker(transport);
+
+            // The transport carries key exchanges on its own; this loop only takes what the layers above would (a
+            // USERAUTH_BANNER, say), so that nothing piles up in front of a KEXINIT from the server.
+            Task reading = ReadLoopAsync(transport, cancellationToken);
+
             using (var serviceTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 serviceTimeout.CancelAfter(settings.Timeout);
@@ -167,39 +172,38 @@ internal static class ProbeCommand
             }
 
             double serviceMs = total.Elapsed.TotalMilliseconds;
-
-            // From here on a read loop carries rekeys and anything the server sends.
-            using var readStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            Task reading = ReadLoopAsync(transport, readStop.Token);
-
             long sent = 0;
             string? sendError = null;
             var sending = Stopwatch.StartNew();
             if (settings.SendBytes > 0)
             {
-                (sent, sendError) = await SendIgnoreAsync(transport, watcher, settings.SendBytes, reading, settings.Timeout, cancellationToken).ConfigureAwait(false);
+                (sent, sendError) = await SendIgnoreAsync(transport, exchanges, settings.SendBytes, settings.Timeout, cancellationToken).ConfigureAwait(false);
             }
 
-            // A rekey may be in flight (started by our writes or by the server): let it finish.
+            // A rekey may be in flight (started by our writes or by the server): let it finish before hanging up.
             if (sendError is null)
             {
                 try
                 {
-                    await watcher.WaitForIdleAsync(transport, reading, settings.Timeout, cancellationToken).ConfigureAwait(false);
+                    if (await exchanges.WaitForIdleAsync(settings.Timeout, cancellationToken).ConfigureAwait(false) is { Error: { } error })
+                    {
+                        sendError = $"the last key exchange did not finish: {CliMain.Describe(error)}";
+                    }
                 }
-                catch (Exception e) when (e is TimeoutException or SshProtocolException or IOException or ObjectDisposedException or InvalidOperationException)
+                catch (TimeoutException e)
                 {
                     sendError = $"the last key exchange did not finish: {CliMain.Describe(e)}";
                 }
             }
 
             double sendSeconds = sending.Elapsed.TotalSeconds;
-            long wireBytes = transport.BytesWritten;
 
-            // What the report needs, before the transport goes.
+            // What the report needs, before the transport goes; the key-exchange counts stop with the DISCONNECT.
+            long wireBytes = transport.BytesWritten;
             SshAlgorithms algorithms = transport.Algorithms;
             SshPublicKey hostKey = transport.HostKey;
-            await Hangup.DisconnectAndDrainAsync(transport, reading, readStop, "probe finished", TimeSpan.FromSeconds(Math.Min(5, settings.Timeout.TotalSeconds))).ConfigureAwait(false);
+            bool rekeyRefused = transport.Completion.IsCompleted && IsRefusedRekey(transport.Completion.Result, exchanges);
+            await HangUpAsync(transport, reading, "probe finished").ConfigureAwait(false);
 
             return new ProbeReport
             {
@@ -216,8 +220,10 @@ internal static class ProbeCommand
                 Fingerprint = hostKey.GetFingerprint(),
                 HostKeyStatus = hostKeyStatus,
                 Service = transport.Service,
-                KeyExchanges = transport.KeyExchangeCount,
-                RekeyRefused = watcher.Refused,
+                KeyExchanges = exchanges.Completed,
+                RekeysByClient = exchanges.RekeysByUs,
+                RekeysByServer = exchanges.RekeysByPeer,
+                RekeyRefused = rekeyRefused,
                 BytesRequested = settings.SendBytes,
                 BytesSent = sent,
                 WireBytesSent = wireBytes,
@@ -230,22 +236,59 @@ internal static class ProbeCommand
         }
     }
 
+    /// <summary>
+    /// OpenSSH's sshd answers a KEXINIT before user authentication with SSH_MSG_UNIMPLEMENTED; the transport then
+    /// fails the connection itself with KeyExchangeFailed. So: we had started a rekey, and the connection ended on our
+    /// side with that reason, not for a deadline, a host key or the algorithms (which have types of their own).
+    /// </summary>
+    private static bool IsRefusedRekey(SshConnectionClosedEventArgs closed, KeyExchangeTracker exchanges) =>
+        exchanges.RekeyStartedByUs
+        && closed is { ClosedBy: SshInitiator.Local, Reason: SshDisconnectReason.KeyExchangeFailed, Error: SshProtocolException error }
+        && error is not (SshTimeoutException or SshHostKeyRejectedException or SshAlgorithmNegotiationException or SshPeerDisconnectedException);
+
+    /// <summary>Reads until the connection ends; how it ended is <see cref="SshTransport.Completion"/>'s to say.</summary>
     private static async Task ReadLoopAsync(SshTransport transport, CancellationToken cancellationToken)
     {
         await Task.Yield();
-        while (true)
+        try
         {
-            SshPacket packet = await transport.ReadMessageAsync(cancellationToken).ConfigureAwait(false);
-            if (packet.IsCompleted)
+            while (true)
             {
-                return;
-            }
+                SshPacket packet = await transport.ReadMessageAsync(cancellationToken).ConfigureAwait(false);
+                if (packet.IsCompleted)
+                {
+                    return;
+                }
 
-            // Messages of the layers above (e.g. a USERAUTH_BANNER) are not the probe's business.
+                // Messages of the layers above (e.g. a USERAUTH_BANNER) are not the probe's business.
+            }
+        }
+        catch (Exception e) when (CliMain.IsExpected(e))
+        {
+            // The connection failed, or the probe was interrupted.
         }
     }
 
-    private static async Task<(long Sent, string? Error)> SendIgnoreAsync(SshTransport transport, KeyExchangeWatcher watcher, long count, Task reading, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>DISCONNECT, which waits for the server to close its side, then the end of the read loop.</summary>
+    private static async Task HangUpAsync(SshTransport transport, Task reading, string description)
+    {
+        try
+        {
+            using var sendTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await transport.DisconnectAsync(SshDisconnectReason.ByApplication, description, sendTimeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (CliMain.IsExpected(e))
+        {
+            // The server may already have gone.
+        }
+
+        // Disposing ends the read loop whatever state the connection is in (DisconnectAsync does nothing on a
+        // connection that has already ended).
+        await transport.DisposeAsync().ConfigureAwait(false);
+        await reading.ConfigureAwait(false);
+    }
+
+    private static async Task<(long Sent, string? Error)> SendIgnoreAsync(SshTransport transport, KeyExchangeTracker exchanges, long count, TimeSpan timeout, CancellationToken cancellationToken)
     {
         byte[] chunk = new byte[(int)Math.Min(ChunkSize, count)];
         RandomNumberGenerator.Fill(chunk); // incompressible, so that zlib does not flatter the numbers
@@ -254,32 +297,29 @@ internal static class ProbeCommand
         {
             while (sent < count)
             {
-                if (reading.IsCompleted)
+                // As an SSH client holds its channel data while keys change, wait for a key exchange in progress (ours,
+                // started by the write before, or the server's) before sending more; IGNORE alone would not have to.
+                if (await exchanges.WaitForIdleAsync(timeout, cancellationToken).ConfigureAwait(false) is { } closed)
                 {
-                    // The server closed the connection or broke the protocol: say why.
-                    await reading.ConfigureAwait(false);
-                    return (sent, "the server closed the connection");
+                    return (sent, DescribeEnd(closed));
                 }
 
                 int length = (int)Math.Min(chunk.Length, count - sent);
                 await transport.SendIgnoreAsync(chunk.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
                 sent += length;
-
-                // As an SSH client holds its data while keys change, wait for a key exchange in flight (ours, started
-                // by the write above, or the server's) before sending more; IGNORE alone would not have to.
-                if (sent < count && watcher.Pending(transport))
-                {
-                    await watcher.WaitForIdleAsync(transport, reading, timeout, cancellationToken).ConfigureAwait(false);
-                }
             }
 
             return (sent, null);
         }
         catch (Exception e) when (CliMain.IsExpected(e) && !cancellationToken.IsCancellationRequested)
         {
-            return (sent, CliMain.Describe(e));
+            // A write fails once the connection has ended: what ended it is the story.
+            return (sent, transport.Completion.IsCompleted ? DescribeEnd(transport.Completion.Result) : CliMain.Describe(e));
         }
     }
+
+    private static string DescribeEnd(SshConnectionClosedEventArgs closed) =>
+        closed.Error is { } error ? CliMain.Describe(error) : "the server closed the connection";
 
     private static void WriteText(TextWriter output, ProbeReport r)
     {
@@ -301,9 +341,10 @@ internal static class ProbeCommand
         }
 
         Line(text, "service", $"{r.Service} accepted");
+        string rekeys = r.KeyExchanges > 1 ? $" ({r.KeyExchanges - 1} rekeys: {r.RekeysByClient} started by us, {r.RekeysByServer} by the server)" : "";
         Line(text, "key exchanges", r.RekeyRefused
-            ? $"{r.KeyExchanges} (the server refused to rekey: it answered our KEXINIT with SSH_MSG_UNIMPLEMENTED, as OpenSSH does before user authentication)"
-            : r.KeyExchanges.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            ? $"{r.KeyExchanges}{rekeys} (the server refused to rekey, as OpenSSH's sshd does before user authentication)"
+            : $"{r.KeyExchanges}{rekeys}");
         string sent = r.BytesRequested == 0
             ? "0 bytes (no --send-bytes)"
             : $"{r.BytesSent} of {r.BytesRequested} bytes as SSH_MSG_IGNORE in {r.SendSeconds:0.000} s ({Throughput(r.BytesSent, r.SendSeconds)})";
@@ -373,6 +414,8 @@ internal static class ProbeCommand
 
             json.WriteString("service", r.Service);
             json.WriteNumber("keyExchanges", r.KeyExchanges);
+            json.WriteNumber("rekeysByClient", r.RekeysByClient);
+            json.WriteNumber("rekeysByServer", r.RekeysByServer);
             json.WriteBoolean("rekeyRefused", r.RekeyRefused);
             json.WriteNumber("bytesRequested", r.BytesRequested);
             json.WriteNumber("bytesSent", r.BytesSent);
@@ -513,7 +556,13 @@ internal sealed class ProbeReport
 
     public required int KeyExchanges { get; init; }
 
-    /// <summary>The server answered our KEXINIT with SSH_MSG_UNIMPLEMENTED (OpenSSH's sshd does before user authentication).</summary>
+    /// <summary>Completed rekeys the probe started (its --rekey-bytes).</summary>
+    public required int RekeysByClient { get; init; }
+
+    /// <summary>Completed rekeys the server started.</summary>
+    public required int RekeysByServer { get; init; }
+
+    /// <summary>The connection failed with KeyExchangeFailed over a rekey of ours (OpenSSH's sshd answers one before user authentication with SSH_MSG_UNIMPLEMENTED).</summary>
     public required bool RekeyRefused { get; init; }
 
     public required long BytesRequested { get; init; }

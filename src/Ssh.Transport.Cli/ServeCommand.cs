@@ -26,7 +26,8 @@ internal static class ServeCommand
         Runs an SSH server in Kestrel. Each connection gets the key exchange and the ssh-userauth service; every
         SSH_MSG_USERAUTH_REQUEST is answered with SSH_MSG_USERAUTH_FAILURE ("publickey,password"), anything else
         is ignored until the client disconnects. One line is logged when a connection is established (peer,
-        identification, negotiated algorithms) and one when it ends. Runs until SIGINT or SIGTERM.
+        identification, negotiated algorithms) and one when it ends (who ended it and why, key exchanges,
+        messages). Runs until SIGINT or SIGTERM.
 
         options:
           -l, --listen ADDRESS:PORT  where to listen: 127.0.0.1:2222, [::1]:2222, localhost:2222, *:2222;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -116,25 +115,19 @@ internal sealed class ServeHost : IAsyncDisposable
         _log.WriteLine($"{peer} connected: {transport.RemoteIdentification}; {Summary(transport)}");
 
         var elapsed = Stopwatch.StartNew();
+        using var exchanges = new KeyExchangeTracker(transport);
+
         // Not ConnectionClosed: when the client hangs up, what it sent before (its DISCONNECT, say) is still in the
-        // pipe to be read. The pipe itself ends the read loop; this token is for the server going away.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime?.ConnectionClosedRequested ?? CancellationToken.None);
-
-        // Replies go through a writer of their own: a write may wait for a key exchange that only this read loop
-        // can carry through, so the read loop never awaits one.
-        var replies = Channel.CreateUnbounded<byte>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        Task replying = ReplyLoopAsync(transport, replies.Reader, stop.Token);
-
+        // pipe to be read. The transport ends the read loop; this token is for the server going away.
+        CancellationToken stop = lifetime?.ConnectionClosedRequested ?? CancellationToken.None;
         long messages = 0, bytes = 0, authRequests = 0;
-        string ending;
         try
         {
             while (true)
             {
-                SshPacket packet = await transport.ReadMessageAsync(stop.Token).ConfigureAwait(false);
+                SshPacket packet = await transport.ReadMessageAsync(stop).ConfigureAwait(false);
                 if (packet.IsCompleted)
                 {
-                    ending = "client closed the connection";
                     break;
                 }
 
@@ -143,52 +136,50 @@ internal sealed class ServeHost : IAsyncDisposable
                 if (packet.MessageNumber == SshMessageNumber.UserAuthRequest)
                 {
                     authRequests++;
-                    replies.Writer.TryWrite(SshMessageNumber.UserAuthFailure);
+
+                    // Written from the read loop: during a key exchange the transport queues it for after its NEWKEYS.
+                    await WriteUserAuthFailureAsync(transport, stop).ConfigureAwait(false);
                 }
             }
         }
-        catch (OperationCanceledException) when (lifetime?.ConnectionClosedRequested.IsCancellationRequested == true)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            ending = "server shutting down";
             await TryDisconnectAsync(transport, SshDisconnectReason.ByApplication, "server shutting down").ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
-        {
-            ending = "connection aborted";
-        }
         catch (Exception e) when (CliMain.IsExpected(e))
         {
-            ending = CliMain.Describe(e);
+            // The connection failed: Completion says how.
         }
 
-        replies.Writer.TryComplete();
-        try
-        {
-            await replying.ConfigureAwait(false);
-        }
-        catch (Exception e) when (CliMain.IsExpected(e))
-        {
-            // The connection is over; the read loop has said why.
-        }
-
-        _log.WriteLine($"{peer} closed after {elapsed.Elapsed.TotalSeconds:0.00} s: {ending}; {transport.KeyExchangeCount} key exchange(s), {messages} message(s) read, {authRequests} login attempt(s) refused");
-        _onClosed?.Invoke(new ServedConnection(peer, transport.KeyExchangeCount, messages, bytes, authRequests));
+        string ending = transport.Completion.IsCompleted ? DescribeEnd(transport.Completion.Result) : "connection aborted";
+        int keyExchanges = exchanges.Completed;
+        _log.WriteLine($"{peer} closed after {elapsed.Elapsed.TotalSeconds:0.00} s: {ending}; {keyExchanges} key exchange(s), {messages} message(s) read, {authRequests} login attempt(s) refused");
+        _onClosed?.Invoke(new ServedConnection(peer, keyExchanges, messages, bytes, authRequests));
     }
 
-    private static async Task ReplyLoopAsync(SshTransport transport, ChannelReader<byte> replies, CancellationToken cancellationToken)
+    /// <summary>Who ended the connection, with the reason and description sent or received, or the failure.</summary>
+    internal static string DescribeEnd(SshConnectionClosedEventArgs closed)
     {
-        await foreach (byte _ in replies.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        string detail = closed.Description.Length == 0 ? "" : ": " + closed.Description;
+        return closed switch
         {
-            // SSH_MSG_USERAUTH_FAILURE (RFC 4252 §5.1): name-list of methods that can continue, partial success false.
-            await transport.WriteMessageAsync(0, static (w, _) =>
-            {
-                var writer = new SshWriter(w);
-                writer.WriteByte(SshMessageNumber.UserAuthFailure);
-                writer.WriteNameList(["publickey", "password"]);
-                writer.WriteBoolean(false);
-            }, 32, cancellationToken).ConfigureAwait(false);
-        }
+            { ClosedBy: SshInitiator.Remote, Reason: SshDisconnectReason.ConnectionLost, Error: null } => "client closed the connection",
+            { ClosedBy: SshInitiator.Remote, Reason: SshDisconnectReason.ConnectionLost, Error: { } error } => $"connection lost: {CliMain.Describe(error)}",
+            { ClosedBy: SshInitiator.Remote } => $"client disconnected ({closed.Reason}){detail}",
+            { Error: null } => $"server disconnected ({closed.Reason}){detail}",
+            { Error: { } error } => $"server failed the connection ({closed.Reason}): {CliMain.Describe(error)}",
+        };
     }
+
+    /// <summary>SSH_MSG_USERAUTH_FAILURE (RFC 4252 §5.1): name-list of methods that can continue, partial success false.</summary>
+    private static ValueTask WriteUserAuthFailureAsync(SshTransport transport, CancellationToken cancellationToken) =>
+        transport.WriteMessageAsync(0, static (w, _) =>
+        {
+            var writer = new SshWriter(w);
+            writer.WriteByte(SshMessageNumber.UserAuthFailure);
+            writer.WriteNameList(["publickey", "password"]);
+            writer.WriteBoolean(false);
+        }, 32, cancellationToken);
 
     private static async Task TryDisconnectAsync(SshTransport transport, SshDisconnectReason reason, string description)
     {

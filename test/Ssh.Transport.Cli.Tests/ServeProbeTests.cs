@@ -177,22 +177,43 @@ public class ServeProbeTests
         Assert.That(kex, Is.GreaterThanOrEqualTo(5), "4 MB at a 256 KiB limit: about 15 exchanges, with some slack");
         Assert.That(json.GetProperty("rekeyRefused").GetBoolean(), Is.False);
 
+        // serve has no limit of its own: every rekey was the probe's.
+        Assert.That(json.GetProperty("rekeysByClient").GetInt32(), Is.EqualTo(kex - 1));
+        Assert.That(json.GetProperty("rekeysByServer").GetInt32(), Is.Zero);
+
         // The server counted the same exchanges.
         string log = await serve.WaitForOutputAsync(o => o.Contains(" closed after ", StringComparison.Ordinal));
         Assert.That(log, Does.Contain($"; {kex} key exchange(s)"));
     }
 
     [Test]
-    public async Task Serve_rekey_limit_makes_the_server_rekey()
+    public async Task Serve_rekey_limit_makes_the_server_rekey_and_both_sides_count_the_same_exchanges()
     {
         await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--rekey-bytes", "64K");
         JsonElement json = Json(await CliRunner.RunAsync("probe", "127.0.0.1", "-p", $"{serve.Port}", "--accept-any-host-key", "--json", "--send-bytes", "16M"));
         int kex = json.GetProperty("keyExchanges").GetInt32();
+        long wire = json.GetProperty("wireBytesSent").GetInt64();
 
-        // The client has no limit of its own: every exchange after the first was the server's idea.
+        // The client has no limit of its own: every exchange after the first was the server's idea, as the
+        // KeyExchangeCompleted events say (InitiatedBy Remote). The server reads through what the probe sent before
+        // the probe sees its KEXINIT, so an exchange covers more than 64 KiB; but never less.
+        Assert.That(json.GetProperty("rekeysByServer").GetInt32(), Is.EqualTo(kex - 1));
+        Assert.That(json.GetProperty("rekeysByClient").GetInt32(), Is.Zero);
+        Assert.That(kex, Is.InRange(2, 1 + (wire / (64 * 1024)) + 1));
+
+        // serve counts the exchanges that completed on its side: the same number, and the probe's DISCONNECT by
+        // application ended the connection.
         string log = await serve.WaitForOutputAsync(o => o.Contains(" closed after ", StringComparison.Ordinal));
-        Assert.That(log, Does.Contain($"the peer disconnected (ByApplication): probe finished; {kex} key exchange(s)"));
-        Assert.That(kex, Is.GreaterThan(1), log);
+        Assert.That(log, Does.Contain($": client disconnected (ByApplication): probe finished; {kex} key exchange(s)"));
+    }
+
+    [Test]
+    public async Task Probe_text_output_says_who_started_the_rekeys()
+    {
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--rekey-bytes", "64K");
+        CliResult result = await CliRunner.RunAsync("probe", "127.0.0.1", "-p", $"{serve.Port}", "--accept-any-host-key", "--send-bytes", "16M");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Out, Does.Match(@"key exchanges:      (\d+) \((\d+) rekeys: 0 started by us, \2 by the server\)\n"));
     }
 
     [Test]
@@ -244,14 +265,20 @@ public class ServeProbeTests
                 Assert.That(reader.End, Is.True);
             }
 
-            // Stopping the server (SIGINT/SIGTERM) tells the open connection why it goes.
+            // Stopping the server (SIGINT/SIGTERM) tells the open connection why it goes: a DISCONNECT by
+            // application, which ends the client's reads normally.
             Task<int> stopping = serve.StopAsync();
-            var error = Assert.ThrowsAsync<SshProtocolException>(async () => await client.ReadMessageAsync().AsTask().WaitAsync(CliRunner.Timeout));
-            Assert.That(error!.Message, Does.Contain("server shutting down"));
+            SshPacket end = await client.ReadMessageAsync().AsTask().WaitAsync(CliRunner.Timeout);
+            Assert.That(end.IsCompleted, Is.True);
+            SshConnectionClosedEventArgs closed = await client.Completion.WaitAsync(CliRunner.Timeout);
+            Assert.That(closed.ClosedBy, Is.EqualTo(SshInitiator.Remote));
+            Assert.That(closed.Reason, Is.EqualTo(SshDisconnectReason.ByApplication));
+            Assert.That(closed.Description, Is.EqualTo("server shutting down"));
+            Assert.That(closed.Error, Is.Null);
             Assert.That(await stopping, Is.Zero);
         }
 
-        Assert.That(serve.Out, Does.Contain("server shutting down; 1 key exchange(s), 3 message(s) read, 2 login attempt(s) refused"));
+        Assert.That(serve.Out, Does.Contain(": server disconnected (ByApplication): server shutting down; 1 key exchange(s), 3 message(s) read, 2 login attempt(s) refused"));
     }
 
     private static byte[] AuthNone()
