@@ -180,6 +180,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 29, Level = LogLevel.Warning, Message = "An event handler for {EventArgs} threw")]
     public static partial void EventHandlerFailed(ILogger logger, string eventArgs, Exception exception);
 
+    [LoggerMessage(EventId = 31, Level = LogLevel.Debug, Message = "Handshake failed after {ElapsedMilliseconds} ms ({ErrorType})")]
+    public static partial void HandshakeFailed(ILogger logger, long elapsedMilliseconds, string errorType, Exception exception);
+
+    [LoggerMessage(EventId = 33, Level = LogLevel.Warning, Message = "Recording telemetry failed (a meter or activity listener threw?)")]
+    public static partial void TelemetryFailed(ILogger logger, Exception exception);
+
     /// <summary>
     /// True when <paramref name="exception"/> is what a peer or the network causes: an SSH protocol failure (a
     /// violation, a disconnect, a timeout, a rejected host key), a lost connection, a cancellation, or malformed input

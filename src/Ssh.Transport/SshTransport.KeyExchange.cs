@@ -74,7 +74,7 @@ public sealed partial class SshTransport
                 // RFC 4253 §7.1: from here to our NEWKEYS, upper-layer writes are queued, never sent.
                 _packetizer.HoldUpperLayerWrites(_options.MaxQueuedPacketsDuringKeyExchange);
                 _ourKexInit = CreateOurKexInit();
-                Log.KeyExchangeStarted(_logger, _kexCount + 1);
+                Log.KeyExchangeStarted(KexLogger, _kexCount + 1);
                 await _packetizer.WritePacketAsync(_ourKexInit.Payload, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -388,7 +388,7 @@ public sealed partial class SshTransport
         _negotiated = AlgorithmNegotiation.Negotiate(client, server, static name => CipherAlgorithm.Find(name)?.IsAead ?? false);
         _kexAlgorithm = KexAlgorithm.Find(_negotiated.KeyExchange)
             ?? throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, $"Unsupported key exchange '{_negotiated.KeyExchange}'.");
-        Log.Negotiated(_logger, _negotiated.ToString());
+        Log.Negotiated(KexLogger, _negotiated.ToString());
 
         // RFC 4253 §7.1: a wrong guess means the guessed packet that follows is ignored.
         _skipGuessedPacket = peer.FirstKexPacketFollows && AlgorithmNegotiation.IsGuessWrong(client, server);
@@ -784,7 +784,7 @@ public sealed partial class SshTransport
             _kexMutex.Release();
         }
 
-        Log.KeyExchangeCompleted(_logger, completed.Number, _algorithms.ToString());
+        Log.KeyExchangeCompleted(KexLogger, completed.Number, _algorithms.ToString());
         Raise(KeyExchangeCompleted, completed);
         completion?.TrySetResult();
     }
