@@ -15,17 +15,23 @@ public sealed partial class SshConnectionHandler : ConnectionHandler
     private readonly Func<SshTransport, ConnectionContext, Task> _application;
     private readonly ILogger _logger;
 
+    /// <summary>The category of the handler's own log when it creates it from <see cref="SshTransportOptions.LoggerFactory"/>.</summary>
+    private const string LoggerCategory = "Ssh.Transport.Hosting";
+
     /// <summary>Creates a handler.</summary>
     /// <param name="options">Server settings, shared by every connection; the handshake timeout applies per connection.</param>
     /// <param name="application">Runs one connected session; the transport is disposed when it returns.</param>
-    /// <param name="logger">Connection-level log; null for none.</param>
+    /// <param name="logger">
+    /// Connection-level log; null for the "Ssh.Transport.Hosting" logger of <see cref="SshTransportOptions.LoggerFactory"/>,
+    /// if set, or none.
+    /// </param>
     public SshConnectionHandler(SshServerOptions options, Func<SshTransport, ConnectionContext, Task> application, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(application);
         _options = options;
         _application = application;
-        _logger = logger ?? NullLogger.Instance;
+        _logger = logger ?? options.LoggerFactory?.CreateLogger(LoggerCategory) ?? NullLogger.Instance;
     }
 
     /// <inheritdoc/>
@@ -35,11 +41,12 @@ public sealed partial class SshConnectionHandler : ConnectionHandler
         SshTransport transport;
         try
         {
-            transport = await SshTransport.AcceptAsync(connection.Transport, _options, connection.ConnectionClosed).ConfigureAwait(false);
+            transport = await SshTransport.AcceptAsync(connection.Transport, _options, connection.LocalEndPoint, connection.RemoteEndPoint, connection.ConnectionClosed).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SshProtocolException or TimeoutException or IOException or OperationCanceledException)
         {
-            LogHandshakeFailed(_logger, connection.RemoteEndPoint?.ToString() ?? "?", e.Message);
+            // Scanners and clients that drop are routine on a public port: Debug, with the exception for whoever looks.
+            LogHandshakeFailed(_logger, connection.RemoteEndPoint?.ToString() ?? "?", e);
             return;
         }
 
@@ -51,16 +58,16 @@ public sealed partial class SshConnectionHandler : ConnectionHandler
             }
             catch (Exception e) when (e is SshProtocolException or IOException or OperationCanceledException)
             {
-                LogConnectionEnded(_logger, connection.RemoteEndPoint?.ToString() ?? "?", e.Message);
+                LogConnectionEnded(_logger, connection.RemoteEndPoint?.ToString() ?? "?", e);
             }
         }
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "SSH handshake with {Peer} failed: {Error}")]
-    private static partial void LogHandshakeFailed(ILogger logger, string peer, string error);
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "SSH handshake with {Peer} failed")]
+    private static partial void LogHandshakeFailed(ILogger logger, string peer, Exception exception);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "SSH connection with {Peer} ended: {Error}")]
-    private static partial void LogConnectionEnded(ILogger logger, string peer, string error);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "SSH connection with {Peer} ended with an error")]
+    private static partial void LogConnectionEnded(ILogger logger, string peer, Exception exception);
 }
 
 /// <summary>Wires <see cref="SshConnectionHandler"/> into a Kestrel endpoint.</summary>
@@ -70,7 +77,7 @@ public static class SshListenOptionsExtensions
     /// <param name="listenOptions">The Kestrel endpoint.</param>
     /// <param name="options">Server settings.</param>
     /// <param name="application">Runs each connected session.</param>
-    /// <param name="logger">Connection-level log; null for none.</param>
+    /// <param name="logger">Connection-level log; null for the "Ssh.Transport.Hosting" logger of <see cref="SshTransportOptions.LoggerFactory"/>, if set.</param>
     /// <returns>The endpoint, for chaining.</returns>
     public static ListenOptions UseSsh(this ListenOptions listenOptions, SshServerOptions options, Func<SshTransport, ConnectionContext, Task> application, ILogger? logger = null)
     {

@@ -35,7 +35,23 @@ internal static partial class Log
     public static partial void KeepAlive(ILogger logger, TimeSpan idle);
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Keepalive callback failed")]
-    public static partial void KeepAliveFailed(ILogger logger, Exception exception);
+    private static partial void KeepAliveFailedUnexpectedly(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "Keepalive not sent: the connection has ended or is failing")]
+    private static partial void KeepAliveFailedWithConnection(ILogger logger, Exception exception);
+
+    /// <summary>Debug when the connection is going down (the peer dropped), Warning when the callback failed on its own.</summary>
+    public static void KeepAliveFailed(ILogger logger, Exception exception)
+    {
+        if (IsPeerOrNetwork(exception))
+        {
+            KeepAliveFailedWithConnection(logger, exception);
+        }
+        else
+        {
+            KeepAliveFailedUnexpectedly(logger, exception);
+        }
+    }
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Handshake timed out after {Timeout}")]
     public static partial void HandshakeTimedOut(ILogger logger, TimeSpan timeout);
@@ -59,7 +75,23 @@ internal static partial class Log
     public static partial void SendingDisconnect(ILogger logger, SshDisconnectReason reason, string description);
 
     [LoggerMessage(EventId = 26, Level = LogLevel.Warning, Message = "Could not start a rekey")]
-    public static partial void RekeyStartFailed(ILogger logger, Exception exception);
+    private static partial void RekeyStartFailedUnexpectedly(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Debug, Message = "Rekey not started: the connection has ended or is failing")]
+    private static partial void RekeyStartFailedWithConnection(ILogger logger, Exception exception);
+
+    /// <summary>Debug when the connection is going down, Warning otherwise.</summary>
+    public static void RekeyStartFailed(ILogger logger, Exception exception)
+    {
+        if (IsPeerOrNetwork(exception))
+        {
+            RekeyStartFailedWithConnection(logger, exception);
+        }
+        else
+        {
+            RekeyStartFailedUnexpectedly(logger, exception);
+        }
+    }
 
     public static void PacketRead(TransportState transport, uint sequenceNumber, byte messageNumber, ReadOnlySpan<byte> payload)
     {
@@ -124,8 +156,51 @@ internal static partial class Log
     public static partial void ConnectionEndedByPeer(ILogger logger, SshDisconnectReason reason, string description);
 
     [LoggerMessage(EventId = 28, Level = LogLevel.Debug, Message = "Connection failed ({Reason})")]
-    public static partial void ConnectionFailed(ILogger logger, SshDisconnectReason reason, Exception exception);
+    private static partial void ConnectionFailedByProtocol(ILogger logger, SshDisconnectReason reason, Exception exception);
+
+    [LoggerMessage(EventId = 32, Level = LogLevel.Warning, Message = "Connection failed unexpectedly ({Reason})")]
+    private static partial void ConnectionFailedUnexpectedly(ILogger logger, SshDisconnectReason reason, Exception exception);
+
+    /// <summary>
+    /// Debug for what peers and networks do (a protocol violation, a MAC error, a timeout, a lost connection); Warning
+    /// for an exception the library did not expect, i.e. a fault of ours or of a callback.
+    /// </summary>
+    public static void ConnectionFailed(ILogger logger, SshDisconnectReason reason, Exception exception)
+    {
+        if (IsPeerOrNetwork(exception))
+        {
+            ConnectionFailedByProtocol(logger, reason, exception);
+        }
+        else
+        {
+            ConnectionFailedUnexpectedly(logger, reason, exception);
+        }
+    }
 
     [LoggerMessage(EventId = 29, Level = LogLevel.Warning, Message = "An event handler for {EventArgs} threw")]
     public static partial void EventHandlerFailed(ILogger logger, string eventArgs, Exception exception);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Debug, Message = "Handshake failed after {ElapsedMilliseconds} ms ({ErrorType})")]
+    public static partial void HandshakeFailed(ILogger logger, long elapsedMilliseconds, string errorType, Exception exception);
+
+    [LoggerMessage(EventId = 33, Level = LogLevel.Warning, Message = "Recording telemetry failed (a meter or activity listener threw?)")]
+    public static partial void TelemetryFailed(ILogger logger, Exception exception);
+
+    /// <summary>
+    /// True when <paramref name="exception"/> is what a peer or the network causes: an SSH protocol failure (a
+    /// violation, a disconnect, a timeout, a rejected host key), a lost connection, a cancellation, or malformed input
+    /// reported as such. False for anything else wrapped by the transport (an "Unexpected error"): a bug of ours or
+    /// an exception out of a callback, which deserves a Warning.
+    /// </summary>
+    internal static bool IsPeerOrNetwork(Exception exception) => exception switch
+    {
+        SshProtocolException { InnerException: null } => true,
+        // The transport wraps what it did not expect as ProtocolError ("Unexpected error"); a wrapper with another
+        // reason (a malformed host key, corrupt zlib data) reports the peer's input.
+        SshProtocolException { InnerException: { } inner } wrapper =>
+            wrapper.Reason != SshDisconnectReason.ProtocolError || IsPeerOrNetwork(inner)
+            || inner is FormatException or System.Security.Cryptography.CryptographicException or System.Text.DecoderFallbackException,
+        IOException or System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException or TimeoutException => true,
+        _ => false,
+    };
 }

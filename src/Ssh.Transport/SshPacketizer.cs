@@ -75,6 +75,12 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// (<see cref="SshPacketizerOptions.Validate"/>).
     /// </exception>
     public SshPacketizer(IDuplexPipe transport, SshRole role, SshPacketizerOptions? options = null)
+        : this(transport, role, options, logger: null)
+    {
+    }
+
+    /// <summary>A transport's packetizer: logs to <paramref name="logger"/> (a category of its own) when not null.</summary>
+    internal SshPacketizer(IDuplexPipe transport, SshRole role, SshPacketizerOptions? options, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(transport);
         _input = transport.Input;
@@ -83,7 +89,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         _options = (options ?? new SshPacketizerOptions()).Clone();
         _options.ValidateArgument(nameof(options)); // the copy: what is checked is what is used
         _localIdentification = IdentificationReader.Format(_options.SoftwareVersion, _options.Comments);
-        _transport = new TransportState(_options, _options.Logger ?? NullLogger.Instance);
+        _transport = new TransportState(_options, logger ?? _options.Logger ?? NullLogger.Instance);
         _reader = new PacketReader(_transport);
         _writer = new PacketWriter(_transport);
     }

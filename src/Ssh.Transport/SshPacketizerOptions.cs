@@ -85,7 +85,10 @@ public sealed class SshPacketizerOptions
     /// <summary>The clock for timeouts, keepalive and time-based rekeying. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
-    /// <summary>Where packet summaries (Debug) and hex dumps (Trace) go. Default: nowhere.</summary>
+    /// <summary>
+    /// Where packet summaries (Debug) and hex dumps (Trace) go. Default: nowhere. A transport logs everything here
+    /// unless <see cref="SshTransportOptions.LoggerFactory"/> is set, which takes precedence.
+    /// </summary>
     public ILogger? Logger { get; set; }
 
     /// <summary>

@@ -84,7 +84,7 @@ public sealed partial class SshTransport
                 _packetizer.HoldUpperLayerWrites(_options.MaxQueuedPacketsDuringKeyExchange);
                 KexInitMessage kexInit = CreateOurKexInit();
                 _ourKexInit = kexInit;
-                Log.KeyExchangeStarted(_logger, _kexCount + 1);
+                Log.KeyExchangeStarted(KexLogger, _kexCount + 1);
                 QueueTransportWrite(kexInit.Payload, static (t, payload, ct) => t._packetizer.WritePacketAsync(payload, ct));
             }
         }
@@ -444,7 +444,7 @@ public sealed partial class SshTransport
         _negotiated = AlgorithmNegotiation.Negotiate(client, server, static name => CipherAlgorithm.Find(name)?.IsAead ?? false);
         _kexAlgorithm = KexAlgorithm.Find(_negotiated.KeyExchange)
             ?? throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, $"Unsupported key exchange '{_negotiated.KeyExchange}'.");
-        Log.Negotiated(_logger, _negotiated.ToString());
+        Log.Negotiated(KexLogger, _negotiated.ToString());
 
         // RFC 4253 §7.1: a wrong guess means the guessed packet that follows is ignored.
         _skipGuessedPacket = peer.FirstKexPacketFollows && AlgorithmNegotiation.IsGuessWrong(client, server);
@@ -861,7 +861,7 @@ public sealed partial class SshTransport
             Volatile.Write(ref _kexInProgress, false);
         }
 
-        Log.KeyExchangeCompleted(_logger, completed.Number, algorithms.ToString());
+        Log.KeyExchangeCompleted(KexLogger, completed.Number, algorithms.ToString());
         Raise(KeyExchangeCompleted, completed);
         completion?.TrySetResult();
     }

@@ -1,9 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
+using Ssh.Transport.Diagnostics;
 
 namespace Ssh.Transport;
 
@@ -46,13 +47,14 @@ public sealed partial class SshTransport : IAsyncDisposable
     private int _disposed;
     private int _disconnectSent;
 
-    private SshTransport(IDuplexPipe transport, SshRole role, SshTransportOptions options)
+    private SshTransport(IDuplexPipe transport, SshRole role, SshTransportOptions options, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
     {
         _options = options;
         _clientOptions = options as SshClientOptions;
         _serverOptions = options as SshServerOptions;
-        _logger = options.Packetizer.Logger ?? NullLogger.Instance;
-        _packetizer = new SshPacketizer(transport, role, options.Packetizer);
+        _diagnostics = new ConnectionDiagnostics(this, role, options, localEndPoint, remoteEndPoint);
+        _logger = _diagnostics.ConnectionLogger;
+        _packetizer = new SshPacketizer(transport, role, options.Packetizer, _diagnostics.PacketizerLogger);
         _maxBufferedInboundBytes = options.MaxBufferedInboundBytes;
     }
 
@@ -69,19 +71,8 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <exception cref="SshHostKeyRejectedException">The verifier did not accept the server's host key.</exception>
     /// <exception cref="SshTimeoutException">The handshake took longer than <see cref="SshTransportOptions.HandshakeTimeout"/>.</exception>
     /// <exception cref="SshProtocolException">The peer broke the protocol or disconnected.</exception>
-    public static async Task<SshTransport> ConnectAsync(IDuplexPipe transport, SshClientOptions options, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(transport);
-        ArgumentNullException.ThrowIfNull(options);
-
-        // Validated once, then an immutable copy per connection: later changes to the caller's object (a server
-        // shares one among all its connections) have no effect on this one, not even at a rekey.
-        options = options.Snapshot();
-        options.ValidateArgument(nameof(options));
-        var session = new SshTransport(transport, SshRole.Client, options);
-        await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);
-        return session;
-    }
+    public static Task<SshTransport> ConnectAsync(IDuplexPipe transport, SshClientOptions options, CancellationToken cancellationToken = default) =>
+        ConnectAsync(transport, options, localEndPoint: null, remoteEndPoint: null, cancellationToken);
 
     /// <summary>
     /// Runs the server side of the handshake over <paramref name="transport"/>, e.g. a Kestrel connection's pipe.
@@ -94,16 +85,8 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <exception cref="SshAlgorithmNegotiationException">No algorithm in common for some category.</exception>
     /// <exception cref="SshTimeoutException">The handshake took longer than <see cref="SshTransportOptions.HandshakeTimeout"/>.</exception>
     /// <exception cref="SshProtocolException">The peer broke the protocol or disconnected.</exception>
-    public static async Task<SshTransport> AcceptAsync(IDuplexPipe transport, SshServerOptions options, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(transport);
-        ArgumentNullException.ThrowIfNull(options);
-        options = options.Snapshot();
-        options.ValidateArgument(nameof(options));
-        var session = new SshTransport(transport, SshRole.Server, options);
-        await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);
-        return session;
-    }
+    public static Task<SshTransport> AcceptAsync(IDuplexPipe transport, SshServerOptions options, CancellationToken cancellationToken = default) =>
+        AcceptAsync(transport, options, localEndPoint: null, remoteEndPoint: null, cancellationToken);
 
     /// <summary>Which end of the connection this side is.</summary>
     public SshRole Role => _packetizer.Role;
@@ -428,6 +411,7 @@ public sealed partial class SshTransport : IAsyncDisposable
 
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
+        _diagnostics.OnHandshakeStarting();
         _packetizer.StartHandshake(_options.HandshakeTimeout);
         try
         {
@@ -440,6 +424,7 @@ public sealed partial class SshTransport : IAsyncDisposable
         catch (Exception e)
         {
             Exception error = e is OperationCanceledException && cancellationToken.IsCancellationRequested ? e : Normalize(e);
+            _diagnostics.OnHandshakeFailed(error);
             if (error is SshProtocolException protocolError)
             {
                 await FailAsync(protocolError).ConfigureAwait(false);
@@ -454,6 +439,7 @@ public sealed partial class SshTransport : IAsyncDisposable
             throw error;
         }
 
+        _diagnostics.OnHandshakeCompleted();
         if (_options.KeepAliveInterval > TimeSpan.Zero && _options.KeepAliveInterval != Timeout.InfiniteTimeSpan)
         {
             _packetizer.SetKeepAlive(_options.KeepAliveInterval, ct => SendIgnoreAsync(ReadOnlyMemory<byte>.Empty, ct));
@@ -483,7 +469,7 @@ public sealed partial class SshTransport : IAsyncDisposable
         }
         catch (Exception e) when (e is SshProtocolException or InvalidOperationException or ObjectDisposedException or IOException or OperationCanceledException)
         {
-            Log.RekeyStartFailed(_logger, e);
+            Log.RekeyStartFailed(KexLogger, e);
         }
     }
 
@@ -531,5 +517,6 @@ public sealed partial class SshTransport : IAsyncDisposable
         _agreement?.Dispose();
         await _packetizer.DisposeAsync().ConfigureAwait(false);
         ReleaseInbound();
+        _diagnostics.OnDisposed();
     }
 }

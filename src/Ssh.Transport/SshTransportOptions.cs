@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Ssh.Transport.Compression;
 using Ssh.Transport.Crypto;
 using Ssh.Transport.HostKeys;
@@ -86,6 +87,16 @@ public abstract class SshTransportOptions
 
     /// <summary>Packet limits, rekey limits, identification, clock and logger.</summary>
     public SshPacketizerOptions Packetizer { get; set; } = new();
+
+    /// <summary>
+    /// Creates each connection's loggers, one per component: "Ssh.Transport.Connection" (handshake outcome,
+    /// disconnects), "Ssh.Transport.KeyExchange" (key exchanges and rekeys) and "Ssh.Transport.Packetizer" (framing,
+    /// packet summaries at Debug). Every entry is written inside a scope that names the connection: its role, the
+    /// peer's endpoint when known, and the first 8 hex digits of the session identifier once the first key exchange
+    /// has completed. When set, it takes precedence over <see cref="SshPacketizerOptions.Logger"/>. Default: null.
+    /// </summary>
+    /// <remarks>The transport does not dispose the factory.</remarks>
+    public ILoggerFactory? LoggerFactory { get; set; }
 
     /// <summary>
     /// Checks every setting at once, as a transport does before it starts: algorithm names the library knows

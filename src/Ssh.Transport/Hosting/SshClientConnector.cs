@@ -42,7 +42,8 @@ public static class SshClientConnector
                 }
             }
 
-            return await SshTransport.ConnectAsync(CreatePipe(socket), options, cancellationToken).ConfigureAwait(false);
+            // The server's end as connected (an address, not the host name): server.address in metrics and spans.
+            return await SshTransport.ConnectAsync(CreatePipe(socket), options, socket.LocalEndPoint, socket.RemoteEndPoint, cancellationToken).ConfigureAwait(false);
         }
         catch
         {

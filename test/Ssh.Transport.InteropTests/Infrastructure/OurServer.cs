@@ -5,8 +5,8 @@ namespace Ssh.Transport.InteropTests.Infrastructure;
 
 /// <summary>
 /// Our server on 127.0.0.1: every accepted socket goes through <see cref="SshClientConnector.CreatePipe"/> into
-/// <see cref="SshTransport.AcceptAsync"/>, then a read loop that refuses every USERAUTH_REQUEST with
-/// USERAUTH_FAILURE ("publickey,password", partial success false) until the peer goes away.
+/// <see cref="SshTransport.AcceptAsync(System.IO.Pipelines.IDuplexPipe, SshServerOptions, CancellationToken)"/>, then
+/// a read loop that refuses every USERAUTH_REQUEST with USERAUTH_FAILURE ("publickey,password", partial success false) until the peer goes away.
 /// </summary>
 internal sealed class OurServer : IAsyncDisposable
 {

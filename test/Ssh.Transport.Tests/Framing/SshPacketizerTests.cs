@@ -455,12 +455,24 @@ public class SshPacketizerTests
         client.SetKeepAlive(TimeSpan.FromSeconds(1), _ =>
         {
             calls++;
-            throw new IOException("peer gone");
+            throw new InvalidOperationException("a bug in the callback");
         });
         time.Advance(TimeSpan.FromSeconds(1));
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.That(calls, Is.EqualTo(2));
         Assert.That(logger.Entries.Count(e => e.Level == LogLevel.Warning), Is.EqualTo(2));
+    }
+
+    [Test]
+    public void KeepAlive_PeerGone_IsDebugNotAWarning()
+    {
+        var time = new FakeTimeProvider();
+        var logger = new CapturingLogger(LogLevel.Debug);
+        (SshPacketizer client, _, _) = Connect(new SshPacketizerOptions { TimeProvider = time, Logger = logger });
+        client.SetKeepAlive(TimeSpan.FromSeconds(1), _ => throw new IOException("peer gone"));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.That(logger.Entries.Where(e => e.Level >= LogLevel.Warning), Is.Empty);
+        Assert.That(logger.Entries.Select(e => e.Message), Has.Some.Contains("Keepalive not sent"));
     }
 
     [Test]
