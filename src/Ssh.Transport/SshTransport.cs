@@ -52,7 +52,7 @@ public sealed partial class SshTransport : IAsyncDisposable
         _clientOptions = options as SshClientOptions;
         _serverOptions = options as SshServerOptions;
         _logger = options.Packetizer.Logger ?? NullLogger.Instance;
-        _packetizer = new SshPacketizer(transport, role, options.Packetizer);
+        _packetizer = new SshPacketizer(transport, role, options.Packetizer) { SwitchesCompressionAtUserAuthSuccess = true };
         _maxBufferedInboundBytes = options.MaxBufferedInboundBytes;
     }
 
@@ -360,7 +360,12 @@ public sealed partial class SshTransport : IAsyncDisposable
         await done.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Tells the transport user authentication succeeded; see <see cref="SshPacketizer.EnableDelayedCompression"/>.</summary>
+    /// <summary>
+    /// Tells the transport user authentication succeeded; see <see cref="SshPacketizer.EnableDelayedCompression"/>.
+    /// The transport already switches zlib@openssh.com on at SSH_MSG_USERAUTH_SUCCESS itself (server: after writing
+    /// it; client: inbound, as the receive loop reads it); the call makes it certain for the client's writes and is
+    /// harmless when repeated.
+    /// </summary>
     public void EnableDelayedCompression() => _packetizer.EnableDelayedCompression();
 
     /// <summary>
