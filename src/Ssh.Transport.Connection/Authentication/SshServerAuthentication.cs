@@ -439,7 +439,11 @@ internal sealed class ServerAuthenticator
 
     private async Task<SshAuthenticatedUser> SucceedAsync(CancellationToken cancellationToken)
     {
-        await _transport.WriteMessageAsync(0, static (w, _) => w.GetSpan(1)[0] = SshMessageNumber.UserAuthSuccess, 1, cancellationToken).ConfigureAwait(false);
+        await _transport.WriteMessageAsync(0, static (w, _) =>
+        {
+            var writer = new SshWriter(w);
+            writer.WriteByte(SshMessageNumber.UserAuthSuccess);
+        }, 1, cancellationToken).ConfigureAwait(false);
         _transport.EnableDelayedCompression();
         var user = new SshAuthenticatedUser(_user!, _service!, _completed.AsReadOnly(), _acceptedKeys.LastOrDefault(), _authorizedKey);
         _logger.LogInformation("Authenticated {User}", user);
