@@ -38,7 +38,7 @@ internal sealed class HostAddressPatterns
             {
                 if (!IPNetwork.TryParse(pattern, out IPNetwork parsed))
                 {
-                    throw new FormatException($"from=\"{list}\": '{pattern}' is not an address block such as 192.0.2.0/24 (the address must have no bits set past the prefix).");
+                    throw new FormatException($"from=\"{list}\": '{pattern}' is not an address block such as 192.0.2.0/24.");
                 }
 
                 network = parsed;

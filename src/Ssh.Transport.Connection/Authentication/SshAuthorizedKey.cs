@@ -199,6 +199,13 @@ public sealed class SshAuthorizedKey
         string name = (equals < 0 ? option : option[..equals]).ToLowerInvariant();
         string? value = equals < 0 ? null : Dequote(name, option[(equals + 1)..]);
         bool needsValue = name is "command" or "from" or "expiry-time" or "environment" or "permitopen" or "permitlisten" or "principals" or "tunnel";
+        bool flag = name is "restrict" or "no-pty" or "pty" or "no-port-forwarding" or "port-forwarding" or "no-agent-forwarding" or "agent-forwarding"
+            or "no-x11-forwarding" or "x11-forwarding" or "no-user-rc" or "user-rc" or "no-touch-required" or "verify-required" or "cert-authority";
+        if (!needsValue && !flag)
+        {
+            throw new FormatException($"Unknown option '{name}'; the line is refused, as sshd refuses it.");
+        }
+
         if (needsValue != value is not null)
         {
             throw new FormatException(needsValue ? $"Option '{name}' needs a quoted value." : $"Option '{name}' takes no value.");
