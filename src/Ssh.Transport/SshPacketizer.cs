@@ -97,6 +97,13 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// <summary>Which end of the connection this side is.</summary>
     public SshRole Role => _role;
 
+    /// <summary>
+    /// Set by <see cref="SshTransport"/>: delayed compression switches on at USERAUTH_SUCCESS by itself (server: after
+    /// writing it; client: inbound, after reading it), as OpenSSH's packet layer does. A bare packetizer leaves it
+    /// to <see cref="EnableDelayedCompression"/>.
+    /// </summary>
+    internal bool SwitchesCompressionAtUserAuthSuccess { get; set; }
+
     /// <summary>Our identification line, without CR LF.</summary>
     public string LocalIdentification => Encoding.ASCII.GetString(_localIdentification);
 
@@ -306,6 +313,13 @@ public sealed partial class SshPacketizer : IAsyncDisposable
 
         if (read)
         {
+            if (packet.MessageNumber == SshMessageNumber.UserAuthSuccess && SwitchesCompressionAtUserAuthSuccess && _role == SshRole.Client)
+            {
+                // The server compresses from the packet after USERAUTH_SUCCESS; a loop reading ahead of the
+                // consumer must inflate it. Outbound waits for EnableDelayedCompression (the writers' side).
+                _transport.EnableDelayedCompression(inbound: true, outbound: false);
+            }
+
             _holdingBuffer = true;
             _heldConsumed = consumed;
             return true;
@@ -705,6 +719,12 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         if (_writer.LastMessageNumber == SshMessageNumber.KexInit)
         {
             Volatile.Write(ref _lastKexInitSequence, sequenceNumber);
+        }
+        else if (_writer.LastMessageNumber == SshMessageNumber.UserAuthSuccess && SwitchesCompressionAtUserAuthSuccess && _role == SshRole.Server)
+        {
+            // zlib@openssh.com starts with the packet after USERAUTH_SUCCESS, both ways: switched here, under the
+            // write lock, so neither a queued SUCCESS nor a reply racing the caller's own call can miss it.
+            _transport.EnableDelayedCompression(inbound: true, outbound: true);
         }
 
         // The per-packet accounting already checked the time limit: no second clock read here.

@@ -775,14 +775,21 @@ public sealed partial class SshTransport
                 {
                     // RFC 8308 §2.4: the server's EXT_INFO goes right after its first NEWKEYS.
                     string algorithms = string.Join(',', t._serverOptions!.ServerSignatureAlgorithms);
-                    await t._packetizer.WritePacketAsync(algorithms, static (w, algs) =>
+                    IDictionary<string, string> extensions = t._serverOptions.Extensions;
+                    int size = algorithms.Length + 32 + extensions.Sum(e => 8 + Encoding.UTF8.GetByteCount(e.Key) + Encoding.UTF8.GetByteCount(e.Value));
+                    await t._packetizer.WritePacketAsync((algorithms, extensions), static (w, s) =>
                     {
                         var writer = new SshWriter(w);
                         writer.WriteByte(SshMessageNumber.ExtInfo);
-                        writer.WriteUInt32(1);
-                        writer.WriteString("server-sig-algs");
-                        writer.WriteString(algs);
-                    }, algorithms.Length + 32, flush: true, ct).ConfigureAwait(false);
+                        writer.WriteUInt32(1 + (uint)s.extensions.Count);
+                        writer.WriteString(SshServerOptions.ServerSignatureAlgorithmsExtension);
+                        writer.WriteString(s.algorithms);
+                        foreach ((string name, string value) in s.extensions)
+                        {
+                            writer.WriteString(name);
+                            writer.WriteString(value);
+                        }
+                    }, size, flush: true, ct).ConfigureAwait(false);
                 }
 
                 t.TryCompleteExchange();

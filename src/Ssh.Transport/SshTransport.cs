@@ -54,7 +54,7 @@ public sealed partial class SshTransport : IAsyncDisposable
         _serverOptions = options as SshServerOptions;
         _diagnostics = new ConnectionDiagnostics(this, role, options, localEndPoint, remoteEndPoint);
         _logger = _diagnostics.ConnectionLogger;
-        _packetizer = new SshPacketizer(transport, role, options.Packetizer, _diagnostics.PacketizerLogger);
+        _packetizer = new SshPacketizer(transport, role, options.Packetizer, _diagnostics.PacketizerLogger) { SwitchesCompressionAtUserAuthSuccess = true };
         _maxBufferedInboundBytes = options.MaxBufferedInboundBytes;
     }
 
@@ -343,7 +343,12 @@ public sealed partial class SshTransport : IAsyncDisposable
         await done.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Tells the transport user authentication succeeded; see <see cref="SshPacketizer.EnableDelayedCompression"/>.</summary>
+    /// <summary>
+    /// Tells the transport user authentication succeeded; see <see cref="SshPacketizer.EnableDelayedCompression"/>.
+    /// The transport already switches zlib@openssh.com on at SSH_MSG_USERAUTH_SUCCESS itself (server: after writing
+    /// it; client: inbound, as the receive loop reads it); the call makes it certain for the client's writes and is
+    /// harmless when repeated.
+    /// </summary>
     public void EnableDelayedCompression() => _packetizer.EnableDelayedCompression();
 
     /// <summary>

@@ -204,6 +204,7 @@ public sealed class SshServerOptions : SshTransportOptions
     private IList<SshPrivateKey> _hostKeys = [];
     private IList<string> _services = [UserAuthService];
     private IList<string> _serverSignatureAlgorithms = [.. SshHostKeyAlgorithms.Default];
+    private IDictionary<string, string> _extensions = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>Creates server settings; the server also offers zlib@openssh.com compression by default, as OpenSSH does.</summary>
     public SshServerOptions()
@@ -227,6 +228,13 @@ public sealed class SshServerOptions : SshTransportOptions
     /// </summary>
     public IList<string> ServerSignatureAlgorithms => _serverSignatureAlgorithms;
 
+    /// <summary>
+    /// More extensions (name → value) for the EXT_INFO sent with server-sig-algs (RFC 8308 §2.4), e.g. the user
+    /// authentication layer's "publickey-hostbound@openssh.com" = "0". Empty by default; "server-sig-algs" itself
+    /// comes from <see cref="ServerSignatureAlgorithms"/> and may not be listed here.
+    /// </summary>
+    public IDictionary<string, string> Extensions => _extensions;
+
     /// <inheritdoc cref="SshTransportOptions.Snapshot"/>
     internal new SshServerOptions Snapshot() => (SshServerOptions)base.Snapshot();
 
@@ -235,6 +243,17 @@ public sealed class SshServerOptions : SshTransportOptions
         base.AddProblems(problems);
         OptionsValidation.CheckNames(problems, nameof(Services), Services);
         OptionsValidation.CheckNames(problems, nameof(ServerSignatureAlgorithms), ServerSignatureAlgorithms);
+        OptionsValidation.CheckNames(problems, nameof(Extensions), [.. Extensions.Keys]);
+        if (Extensions.ContainsKey(ServerSignatureAlgorithmsExtension))
+        {
+            problems.Add($"{nameof(Extensions)} lists '{ServerSignatureAlgorithmsExtension}'; set {nameof(ServerSignatureAlgorithms)} instead.");
+        }
+
+        if (Extensions.Values.Contains(null!))
+        {
+            problems.Add($"{nameof(Extensions)} has a null value.");
+        }
+
         if (HostKeys.Count == 0)
         {
             problems.Add($"{nameof(HostKeys)} is empty; a server needs at least one host key.");
@@ -262,7 +281,11 @@ public sealed class SshServerOptions : SshTransportOptions
         _hostKeys = OptionsValidation.Freeze(_hostKeys);
         _services = OptionsValidation.Freeze(_services);
         _serverSignatureAlgorithms = OptionsValidation.Freeze(_serverSignatureAlgorithms);
+        _extensions = new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(new Dictionary<string, string>(_extensions, StringComparer.Ordinal));
     }
+
+    /// <summary>The RFC 8308 §3.1 extension <see cref="ServerSignatureAlgorithms"/> is sent as.</summary>
+    internal const string ServerSignatureAlgorithmsExtension = "server-sig-algs";
 }
 
 /// <summary>The algorithms a key exchange agreed on (RFC 4253 §7.1).</summary>
