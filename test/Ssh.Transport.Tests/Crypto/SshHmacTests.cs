@@ -107,15 +107,20 @@ internal sealed class SshHmacTests
         using var mac = new SshHmac(SshMacKind.HmacSha512, new byte[64]);
         byte[] data = new byte[1000];
         byte[] output = new byte[64];
-        mac.Compute(0, data, data, output);
-        mac.Verify(0, data, data, output);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (uint i = 0; i < 1000; i++)
+        static long Run(SshHmac mac, byte[] data, byte[] output)
         {
-            mac.Compute(i, data, data, output);
-            mac.Verify(i, data, data, output);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (uint i = 0; i < 1000; i++)
+            {
+                mac.Compute(i, data, data, output);
+                mac.Verify(i, data, data, output);
+            }
+
+            return GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        // The first run warms up (tiered compilation, on a busy machine, may charge this thread); the second counts.
+        Run(mac, data, output);
+        Assert.That(Run(mac, data, output), Is.Zero);
     }
 }
