@@ -41,7 +41,9 @@ public sealed partial class SshConnectionHandler : ConnectionHandler
         SshTransport transport;
         try
         {
-            transport = await SshTransport.AcceptAsync(connection.Transport, _options, connection.LocalEndPoint, connection.RemoteEndPoint, connection.ConnectionClosed).ConfigureAwait(false);
+            // No ConnectionClosed token here: a client that hangs up mid-handshake (after refusing our host key, say)
+            // ends the handshake through the pipe, with the peer's reason, rather than as a bare cancellation.
+            transport = await SshTransport.AcceptAsync(connection.Transport, _options, connection.LocalEndPoint, connection.RemoteEndPoint, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SshProtocolException or TimeoutException or IOException or OperationCanceledException)
         {
