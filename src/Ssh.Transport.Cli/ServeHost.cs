@@ -215,19 +215,23 @@ internal sealed class ServeHost : IAsyncDisposable
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
-    /// <summary>Writes Information-and-above messages as plain lines (the connection handler's handshake failures).</summary>
+    /// <summary>
+    /// Writes the connection handler's messages as plain lines, with the exception's message: its handshake failures are
+    /// Debug in the library (routine on a public port) but are what serve reports, one line each.
+    /// </summary>
     private sealed class LineLogger(TextWriter output) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (IsEnabled(logLevel))
             {
-                output.WriteLine(formatter(state, exception));
+                string message = formatter(state, exception);
+                output.WriteLine(exception is null ? message : $"{message}: {exception.Message}");
             }
         }
     }
