@@ -63,6 +63,128 @@ public class OpenSshClientTests
         }
     }
 
+    /// <summary>
+    /// The connection layer with a real server: a session channel, exec, stdout and stderr kept apart, the exit status,
+    /// EOF and CLOSE as sshd sends them.
+    /// </summary>
+    [Test]
+    public async Task Session_Exec_StdoutStderrAndExitStatus()
+    {
+        string keyFile = OpenSshKeys.File("ed25519");
+        Authorize(keyFile);
+        PeerProcess sshd = await StartSshdAsync();
+        (string stdout, string stderr, uint? status) = await ExecAsync(sshd, keyFile, "echo hi; echo oops >&2; exit 3");
+        Assert.That((stdout, status), Is.EqualTo(("hi\n", (uint?)3)), Tail(sshd));
+        Assert.That(CommandErrorLines(stderr), Is.EqualTo(new[] { "oops" }), "stderr apart from stdout");
+    }
+
+    /// <summary>16 MiB down from sshd through one channel, with a rekey every 1 MiB started by our client: byte-identical.</summary>
+    [Test]
+    public async Task Session_Exec_16MiBDown_WithOurRekeys_HashesEqual()
+    {
+        string keyFile = OpenSshKeys.File("ed25519");
+        Authorize(keyFile);
+        PeerProcess sshd = await StartSshdAsync();
+        SshClientOptions options = Harness.ClientOptions();
+        options.Packetizer.RekeyBytes = 1024 * 1024;
+        string command = "head -c 16777216 /dev/zero | tr '\\0' 'x' | tee >(sha256sum >&2)";
+        (_, string stderr, uint? status, string hash, long count, int rekeys) = await ExecHashingAsync(sshd, keyFile, $"bash -c \"{command}\"", options);
+        Assert.That(status, Is.EqualTo((uint?)0), stderr + Tail(sshd));
+        Assert.That(count, Is.EqualTo(16L * 1024 * 1024));
+        Assert.That(CommandErrorLines(stderr).Single().Split(' ')[0], Is.EqualTo(hash), "the server's side hashed what we received");
+        Assert.That(rekeys, Is.GreaterThan(8), "rekeys by our client in the middle");
+    }
+
+    /// <summary>The command's own stderr lines: this test sshd runs with LogLevel DEBUG3 and -e, and its session process's debug lines share the channel's stderr.</summary>
+    private static string[] CommandErrorLines(string stderr) =>
+        [.. stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("debug", StringComparison.Ordinal))];
+
+    private async Task<(string Stdout, string Stderr, uint? Status)> ExecAsync(PeerProcess sshd, string keyFile, string command)
+    {
+        (string stdout, string stderr, uint? status, _, _, _) = await ExecHashingAsync(sshd, keyFile, command, Harness.ClientOptions(), keepText: true);
+        return (stdout, stderr, status);
+    }
+
+    private async Task<(string Stdout, string Stderr, uint? Status, string Sha256, long Count, int Rekeys)> ExecHashingAsync(
+        PeerProcess sshd, string keyFile, string command, SshClientOptions transportOptions, bool keepText = false)
+    {
+        await using SshTransport transport = await SshClientConnector.ConnectAsync("127.0.0.1", _ports[sshd], transportOptions, TimeSpan.FromSeconds(10));
+        var options = new SshClientAuthenticationOptions { UserName = User };
+        options.PrivateKeys.Add(SshPrivateKey.Load(keyFile));
+        await SshClientAuthentication.AuthenticateAsync(transport, options).WaitAsync(TimeSpan.FromSeconds(30));
+        int firstCount = transport.KeyExchangeCount;
+        await using var connection = new SshConnection(transport);
+        Task loop = connection.RunAsync();
+        SshChannel channel = await connection.OpenChannelAsync("session").WaitAsync(TimeSpan.FromSeconds(30));
+        uint? status = null;
+        channel.RequestHandler = (_, request, _) =>
+        {
+            if (request.Type == "exit-status")
+            {
+                status = new SshReader(request.Data.Span).ReadUInt32();
+            }
+
+            return ValueTask.FromResult(false);
+        };
+        bool started = await channel.SendRequestAsync("exec", wantReply: true, command, static (ref SshWriter w, string c) => w.WriteString(c)).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.That(started, Is.True, "sshd accepted exec");
+        await channel.Output.CompleteAsync();
+
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var text = new MemoryStream();
+        long count = 0;
+        async Task ReadOut()
+        {
+            while (true)
+            {
+                System.IO.Pipelines.ReadResult result = await channel.Input.ReadAsync();
+                foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+                {
+                    hash.AppendData(segment.Span);
+                    count += segment.Length;
+                    if (keepText)
+                    {
+                        text.Write(segment.Span);
+                    }
+                }
+
+                channel.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+
+        async Task<string> ReadErr()
+        {
+            var err = new MemoryStream();
+            while (true)
+            {
+                System.IO.Pipelines.ReadResult result = await channel.ExtendedInput.ReadAsync();
+                foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+                {
+                    err.Write(segment.Span);
+                }
+
+                channel.ExtendedInput.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return System.Text.Encoding.UTF8.GetString(err.ToArray());
+                }
+            }
+        }
+
+        Task<string> stderr = ReadErr();
+        await ReadOut().WaitAsync(TimeSpan.FromSeconds(120));
+        string errText = await stderr.WaitAsync(TimeSpan.FromSeconds(30));
+        await channel.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        int rekeys = transport.KeyExchangeCount - firstCount;
+        await transport.DisconnectAsync();
+        await loop.WaitAsync(TimeSpan.FromSeconds(10));
+        return (System.Text.Encoding.UTF8.GetString(text.ToArray()), errText, status, Convert.ToHexStringLower(hash.GetHashAndReset()), count, rekeys);
+    }
+
     // rsa-sha2-256 is not tested against sshd: OpenSSH 9.2's server-sig-algs lists every algorithm it knows, whatever
     // PubkeyAcceptedAlgorithms says, so a client cannot learn that only rsa-sha2-256 would do. It is tested with
     // ssh against our server (OpenSshServerTests), and with our client against our server.
