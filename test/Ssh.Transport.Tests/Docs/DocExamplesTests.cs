@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using Ssh.Transport.Tests.Infrastructure;
@@ -75,6 +76,108 @@ public class DocExamplesTests
 
     // </example:server>
 
+    // <example:keys>
+    public static SshPrivateKey LoadKey(string path, Func<string> askPassphrase)
+    {
+        try
+        {
+            return SshPrivateKey.Load(path);
+        }
+        catch (SshKeyPassphraseException)
+        {
+            return SshPrivateKey.Load(path, askPassphrase());   // wrong again: SshKeyPassphraseException, PassphraseMissing false
+        }
+    }
+
+    // </example:keys>
+
+    // <example:publickey>
+    public static ValueTask WritePublicKeyRequestAsync(SshTransport transport, string user, SshPrivateKey key, string algorithm)
+    {
+        // RFC 4252 §7: the signature covers the session id and the request itself (its signature field left out).
+        var signed = new ArrayBufferWriter<byte>();
+        var s = new SshWriter(signed);
+        s.WriteString(transport.SessionId.Span);
+        s.WriteByte(SshMessageNumber.UserAuthRequest);
+        s.WriteString(user);
+        s.WriteString("ssh-connection");
+        s.WriteString("publickey");
+        s.WriteBoolean(true);
+        s.WriteString(algorithm);                               // e.g. "rsa-sha2-256" for an ssh-rsa key
+        s.WriteString(key.PublicKey.Blob.Span);
+
+        return transport.WriteMessageAsync((user, key, algorithm, signed.WrittenMemory), static (buffer, r) =>
+        {
+            var w = new SshWriter(buffer);
+            w.WriteByte(SshMessageNumber.UserAuthRequest);
+            w.WriteString(r.user);
+            w.WriteString("ssh-connection");
+            w.WriteString("publickey");
+            w.WriteBoolean(true);
+            w.WriteString(r.algorithm);
+            w.WriteString(r.key.PublicKey.Blob.Span);
+            r.key.WriteSignature(ref w, r.algorithm, r.WrittenMemory.Span);   // string(signature blob), in place
+        });
+    }
+
+    // </example:publickey>
+
+    [Test]
+    public void KeysExample_AsksForThePassphraseOnlyWhenNeeded()
+    {
+        using SshPrivateKey original = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        string folder = Directory.CreateTempSubdirectory("doc-keys").FullName;
+        try
+        {
+            string plain = Path.Combine(folder, "plain");
+            string encrypted = Path.Combine(folder, "encrypted");
+            File.WriteAllText(plain, original.ExportOpenSsh());
+            File.WriteAllText(encrypted, original.ExportOpenSsh("correct horse"));
+            int asked = 0;
+            using SshPrivateKey fromPlain = LoadKey(plain, () => { asked++; return "unused"; });
+            Assert.That(asked, Is.Zero);
+            using SshPrivateKey fromEncrypted = LoadKey(encrypted, () => { asked++; return "correct horse"; });
+            Assert.That(asked, Is.EqualTo(1));
+            Assert.That((fromPlain.PublicKey, fromEncrypted.PublicKey), Is.EqualTo((original.PublicKey, original.PublicKey)));
+            Assert.Throws<SshKeyPassphraseException>(() => LoadKey(encrypted, () => "wrong"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestCase(SshHostKeyType.Ed25519, "ssh-ed25519")]
+    [TestCase(SshHostKeyType.Rsa, "rsa-sha2-256")]
+    public async Task PublicKeyExample_WritesARequestTheServerCanVerify(SshHostKeyType type, string algorithm)
+    {
+        using SshPrivateKey user = type == SshHostKeyType.Rsa ? SshPrivateKey.Generate(type, 2048) : SshPrivateKey.Generate(type);
+        (SshTransport client, SshTransport server) = await SessionHarness.ConnectAsync(SessionHarness.ClientOptions(), SessionHarness.ServerOptions());
+        await using (client)
+        await using (server)
+        {
+            await WritePublicKeyRequestAsync(client, "alice", user, algorithm);
+            SshPacket request = await server.ReadMessageAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+
+            // The server's side, as RFC 4252 §7 has it: rebuild the signed data from the request and check the blob.
+            var reader = new SshReader(request.Payload.Span[1..]);
+            string name = Encoding.UTF8.GetString(reader.ReadString());
+            string service = Encoding.ASCII.GetString(reader.ReadString());
+            string method = Encoding.ASCII.GetString(reader.ReadString());
+            Assert.That(reader.ReadBoolean(), Is.True);
+            string named = Encoding.ASCII.GetString(reader.ReadString());
+            SshPublicKey key = SshPublicKey.FromBlob(reader.ReadString());
+            int requestLength = 1 + reader.Consumed;               // message number through the key blob
+            ReadOnlySpan<byte> blob = reader.ReadString();
+            var signed = new ArrayBufferWriter<byte>();
+            var w = new SshWriter(signed);
+            w.WriteString(server.SessionId.Span);
+            w.WriteBytes(request.Payload.Span[..requestLength]);
+            Assert.That((name, service, method, named, key), Is.EqualTo(("alice", "ssh-connection", "publickey", algorithm, user.PublicKey)));
+            Assert.That(key.VerifySignature(algorithm, signed.WrittenSpan, blob), Is.True);
+        }
+    }
+
     [Test]
     public async Task ClientAndServerExamples_RunAgainstEachOther()
     {
@@ -91,6 +194,8 @@ public class DocExamplesTests
 
     [TestCase("client")]
     [TestCase("server")]
+    [TestCase("keys")]
+    [TestCase("publickey")]
     public void Docs_ShowExactlyTheCompiledExample(string name)
     {
         string root = FindRepositoryRoot();
