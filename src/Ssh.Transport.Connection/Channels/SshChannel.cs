@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Text;
 
 namespace Ssh.Transport.Connection;
 
@@ -298,9 +297,8 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         reply.TrySetResult(success);
     }
 
-    /// <summary>The peer's CLOSE: the inputs end, sending stops, our CLOSE answers if not sent yet.</summary>
-    /// <returns>True when both CLOSEs have now passed and the channel number may be reused.</returns>
-    internal async ValueTask<bool> OnCloseAsync(CancellationToken cancellationToken)
+    /// <summary>The peer's CLOSE: the inputs end, sending stops, our CLOSE answers if not sent yet (then the number may be reused).</summary>
+    internal async ValueTask OnCloseAsync(CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -315,7 +313,6 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         FailPendingRequests(closed);
         await SendCloseAsync(cancellationToken).ConfigureAwait(false);
         _closed.TrySetResult();
-        return true;
     }
 
     /// <summary>The connection ended: everything fails or completes.</summary>
@@ -474,8 +471,6 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
 
     /// <inheritdoc/>
     public override string ToString() => $"{Type} channel {LocalId} (peer {RemoteId})";
-
-    internal static string ReadAscii(ref SshReader reader) => Encoding.ASCII.GetString(reader.ReadString());
 }
 
 /// <summary>Writes the type-specific data of a request or a channel open, in place.</summary>
