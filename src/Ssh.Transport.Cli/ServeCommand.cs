@@ -1,3 +1,6 @@
+using System.CommandLine;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Net;
 
 namespace Ssh.Transport.Cli;
@@ -8,74 +11,61 @@ namespace Ssh.Transport.Cli;
 /// </summary>
 internal static class ServeCommand
 {
-    public static IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--listen", "-l"),
-        new("--host-key", "-k", Repeatable: true),
-        new("--kex"),
-        new("--hostkey"),
-        new("--cipher"),
-        new("--mac"),
-        new("--compression"),
-        new("--rekey-bytes"),
-    ];
-
-    public const string Usage = """
-        usage: ssh-transport serve --listen ADDRESS:PORT [options]
-
-        Runs an SSH server in Kestrel. Each connection gets the key exchange and the ssh-userauth service; every
-        SSH_MSG_USERAUTH_REQUEST is answered with SSH_MSG_USERAUTH_FAILURE ("publickey,password"), anything else
-        is ignored until the client disconnects. One line is logged when a connection is established (peer,
-        identification, negotiated algorithms) and one when it ends (who ended it and why, key exchanges,
-        messages). Runs until SIGINT or SIGTERM.
-
-        options:
-          -l, --listen ADDRESS:PORT  where to listen: 127.0.0.1:2222, [::1]:2222, localhost:2222, *:2222;
-                                     port 0 picks a free port (default 127.0.0.1:2222)
-          -k, --host-key FILE        an OpenSSH or PEM private key file (unencrypted); may be repeated.
-                                     Without one, an ed25519 key is generated in memory.
-          --kex LIST                 key exchange methods, comma-separated, in preference order
-          --hostkey LIST             host key signature algorithms
-          --cipher LIST              ciphers (both directions)
-          --mac LIST                 MACs
-          --compression LIST         none, zlib@openssh.com, zlib
-          --rekey-bytes N            rekey after N bytes in either direction (at least 16K; K, M, G suffixes)
-          -h, --help                 this text
-
-        examples:
-          ssh-transport serve --listen 127.0.0.1:2222
-          ssh-transport serve --listen *:2222 --host-key /etc/ssh/ssh_host_ed25519_key --cipher aes256-gcm@openssh.com
-          ssh -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@127.0.0.1
-        """;
-
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext cli)
+    /// <summary>The serve verb: its options, help and action.</summary>
+    public static VerbCommand Create(CliContext cli)
     {
-        ParsedArguments parsed = ParsedArguments.Parse("serve", args, Options);
-        if (parsed.Help)
-        {
-            cli.Out.WriteLine(Usage);
-            return 0;
-        }
+        Option<IPEndPoint> listen = CliOptions.Parsed("--listen", "-l", "ADDRESS:PORT",
+            "where to listen: 127.0.0.1:2222, [::1]:2222, localhost:2222, *:2222; port 0 picks a free port (default 127.0.0.1:2222)",
+            new IPEndPoint(IPAddress.Loopback, 2222), text => (TryParseListen(text, out IPEndPoint? endpoint, out string? error) ? endpoint : null!, error));
+        Option<string[]> hostKeys = CliOptions.Repeatable("--host-key", "-k", "FILE",
+            "an OpenSSH or PEM private key file (unencrypted); may be repeated. Without one, an ed25519 key is generated in memory.");
+        Option<long?> rekeyBytes = CliOptions.Bytes("--rekey-bytes", "rekey after N bytes in either direction (at least 16K; K, M, G suffixes)", 16 * 1024);
 
-        parsed.ExpectPositionals(0, 0, "nothing");
-        IPEndPoint endpoint = ParseListen(parsed.Value("--listen") ?? "127.0.0.1:2222");
-        var options = new SshServerOptions
+        var command = new VerbCommand("serve", "--listen ADDRESS:PORT [options]",
+            "run an SSH server (Kestrel) that completes handshakes and refuses every login")
         {
-            HandshakeTimeout = TimeSpan.FromSeconds(60),
-            Packetizer = new SshPacketizerOptions { RekeyBytes = parsed.Bytes("--rekey-bytes", 16 * 1024) ?? long.MaxValue },
+            Description = """
+                Runs an SSH server in Kestrel. Each connection gets the key exchange and the ssh-userauth service; every
+                SSH_MSG_USERAUTH_REQUEST is answered with SSH_MSG_USERAUTH_FAILURE ("publickey,password"), anything else
+                is ignored until the client disconnects. One line is logged when a connection is established (peer,
+                identification, negotiated algorithms) and one when it ends (who ended it and why, key exchanges,
+                messages). Runs until SIGINT or SIGTERM.
+                """,
+            Examples = """
+                ssh-transport serve --listen 127.0.0.1:2222
+                ssh-transport serve --listen *:2222 --host-key /etc/ssh/ssh_host_ed25519_key --cipher aes256-gcm@openssh.com
+                ssh -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@127.0.0.1
+                """,
         };
-        Algorithms.Apply("serve", parsed, options);
+        command.Options.Add(listen);
+        command.Options.Add(hostKeys);
+        var algorithms = new AlgorithmOptions(command);
+        command.Options.Add(rekeyBytes);
+        command.SetAction((result, _) =>
+        {
+            var options = new SshServerOptions
+            {
+                HandshakeTimeout = TimeSpan.FromSeconds(60),
+                Packetizer = new SshPacketizerOptions { RekeyBytes = result.GetValue(rekeyBytes) ?? long.MaxValue },
+            };
+            algorithms.Read(result).ApplyTo(options);
+            return RunAsync(result.GetRequiredValue(listen), result.GetValue(hostKeys) ?? [], options, cli);
+        });
+        return command;
+    }
 
+    private static async Task<int> RunAsync(IPEndPoint endpoint, string[] hostKeyFiles, SshServerOptions options, CliContext cli)
+    {
         var keys = new List<SshPrivateKey>();
         try
         {
-            if (parsed.Values("--host-key").Count == 0)
+            if (hostKeyFiles.Length == 0)
             {
                 keys.Add(SshPrivateKey.Generate(SshHostKeyType.Ed25519));
                 cli.Out.WriteLine($"host key: {Algorithms.Describe(keys[0].PublicKey)} {keys[0].KeyType}, generated in memory (no --host-key)");
             }
 
-            foreach (string path in parsed.Values("--host-key"))
+            foreach (string path in hostKeyFiles)
             {
                 SshPrivateKey key;
                 try
@@ -127,19 +117,23 @@ internal static class ServeCommand
     }
 
     /// <summary>Parses ADDRESS:PORT: an IPv4 address, [IPv6], localhost or * (every address).</summary>
-    internal static IPEndPoint ParseListen(string text)
+    /// <returns>False, with the mistake in <paramref name="error"/>, when <paramref name="text"/> is not one.</returns>
+    internal static bool TryParseListen(string text, [NotNullWhen(true)] out IPEndPoint? endpoint, out string? error)
     {
+        endpoint = null;
         int colon = text.LastIndexOf(':');
         if (colon <= 0 || colon == text.Length - 1)
         {
-            throw new UsageException($"serve: --listen expects ADDRESS:PORT (e.g. 127.0.0.1:2222 or [::1]:2222), not '{text}'");
+            error = $"--listen expects ADDRESS:PORT (e.g. 127.0.0.1:2222 or [::1]:2222), not '{text}'";
+            return false;
         }
 
         string address = text[..colon];
         string portText = text[(colon + 1)..];
-        if (!int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) || port > 65535)
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
         {
-            throw new UsageException($"serve: --listen has a bad port '{portText}' (0-65535)");
+            error = $"--listen has a bad port '{portText}' (0-65535)";
+            return false;
         }
 
         if (address.Length > 2 && address[0] == '[' && address[^1] == ']')
@@ -153,9 +147,15 @@ internal static class ServeCommand
             "*" => IPAddress.IPv6Any,
             _ => IPAddress.TryParse(address, out IPAddress? parsed) ? parsed : null,
         };
-        return ip is null
-            ? throw new UsageException($"serve: --listen needs an IP address, localhost or *, not '{address}'")
-            : new IPEndPoint(ip, port);
+        if (ip is null)
+        {
+            error = $"--listen needs an IP address, localhost or *, not '{address}'";
+            return false;
+        }
+
+        endpoint = new IPEndPoint(ip, port);
+        error = null;
+        return true;
     }
 
     internal static string FormatEndPoint(IPEndPoint endpoint) =>

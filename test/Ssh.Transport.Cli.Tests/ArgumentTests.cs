@@ -1,8 +1,9 @@
+using System.CommandLine;
 using System.Net;
 
 namespace Ssh.Transport.Cli.Tests;
 
-/// <summary>The hand-written command line: options, values, errors and help.</summary>
+/// <summary>The command line (System.CommandLine underneath): options, values, errors and help, as the README documents them.</summary>
 public class ArgumentTests
 {
     [Test]
@@ -36,6 +37,19 @@ public class ArgumentTests
     }
 
     [Test]
+    public async Task Help_verb_describes_the_tool_or_one_verb()
+    {
+        CliResult verb = await CliRunner.RunAsync("help", "serve");
+        Assert.That(verb.ExitCode, Is.Zero, verb.ToString());
+        Assert.That(verb.Out, Does.StartWith("usage: ssh-transport serve"));
+
+        CliResult unknown = await CliRunner.RunAsync("help", "frobnicate");
+        Assert.That(unknown.ExitCode, Is.EqualTo(2), unknown.ToString());
+        Assert.That(unknown.ErrorLines, Has.Length.EqualTo(1));
+        Assert.That(unknown.ErrorLines[0], Does.Contain("unknown verb 'frobnicate'"));
+    }
+
+    [Test]
     public async Task Version()
     {
         CliResult result = await CliRunner.RunAsync("--version");
@@ -51,6 +65,7 @@ public class ArgumentTests
     }
 
     [TestCase(new[] { "frobnicate" }, "unknown verb 'frobnicate'")]
+    [TestCase(new[] { "--bogus" }, "unknown option '--bogus'")]
     [TestCase(new[] { "probe", "example.com", "--bogus" }, "probe: unknown option '--bogus'")]
     [TestCase(new[] { "probe", "example.com", "--bogus=1" }, "probe: unknown option '--bogus'")]
     [TestCase(new[] { "serve", "-x" }, "serve: unknown option '-x'")]
@@ -138,13 +153,37 @@ public class ArgumentTests
     [Test]
     public void Options_take_values_inline_or_separately_and_stop_at_double_dash()
     {
-        OptionSpec[] specs = [new("--port", "-p"), new("--json", TakesValue: false), new("--host-key", "-k", Repeatable: true)];
-        ParsedArguments parsed = ParsedArguments.Parse("t", ["host", "--port=2222", "-k", "a", "--host-key", "b", "--json", "--", "--not-an-option"], specs);
-        Assert.That(parsed.Positionals, Is.EqualTo(new[] { "host", "--not-an-option" }));
-        Assert.That(parsed.Int32("--port", 22, 1, 65535), Is.EqualTo(2222));
-        Assert.That(parsed.Values("--host-key"), Is.EqualTo(new[] { "a", "b" }));
-        Assert.That(parsed.Has("--json"), Is.True);
-        Assert.That(parsed.Int32("--missing", 7, 1, 10), Is.EqualTo(7));
+        ParseResult probe = Parse("probe", "--port=2222", "--json", "--timeout", "2.5", "--", "--not-an-option");
+        Assert.That(probe.Errors, Is.Empty);
+        Assert.That(probe.GetValue<string?>("HOST"), Is.EqualTo("--not-an-option"));
+        Assert.That(probe.GetValue<int>("--port"), Is.EqualTo(2222));
+        Assert.That(probe.GetValue<bool>("--json"), Is.True);
+        Assert.That(probe.GetValue<double>("--timeout"), Is.EqualTo(2.5));
+        Assert.That(Parse("probe", "h").GetValue<int>("--port"), Is.EqualTo(22), "the default");
+
+        ParseResult serve = Parse("serve", "-k", "a", "--host-key", "b", "--host-key=c", "--rekey-bytes", "1M");
+        Assert.That(serve.Errors, Is.Empty);
+        Assert.That(serve.GetValue<string[]>("--host-key"), Is.EqualTo(new[] { "a", "b", "c" }));
+        Assert.That(serve.GetValue<long?>("--rekey-bytes"), Is.EqualTo(1L << 20));
+    }
+
+    private static ParseResult Parse(params string[] args) =>
+        CliMain.CreateRootCommand(new CliContext(TextWriter.Null, TextWriter.Null, CancellationToken.None), out _).Parse(args);
+
+    [Test]
+    public async Task Every_verb_lists_its_options_in_its_help()
+    {
+        RootCommand root = CliMain.CreateRootCommand(new CliContext(TextWriter.Null, TextWriter.Null, CancellationToken.None), out IReadOnlyList<VerbCommand> verbs);
+        Assert.That(root.Subcommands.Where(c => !c.Hidden).Select(c => c.Name), Is.EqualTo(new[] { "demo", "probe", "serve" }));
+        foreach (VerbCommand verb in verbs)
+        {
+            CliResult result = await CliRunner.RunAsync(verb.Name, "--help");
+            foreach (Option option in verb.Options)
+            {
+                Assert.That(result.Out, Does.Contain(option.Name), $"{verb.Name} --help");
+                Assert.That(option.Description, Is.Not.Null.And.Not.Empty, option.Name);
+            }
+        }
     }
 
     [TestCase("4000000", 4000000L)]
@@ -155,7 +194,7 @@ public class ArgumentTests
     [TestCase("0", 0L)]
     public void Byte_counts(string text, long expected)
     {
-        Assert.That(ParsedArguments.TryParseBytes(text, out long value), Is.True);
+        Assert.That(CliOptions.TryParseBytes(text, out long value), Is.True);
         Assert.That(value, Is.EqualTo(expected));
     }
 
@@ -165,7 +204,7 @@ public class ArgumentTests
     [TestCase("1.5M")]
     [TestCase("99999999999999999999")]
     [TestCase("9999999999999G")]
-    public void Bad_byte_counts(string text) => Assert.That(ParsedArguments.TryParseBytes(text, out _), Is.False);
+    public void Bad_byte_counts(string text) => Assert.That(CliOptions.TryParseBytes(text, out _), Is.False);
 
     [TestCase("127.0.0.1:2222", "127.0.0.1", 2222)]
     [TestCase("[::1]:22", "::1", 22)]
@@ -175,15 +214,16 @@ public class ArgumentTests
     [TestCase("0.0.0.0:2222", "0.0.0.0", 2222)]
     public void Listen_addresses(string text, string address, int port)
     {
-        IPEndPoint endpoint = ServeCommand.ParseListen(text);
-        Assert.That(endpoint.Address, Is.EqualTo(IPAddress.Parse(address)));
+        Assert.That(ServeCommand.TryParseListen(text, out IPEndPoint? endpoint, out string? error), Is.True, error);
+        Assert.That(endpoint!.Address, Is.EqualTo(IPAddress.Parse(address)));
         Assert.That(endpoint.Port, Is.EqualTo(port));
     }
 
     [Test]
     public void The_algorithm_lists_parse_in_order_without_duplicates()
     {
-        List<string> names = Algorithms.ParseList("t", "--cipher", " aes256-ctr,aes128-gcm@openssh.com,aes256-ctr ", SshAlgorithmCategory.Cipher);
+        List<string>? names = Algorithms.ParseList("--cipher", " aes256-ctr,aes128-gcm@openssh.com,aes256-ctr ", SshAlgorithmCategory.Cipher, out string? error);
+        Assert.That(error, Is.Null);
         Assert.That(names, Is.EqualTo(new[] { "aes256-ctr", "aes128-gcm@openssh.com" }));
     }
 }
