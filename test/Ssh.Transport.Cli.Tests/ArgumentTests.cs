@@ -88,6 +88,18 @@ public class ArgumentTests
     [TestCase(new[] { "serve", "--listen", "127.0.0.1:99999" }, "serve: --listen has a bad port '99999'")]
     [TestCase(new[] { "serve", "--listen", "example.com:22" }, "serve: --listen needs an IP address")]
     [TestCase(new[] { "serve", "--host-key", "/nonexistent/key" }, "serve: cannot use host key /nonexistent/key")]
+    [TestCase(new[] { "serve", "--rekey-bytes", "1k" }, "serve: --rekey-bytes expects a byte count of at least 16384")]
+    [TestCase(new[] { "serve", "--authorized-keys", "/nonexistent/keys" }, "serve: cannot use --authorized-keys /nonexistent/keys: could not find")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw" }, "serve: cannot use --password-file /nonexistent/pw: could not find")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw", "--max-auth-tries", "0" }, "serve: --max-auth-tries expects a whole number from 1 to 100, not '0'")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw", "--max-auth-tries", "many" }, "serve: --max-auth-tries expects a whole number")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw", "--login-grace-time", "soon" }, "serve: --login-grace-time expects a number of seconds from 1 to 86400, not 'soon'")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw", "--login-grace-time", "0" }, "serve: --login-grace-time expects a number of seconds")]
+    [TestCase(new[] { "serve", "--authorized-keys" }, "serve: option '--authorized-keys' needs a value")]
+    [TestCase(new[] { "serve", "--authorized-keys", "a", "--authorized-keys", "b" }, "serve: option '--authorized-keys' given more than once")]
+    [TestCase(new[] { "serve", "--banner", "motd" }, "serve: --banner applies to logins: give --authorized-keys or --password-file too")]
+    [TestCase(new[] { "serve", "--max-auth-tries", "3" }, "serve: --max-auth-tries applies to logins")]
+    [TestCase(new[] { "serve", "--login-grace-time", "30" }, "serve: --login-grace-time applies to logins")]
     public async Task Mistakes_are_one_line_on_stderr_and_exit_2(string[] args, string expected)
     {
         CliResult result = await CliRunner.RunAsync(args);
@@ -112,6 +124,36 @@ public class ArgumentTests
             Assert.That(result.ErrorLines, Has.Length.EqualTo(1));
             Assert.That(result.ErrorLines[0], Does.Contain($"{option}: unknown algorithm '{unknown}'").And.Contain("supported: ").And.Contain(supported));
         }
+    }
+
+    [Test]
+    public void Serve_login_options_parse()
+    {
+        ParseResult serve = Parse("serve", "--authorized-keys", "keys", "--password-file=pw", "--max-auth-tries", "3", "--login-grace-time", "2.5", "--banner", "motd");
+        Assert.That(serve.Errors, Is.Empty);
+        Assert.That(serve.GetValue<string?>("--authorized-keys"), Is.EqualTo("keys"));
+        Assert.That(serve.GetValue<string?>("--password-file"), Is.EqualTo("pw"));
+        Assert.That(serve.GetValue<int>("--max-auth-tries"), Is.EqualTo(3));
+        Assert.That(serve.GetValue<double>("--login-grace-time"), Is.EqualTo(2.5));
+        Assert.That(serve.GetValue<string?>("--banner"), Is.EqualTo("motd"));
+
+        ParseResult defaults = Parse("serve", "--authorized-keys", "keys");
+        Assert.That(defaults.GetValue<int>("--max-auth-tries"), Is.EqualTo(6), "OpenSSH's MaxAuthTries");
+        Assert.That(defaults.GetValue<double>("--login-grace-time"), Is.EqualTo(120), "OpenSSH's LoginGraceTime");
+        Assert.That(defaults.GetValue<string?>("--banner"), Is.Null);
+    }
+
+    [TestCase("alice\n", "line 1 is not user:password")]
+    [TestCase("alice:a\nalice:b\n", "line 2 repeats the user 'alice'")]
+    public async Task Serve_refuses_a_malformed_password_file_with_one_line(string text, string expected)
+    {
+        using var folder = new TempFolder();
+        string file = folder.Write("passwords", text);
+        CliResult result = await CliRunner.RunAsync("serve", "--password-file", file);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.ErrorLines, Has.Length.EqualTo(1), result.ToString());
+        Assert.That(result.ErrorLines[0], Does.StartWith($"ssh-transport: serve: cannot use --password-file {file}: {expected}"));
+        Assert.That(result.Out, Is.Empty);
     }
 
     [Test]
