@@ -145,12 +145,13 @@ internal static class CommandLineMistakes
             return null;
         }
 
+        ParseError error = result.Errors[0];
         if (atRoot)
         {
-            return "missing VERB (see 'ssh-transport --help')";
+            // "--version x": System.CommandLine's own line; otherwise the verb is what is missing.
+            return error.SymbolResult is OptionResult ? OneLine(error.Message) : "missing VERB (see 'ssh-transport --help')";
         }
 
-        ParseError error = result.Errors[0];
         if (error.SymbolResult is OptionResult option)
         {
             // The parsers' own errors come with the value; these two are System.CommandLine's arity checks.
@@ -165,8 +166,10 @@ internal static class CommandLineMistakes
             }
         }
 
-        return $"{verb}: {error.Message}";
+        return $"{verb}: {OneLine(error.Message)}";
     }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim().TrimEnd('.');
 
     /// <summary>"--bogus" of "--bogus=1".</summary>
     private static string OptionName(string token)
