@@ -1,3 +1,5 @@
+using System.CommandLine;
+
 namespace Ssh.Transport.Cli;
 
 /// <summary>
@@ -6,34 +8,37 @@ namespace Ssh.Transport.Cli;
 /// </summary>
 internal static class Algorithms
 {
-    /// <summary>The options that take an algorithm LIST, and the category each names.</summary>
-    public static IReadOnlyList<(string Option, SshAlgorithmCategory Category)> ListOptions { get; } =
+    /// <summary>The options that take an algorithm LIST, the category each names, and its help.</summary>
+    public static IReadOnlyList<(string Option, SshAlgorithmCategory Category, string Description)> ListOptions { get; } =
     [
-        ("--kex", SshAlgorithmCategory.KeyExchange),
-        ("--hostkey", SshAlgorithmCategory.HostKey),
-        ("--cipher", SshAlgorithmCategory.Cipher),
-        ("--mac", SshAlgorithmCategory.Mac),
-        ("--compression", SshAlgorithmCategory.Compression),
+        ("--kex", SshAlgorithmCategory.KeyExchange, "key exchange methods, comma-separated, in preference order"),
+        ("--hostkey", SshAlgorithmCategory.HostKey, "host key signature algorithms"),
+        ("--cipher", SshAlgorithmCategory.Cipher, "ciphers (both directions)"),
+        ("--mac", SshAlgorithmCategory.Mac, "MACs (unused with AEAD ciphers)"),
+        ("--compression", SshAlgorithmCategory.Compression, "none, zlib@openssh.com, zlib"),
     ];
 
     /// <summary>
-    /// Parses a comma-separated LIST, in preference order (as OpenSSH's -o Ciphers= takes it).
+    /// Parses a comma-separated LIST, in preference order (as OpenSSH's -o Ciphers= takes it), without duplicates.
     /// </summary>
-    /// <exception cref="UsageException">An empty entry or a name the library does not implement.</exception>
-    public static List<string> ParseList(string verb, string option, string value, SshAlgorithmCategory category)
+    /// <returns>The names, or null with <paramref name="error"/> for an empty entry or a name the library does not implement.</returns>
+    public static List<string>? ParseList(string option, string value, SshAlgorithmCategory category, out string? error)
     {
+        error = null;
         var names = new List<string>();
         foreach (string raw in value.Split(','))
         {
             string name = raw.Trim();
             if (name.Length == 0)
             {
-                throw new UsageException($"{verb}: {option} has an empty entry in '{value}'");
+                error = $"{option} has an empty entry in '{value}'";
+                return null;
             }
 
             if (!SshAlgorithmCatalog.IsSupported(category, name))
             {
-                throw new UsageException($"{verb}: {option}: unknown algorithm '{name}'; supported: {string.Join(',', SshAlgorithmCatalog.GetSupported(category))}");
+                error = $"{option}: unknown algorithm '{name}'; supported: {string.Join(',', SshAlgorithmCatalog.GetSupported(category))}";
+                return null;
             }
 
             if (!names.Contains(name, StringComparer.Ordinal))
@@ -43,15 +48,6 @@ internal static class Algorithms
         }
 
         return names;
-    }
-
-    /// <summary>Applies the LIST options that were given to <paramref name="options"/>, replacing its lists.</summary>
-    public static void Apply(string verb, ParsedArguments args, SshTransportOptions options)
-    {
-        foreach ((string option, SshAlgorithmCategory category) in ListOptions)
-        {
-            Replace(Target(options, category), verb, option, args, category);
-        }
     }
 
     /// <summary>The list of <paramref name="options"/> that holds <paramref name="category"/>.</summary>
@@ -76,20 +72,57 @@ internal static class Algorithms
 
     /// <summary>A public key the way ssh-keygen -l shows it, without the comment: "256 SHA256:... (ED25519)".</summary>
     public static string Describe(SshPublicKey key) => $"{key.KeySize} {key.GetFingerprint()} ({KeyLabel(key.KeyType)})";
+}
 
-    private static void Replace(IList<string> target, string verb, string option, ParsedArguments args, SshAlgorithmCategory category)
+/// <summary>The five algorithm LIST options of a verb, checked as they are parsed.</summary>
+internal sealed class AlgorithmOptions
+{
+    private readonly List<(Option<List<string>?> Option, SshAlgorithmCategory Category)> _options = [];
+
+    /// <summary>Creates the options and adds them to <paramref name="command"/>.</summary>
+    public AlgorithmOptions(Command command)
     {
-        string? value = args.Value(option);
-        if (value is null)
+        foreach ((string name, SshAlgorithmCategory category, string description) in Algorithms.ListOptions)
         {
-            return;
+            Option<List<string>?> option = CliOptions.Parsed<List<string>?>(name, null, "LIST", description, null, text =>
+                (Algorithms.ParseList(name, text, category, out string? error), error));
+            command.Options.Add(option);
+            _options.Add((option, category));
+        }
+    }
+
+    /// <summary>The lists given on the command line; the categories not given keep the defaults.</summary>
+    public AlgorithmChoices Read(ParseResult result)
+    {
+        var lists = new Dictionary<SshAlgorithmCategory, IReadOnlyList<string>>();
+        foreach ((Option<List<string>?> option, SshAlgorithmCategory category) in _options)
+        {
+            // Given on the command line, not the default (absent, a list option reads as an empty list).
+            if (result.GetResult(option) is { Implicit: false } && result.GetValue(option) is { } names)
+            {
+                lists[category] = names;
+            }
         }
 
-        List<string> names = ParseList(verb, option, value, category);
-        target.Clear();
-        foreach (string name in names)
+        return new AlgorithmChoices(lists);
+    }
+}
+
+/// <summary>The algorithm lists a command line chose, per category.</summary>
+/// <param name="Lists">The categories given, each with its names in preference order.</param>
+internal sealed record AlgorithmChoices(IReadOnlyDictionary<SshAlgorithmCategory, IReadOnlyList<string>> Lists)
+{
+    /// <summary>Replaces the lists of <paramref name="options"/> that were chosen; the others stay as they are.</summary>
+    public void ApplyTo(SshTransportOptions options)
+    {
+        foreach ((SshAlgorithmCategory category, IReadOnlyList<string> names) in Lists)
         {
-            target.Add(name);
+            IList<string> target = Algorithms.Target(options, category);
+            target.Clear();
+            foreach (string name in names)
+            {
+                target.Add(name);
+            }
         }
     }
 }

@@ -1,3 +1,6 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -11,7 +14,10 @@ namespace Ssh.Transport.Cli;
 /// <param name="Interactive">True when <paramref name="Out"/> is a terminal: progress may overwrite a line.</param>
 internal sealed record CliContext(TextWriter Out, TextWriter Error, CancellationToken Cancellation, bool Interactive = false);
 
-/// <summary>Entry point of the ssh-transport tool: verb dispatch, signals, and one-line errors.</summary>
+/// <summary>
+/// Entry point of the ssh-transport tool: the command line (System.CommandLine: a root command with one command per
+/// verb), signals, and the exit codes with their one-line errors.
+/// </summary>
 internal static class CliMain
 {
     /// <summary>Exit code for a failure at run time (connection, handshake, verification).</summary>
@@ -23,19 +29,19 @@ internal static class CliMain
     /// <summary>Exit code after SIGINT/SIGTERM interrupted a verb that does not simply stop (probe, demo).</summary>
     public const int ExitInterrupted = 130;
 
-    public const string Usage = """
-        usage: ssh-transport VERB [options]
+    /// <summary>
+    /// The verbs, in the order the tool's help lists them. A verb is one file whose <c>Create</c> builds its
+    /// <see cref="VerbCommand"/> (options, arguments, help text, action); adding one is that file and a line here.
+    /// </summary>
+    internal static IReadOnlyList<Func<CliContext, VerbCommand>> Verbs { get; } =
+    [
+        DemoCommand.Create,
+        ProbeCommand.Create,
+        ServeCommand.Create,
+    ];
 
-        verbs:
-          demo    in one process: a Kestrel SSH server and a client on 127.0.0.1, a handshake and a timed
-                  stream of data with rekeys for each cipher suite, and a table of the results
-          probe   connect to an SSH server, handshake, verify its host key, request ssh-userauth, optionally
-                  stream data with rekeys, and report what was negotiated (text or --json)
-          serve   run an SSH server (Kestrel) that completes handshakes and refuses every login
-
-        'ssh-transport VERB --help' describes a verb's options; 'ssh-transport --version' prints the version.
-        Exit codes: 0 success, 1 failure (one line on stderr), 2 command-line mistake, 130 interrupted.
-        """;
+    /// <summary>"@file" is an argument like any other (no response files): a host, a path.</summary>
+    private static readonly ParserConfiguration s_parserConfiguration = new() { ResponseFileTokenReplacer = null };
 
     /// <summary>Runs the tool for the real process: console output, SIGINT/SIGTERM cancel.</summary>
     public static async Task<int> RunAsync(string[] args)
@@ -57,30 +63,31 @@ internal static class CliMain
     /// <summary>Runs one command line; the tests call this in-process.</summary>
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext cli)
     {
+        RootCommand root = CreateRootCommand(cli, out IReadOnlyList<VerbCommand> verbs);
         if (args.Count == 0)
         {
-            cli.Error.WriteLine(Usage);
+            cli.Error.Write(CliHelp.Tool(verbs));
             return ExitUsage;
         }
 
-        if (args[0] is "-h" or "--help" or "help")
+        ParseResult parsed = root.Parse(args, s_parserConfiguration);
+
+        // --help wins over any other mistake on its line; otherwise the first mistake is the one line.
+        if (parsed.Action is not CliHelp.Action && CommandLineMistakes.First(parsed, args) is { } mistake)
         {
-            cli.Out.WriteLine(Usage);
-            return 0;
+            return Fail(cli, mistake, ExitUsage);
         }
 
-        string verb = args[0];
-        string[] rest = [.. args.Skip(1)];
+        var invocation = new InvocationConfiguration
+        {
+            Output = cli.Out,
+            Error = cli.Error,
+            EnableDefaultExceptionHandler = false, // failures are one line, below
+            ProcessTerminationTimeout = null,      // SIGINT/SIGTERM are ours: serve stops cleanly and exits 0
+        };
         try
         {
-            return verb switch
-            {
-                "demo" => await DemoCommand.RunAsync(rest, cli).ConfigureAwait(false),
-                "probe" => await ProbeCommand.RunAsync(rest, cli).ConfigureAwait(false),
-                "serve" => await ServeCommand.RunAsync(rest, cli).ConfigureAwait(false),
-                "--version" or "-V" => Version(cli),
-                _ => throw new UsageException($"unknown verb '{verb}' (verbs: demo, probe, serve; see 'ssh-transport --help')"),
-            };
+            return await parsed.InvokeAsync(invocation, cli.Cancellation).ConfigureAwait(false);
         }
         catch (UsageException e)
         {
@@ -94,6 +101,42 @@ internal static class CliMain
         {
             return Fail(cli, Describe(e), ExitFailure);
         }
+    }
+
+    /// <summary>
+    /// The tool's command line: a root command with --help, --version and the verbs, and a hidden 'help' verb. Built
+    /// per run, since the verbs' actions write to <paramref name="cli"/>.
+    /// </summary>
+    internal static RootCommand CreateRootCommand(CliContext cli, out IReadOnlyList<VerbCommand> verbs)
+    {
+        VerbCommand[] created = [.. Verbs.Select(create => create(cli))];
+        verbs = created;
+        var help = new CliHelp.Action(created);
+        var root = new RootCommand("the ssh-transport tool");
+        root.Options.Clear();    // System.CommandLine's help and version: replaced by the tool's below
+        root.Directives.Clear(); // no [suggest] or [diagram] before the verb
+        root.Options.Add(new HelpOption("--help", "-h") { Description = "this text", Action = help });
+        root.Options.Add(new VersionOption("--version", "-V") { Description = "the version", Action = new VersionAction() });
+        foreach (VerbCommand verb in created)
+        {
+            root.Subcommands.Add(verb);
+        }
+
+        // 'ssh-transport help [VERB]' as 'ssh-transport [VERB] --help'.
+        var helpVerb = new Command("help", "this text") { Hidden = true };
+        var verbName = new Argument<string?>("VERB") { Arity = ArgumentArity.ZeroOrOne };
+        helpVerb.Arguments.Add(verbName);
+        helpVerb.SetAction(parseResult =>
+        {
+            string? name = parseResult.GetValue(verbName);
+            Command about = name is null
+                ? root
+                : created.FirstOrDefault(v => v.Name == name) ?? throw new UsageException($"unknown verb '{name}' (see 'ssh-transport --help')");
+            CliHelp.Write(about, created, parseResult.InvocationConfiguration.Output);
+            return 0;
+        });
+        root.Subcommands.Add(helpVerb);
+        return root;
     }
 
     /// <summary>Writes "ssh-transport: message" as one line on stderr.</summary>
@@ -173,9 +216,13 @@ internal static class CliMain
 
     private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 
-    private static int Version(CliContext cli)
+    /// <summary>--version: "ssh-transport 0.1.0" (System.CommandLine's would add the commit to the informational version).</summary>
+    private sealed class VersionAction : SynchronousCommandLineAction
     {
-        cli.Out.WriteLine($"ssh-transport {typeof(CliMain).Assembly.GetName().Version?.ToString(3)}");
-        return 0;
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.WriteLine($"ssh-transport {typeof(CliMain).Assembly.GetName().Version?.ToString(3)}");
+            return 0;
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -27,38 +28,29 @@ internal static class DemoCommand
         ("aes256-ctr", "hmac-sha2-512-etm@openssh.com"),
     ];
 
-    public static IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--seconds", "-s"),
-        new("--rekey-bytes"),
-    ];
-
-    public const string Usage = """
-        usage: ssh-transport demo [--seconds N] [--rekey-bytes N]
-
-        Starts the SSH server of 'serve' (Kestrel, 127.0.0.1, a random port, a generated ed25519 host key) and,
-        for each cipher suite, connects a client: key exchange, host key check, ssh-userauth service request, then
-        a stream of 32 KiB messages for N seconds with a small rekey limit, ended by a login attempt whose refusal
-        proves the server has read everything. Prints a table: suite, handshake time, throughput, rekeys.
-
-        options:
-          -s, --seconds N       streaming time per suite, fractions allowed (default 1)
-          --rekey-bytes N       rekey limit of both sides (default 16M; K, M, G suffixes)
-          -h, --help            this text
-        """;
-
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext cli)
+    /// <summary>The demo verb: its options, help and action.</summary>
+    public static VerbCommand Create(CliContext cli)
     {
-        ParsedArguments parsed = ParsedArguments.Parse("demo", args, Options);
-        if (parsed.Help)
+        Option<double> seconds = CliOptions.Seconds("--seconds", "-s", "streaming time per suite, fractions allowed (default 1)", 1, 0, 600);
+        Option<long?> rekeyBytes = CliOptions.Bytes("--rekey-bytes", "rekey limit of both sides (default 16M; at least 16K; K, M, G suffixes)", 16 * 1024);
+        var command = new VerbCommand("demo", "[--seconds SECONDS] [--rekey-bytes N]",
+            "in one process: a Kestrel SSH server and a client on 127.0.0.1, a handshake and a timed stream of data with rekeys for each cipher suite, and a table of the results")
         {
-            cli.Out.WriteLine(Usage);
-            return 0;
-        }
+            Description = """
+                Starts the SSH server of 'serve' (Kestrel, 127.0.0.1, a random port, a generated ed25519 host key) and,
+                for each cipher suite, connects a client: key exchange, host key check, ssh-userauth service request, then
+                a stream of 32 KiB messages for N seconds with a small rekey limit, ended by a login attempt whose refusal
+                proves the server has read everything. Prints a table: suite, handshake time, throughput, rekeys.
+                """,
+        };
+        command.Options.Add(seconds);
+        command.Options.Add(rekeyBytes);
+        command.SetAction((result, _) => RunAsync(result.GetValue(seconds), result.GetValue(rekeyBytes) ?? DefaultRekeyBytes, cli));
+        return command;
+    }
 
-        parsed.ExpectPositionals(0, 0, "nothing");
-        double seconds = parsed.Seconds("--seconds", 1, 0, 600);
-        long rekeyBytes = parsed.Bytes("--rekey-bytes", 16 * 1024) ?? DefaultRekeyBytes;
+    private static async Task<int> RunAsync(double seconds, long rekeyBytes, CliContext cli)
+    {
         CancellationToken cancellationToken = cli.Cancellation;
 
         using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
@@ -14,64 +15,79 @@ internal static class ProbeCommand
 {
     private const int ChunkSize = 32 * 1024;
 
-    public static IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--port", "-p"),
-        new("--kex"),
-        new("--hostkey"),
-        new("--cipher"),
-        new("--mac"),
-        new("--compression"),
-        new("--known-hosts"),
-        new("--accept-any-host-key", TakesValue: false),
-        new("--timeout"),
-        new("--send-bytes"),
-        new("--rekey-bytes"),
-        new("--json", TakesValue: false),
-    ];
-
-    public const string Usage = """
-        usage: ssh-transport probe HOST [options]
-
-        Connects to an SSH server, runs the key exchange, verifies the host key, requests the ssh-userauth
-        service and reports the negotiated algorithms, the host key fingerprint (as ssh-keygen -l prints it),
-        the extensions the server sent, and timings. Exit code 0 when SERVICE_ACCEPT arrived and every requested
-        byte was sent; otherwise one line on stderr and a non-zero exit code.
-
-        options:
-          -p, --port PORT            TCP port (default 22)
-          --kex LIST                 key exchange methods, comma-separated, in preference order
-          --hostkey LIST             host key signature algorithms
-          --cipher LIST              ciphers (both directions)
-          --mac LIST                 MACs (unused with AEAD ciphers)
-          --compression LIST         none, zlib@openssh.com, zlib
-          --known-hosts FILE         verify the host key against this known_hosts file
-                                     (default ~/.ssh/known_hosts)
-          --accept-any-host-key      do not verify the host key (testing only)
-          --timeout SECONDS          for connecting, the handshake, and each wait (default 30)
-          --send-bytes N             after the handshake, send N bytes as SSH_MSG_IGNORE (32 KiB each)
-          --rekey-bytes N            rekey after N bytes in either direction (at least 16K)
-          --json                     print the report as one JSON object
-          -h, --help                 this text
-
-        A LIST replaces the default list; N may end in K, M or G (powers of 1024).
-
-        examples:
-          ssh-transport probe github.com
-          ssh-transport probe 127.0.0.1 -p 2222 --accept-any-host-key --cipher aes256-gcm@openssh.com --json
-          ssh-transport probe localhost --send-bytes 64M --rekey-bytes 8M
-        """;
-
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext cli)
+    /// <summary>The probe verb: its argument, options, help and action.</summary>
+    public static VerbCommand Create(CliContext cli)
     {
-        ParsedArguments parsed = ParsedArguments.Parse("probe", args, Options);
-        if (parsed.Help)
+        var host = new Argument<string?>("HOST")
         {
-            cli.Out.WriteLine(Usage);
-            return 0;
-        }
+            Description = "the server: a host name or an IP address ([::1] as well as ::1)",
+            Arity = ArgumentArity.ZeroOrOne, // missing: the validator's line below, not System.CommandLine's
+        };
+        Option<int> port = CliOptions.WholeNumber("--port", "-p", "PORT", "TCP port (default 22)", 22, 1, 65535);
+        Option<string?> knownHosts = CliOptions.Text("--known-hosts", null, "FILE", "verify the host key against this known_hosts file (default ~/.ssh/known_hosts)");
+        Option<bool> acceptAny = CliOptions.Flag("--accept-any-host-key", "do not verify the host key (testing only)");
+        Option<double> timeout = CliOptions.Seconds("--timeout", null, "for connecting, the handshake, and each wait (default 30)", 30, 0.1, 24 * 3600);
+        Option<long?> sendBytes = CliOptions.Bytes("--send-bytes", "after the handshake, send N bytes as SSH_MSG_IGNORE (32 KiB each)", 0);
+        Option<long?> rekeyBytes = CliOptions.Bytes("--rekey-bytes", "rekey after N bytes in either direction (at least 16K)", 16 * 1024);
+        Option<bool> json = CliOptions.Flag("--json", "print the report as one JSON object");
 
-        ProbeSettings settings = ProbeSettings.From(parsed);
+        var command = new VerbCommand("probe", "HOST [options]",
+            "connect to an SSH server, handshake, verify its host key, request ssh-userauth, optionally stream data with rekeys, and report what was negotiated (text or --json)")
+        {
+            Description = """
+                Connects to an SSH server, runs the key exchange, verifies the host key, requests the ssh-userauth
+                service and reports the negotiated algorithms, the host key fingerprint (as ssh-keygen -l prints it),
+                the extensions the server sent, and timings. Exit code 0 when SERVICE_ACCEPT arrived and every requested
+                byte was sent; otherwise one line on stderr and a non-zero exit code.
+                """,
+            Notes = "A LIST replaces the default list; N may end in K, M or G (powers of 1024).",
+            Examples = """
+                ssh-transport probe github.com
+                ssh-transport probe 127.0.0.1 -p 2222 --accept-any-host-key --cipher aes256-gcm@openssh.com --json
+                ssh-transport probe localhost --send-bytes 64M --rekey-bytes 8M
+                """,
+        };
+        command.Arguments.Add(host);
+        command.Options.Add(port);
+        var algorithms = new AlgorithmOptions(command);
+        command.Options.Add(knownHosts);
+        command.Options.Add(acceptAny);
+        command.Options.Add(timeout);
+        command.Options.Add(sendBytes);
+        command.Options.Add(rekeyBytes);
+        command.Options.Add(json);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(host) is null)
+            {
+                result.AddError("missing HOST (see 'ssh-transport probe --help')");
+            }
+            else if (result.GetResult(knownHosts) is not null && result.GetValue(acceptAny))
+            {
+                result.AddError("--known-hosts and --accept-any-host-key cannot be used together");
+            }
+        });
+        command.SetAction((result, _) =>
+        {
+            string name = result.GetValue(host)!;
+            var settings = new ProbeSettings
+            {
+                Host = name.Length > 2 && name[0] == '[' && name[^1] == ']' ? name[1..^1] : name, // [::1] as well as ::1
+                Port = result.GetValue(port),
+                Timeout = TimeSpan.FromSeconds(result.GetValue(timeout)),
+                SendBytes = result.GetValue(sendBytes) ?? 0,
+                RekeyBytes = result.GetValue(rekeyBytes),
+                Json = result.GetValue(json),
+                KnownHostsPath = result.GetValue(acceptAny) ? null : result.GetValue(knownHosts) ?? ProbeSettings.DefaultKnownHosts(),
+                Algorithms = algorithms.Read(result),
+            };
+            return RunAsync(settings, cli);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ProbeSettings settings, CliContext cli)
+    {
         ProbeReport report;
         try
         {
@@ -112,7 +128,7 @@ internal static class ProbeCommand
             HandshakeTimeout = settings.Timeout,
             Packetizer = new SshPacketizerOptions { RekeyBytes = settings.RekeyBytes ?? long.MaxValue },
         };
-        settings.ApplyAlgorithms(options);
+        settings.Algorithms.ApplyTo(options);
 
         KnownHostsVerifier? knownHosts = settings.LoadKnownHosts();
         string? rejection = null;
@@ -452,8 +468,6 @@ internal static class ProbeCommand
 /// <summary>The probe's command line, checked.</summary>
 internal sealed class ProbeSettings
 {
-    private ParsedArguments? _algorithms;
-
     public required string Host { get; init; }
 
     public int Port { get; init; } = 22;
@@ -469,38 +483,8 @@ internal sealed class ProbeSettings
     /// <summary>The known_hosts file, or null with --accept-any-host-key.</summary>
     public string? KnownHostsPath { get; init; }
 
-    public static ProbeSettings From(ParsedArguments args)
-    {
-        args.ExpectPositionals(1, 1, "HOST");
-        if (args.Has("--known-hosts") && args.Has("--accept-any-host-key"))
-        {
-            throw new UsageException("probe: --known-hosts and --accept-any-host-key cannot be used together");
-        }
-
-        string host = args.Positionals[0];
-        if (host.Length > 2 && host[0] == '[' && host[^1] == ']')
-        {
-            host = host[1..^1]; // [::1] as well as ::1
-        }
-
-        var settings = new ProbeSettings
-        {
-            Host = host,
-            Port = args.Int32("--port", 22, 1, 65535),
-            Timeout = TimeSpan.FromSeconds(args.Seconds("--timeout", 30, 0.1, 24 * 3600)),
-            SendBytes = args.Bytes("--send-bytes", 0) ?? 0,
-            RekeyBytes = args.Bytes("--rekey-bytes", 16 * 1024),
-            Json = args.Has("--json"),
-            KnownHostsPath = args.Has("--accept-any-host-key") ? null : args.Value("--known-hosts") ?? DefaultKnownHosts(),
-        };
-
-        // Checked now, so that a bad name is a usage error before any connection is made.
-        Apply(new SshClientOptions(), args);
-        settings._algorithms = args;
-        return settings;
-    }
-
-    public void ApplyAlgorithms(SshClientOptions options) => Apply(options, _algorithms);
+    /// <summary>The algorithm lists given.</summary>
+    public AlgorithmChoices Algorithms { get; init; } = new(new Dictionary<SshAlgorithmCategory, IReadOnlyList<string>>());
 
     /// <summary>Reads the known_hosts file; a missing file knows no hosts (every key is then unknown).</summary>
     public KnownHostsVerifier? LoadKnownHosts()
@@ -513,15 +497,7 @@ internal sealed class ProbeSettings
         return File.Exists(KnownHostsPath) ? KnownHostsVerifier.Load(KnownHostsPath) : new KnownHostsVerifier();
     }
 
-    private static void Apply(SshClientOptions options, ParsedArguments? args)
-    {
-        if (args is not null)
-        {
-            Algorithms.Apply("probe", args, options);
-        }
-    }
-
-    private static string DefaultKnownHosts() =>
+    internal static string DefaultKnownHosts() =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh", "known_hosts");
 }
 

@@ -1,105 +1,197 @@
+using System.CommandLine;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Net;
+using Ssh.Transport.Connection;
 
 namespace Ssh.Transport.Cli;
 
 /// <summary>
-/// serve: a Kestrel-hosted SSH server that completes handshakes, answers the ssh-userauth service request, and
-/// refuses every authentication attempt, logging one line per connection as it starts and one as it ends.
+/// serve: a Kestrel-hosted SSH server that completes handshakes and answers the ssh-userauth service request; with
+/// --authorized-keys or --password-file it authenticates users and runs the connection layer, without them it
+/// refuses every login. One line per connection as it starts and one as it ends, one per login success or failure.
 /// </summary>
 internal static class ServeCommand
 {
-    public static IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--listen", "-l"),
-        new("--host-key", "-k", Repeatable: true),
-        new("--kex"),
-        new("--hostkey"),
-        new("--cipher"),
-        new("--mac"),
-        new("--compression"),
-        new("--rekey-bytes"),
-    ];
-
-    public const string Usage = """
-        usage: ssh-transport serve --listen ADDRESS:PORT [options]
-
-        Runs an SSH server in Kestrel. Each connection gets the key exchange and the ssh-userauth service; every
-        SSH_MSG_USERAUTH_REQUEST is answered with SSH_MSG_USERAUTH_FAILURE ("publickey,password"), anything else
-        is ignored until the client disconnects. One line is logged when a connection is established (peer,
-        identification, negotiated algorithms) and one when it ends (who ended it and why, key exchanges,
-        messages). Runs until SIGINT or SIGTERM.
-
-        options:
-          -l, --listen ADDRESS:PORT  where to listen: 127.0.0.1:2222, [::1]:2222, localhost:2222, *:2222;
-                                     port 0 picks a free port (default 127.0.0.1:2222)
-          -k, --host-key FILE        an OpenSSH or PEM private key file (unencrypted); may be repeated.
-                                     Without one, an ed25519 key is generated in memory.
-          --kex LIST                 key exchange methods, comma-separated, in preference order
-          --hostkey LIST             host key signature algorithms
-          --cipher LIST              ciphers (both directions)
-          --mac LIST                 MACs
-          --compression LIST         none, zlib@openssh.com, zlib
-          --rekey-bytes N            rekey after N bytes in either direction (at least 16K; K, M, G suffixes)
-          -h, --help                 this text
-
-        examples:
-          ssh-transport serve --listen 127.0.0.1:2222
-          ssh-transport serve --listen *:2222 --host-key /etc/ssh/ssh_host_ed25519_key --cipher aes256-gcm@openssh.com
-          ssh -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@127.0.0.1
-        """;
-
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext cli)
+    /// <summary>The serve verb: its options, help and action.</summary>
+    public static VerbCommand Create(CliContext cli)
     {
-        ParsedArguments parsed = ParsedArguments.Parse("serve", args, Options);
-        if (parsed.Help)
+        Option<IPEndPoint> listen = CliOptions.Parsed("--listen", "-l", "ADDRESS:PORT",
+            "where to listen: 127.0.0.1:2222, [::1]:2222, localhost:2222, *:2222; port 0 picks a free port (default 127.0.0.1:2222)",
+            new IPEndPoint(IPAddress.Loopback, 2222), text => (TryParseListen(text, out IPEndPoint? endpoint, out string? error) ? endpoint : null!, error));
+        Option<string[]> hostKeys = CliOptions.Repeatable("--host-key", "-k", "FILE",
+            "an OpenSSH or PEM private key file (unencrypted); may be repeated. Without one, an ed25519 key is generated in memory.");
+        Option<long?> rekeyBytes = CliOptions.Bytes("--rekey-bytes", "rekey after N bytes in either direction (at least 16K; K, M, G suffixes)", 16 * 1024);
+        Option<string?> authorizedKeys = CliOptions.Text("--authorized-keys", null, "FILE",
+            "let in any user name with a key of this authorized_keys file (publickey); the from= and expiry-time= of a key's line are checked");
+        Option<string?> passwordFile = CliOptions.Text("--password-file", null, "FILE",
+            "let in the users of this file of user:password lines (password; for tests: the passwords are in clear)");
+        Option<int> maxAuthTries = CliOptions.WholeNumber("--max-auth-tries", null, "N",
+            $"failed login attempts before the server disconnects (default {ServeAuthentication.DefaultMaxAuthTries}, as OpenSSH's MaxAuthTries)",
+            ServeAuthentication.DefaultMaxAuthTries, 1, 100);
+        Option<double> loginGraceTime = CliOptions.Seconds("--login-grace-time", null,
+            $"time a client has to log in (default {ServeAuthentication.DefaultLoginGraceTime}, as OpenSSH's LoginGraceTime)",
+            ServeAuthentication.DefaultLoginGraceTime, 1, 24 * 3600);
+        Option<string?> banner = CliOptions.Text("--banner", null, "FILE", "send the text of this file before the first login answer (SSH_MSG_USERAUTH_BANNER)");
+
+        var command = new VerbCommand("serve", "--listen ADDRESS:PORT [options]",
+            "run an SSH server (Kestrel) that logs users in with an authorized_keys file or a password file (without either, it refuses every login)")
         {
-            cli.Out.WriteLine(Usage);
-            return 0;
+            Description = """
+                Runs an SSH server in Kestrel. Each connection gets the key exchange and the ssh-userauth service.
+
+                With --authorized-keys and/or --password-file, users log in (RFC 4252): publickey with a key of the
+                authorized_keys file, for any user name, and password with a user:password line of the password file;
+                --max-auth-tries failures end in a DISCONNECT, and so does --login-grace-time passing. A logged-in client
+                gets the connection protocol (RFC 4254), where for now every channel is refused ("no channels
+                configured"). Without either option every SSH_MSG_USERAUTH_REQUEST is answered with
+                SSH_MSG_USERAUTH_FAILURE ("publickey,password") and anything else is ignored until the client disconnects.
+
+                One line is logged when a connection is established (peer, identification, negotiated algorithms), one
+                per refused key or password and per login success or failure, and one when the connection ends (who
+                ended it and why, key exchanges, who logged in). The files are read once, at start. Runs until SIGINT or
+                SIGTERM, which send each client a DISCONNECT and exit 0.
+                """,
+            Examples = """
+                ssh-transport serve --listen 127.0.0.1:2222 --authorized-keys ~/.ssh/authorized_keys
+                ssh -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@127.0.0.1
+                ssh-transport serve --listen *:2222 --host-key /etc/ssh/ssh_host_ed25519_key --password-file ./passwords --max-auth-tries 3
+                ssh-transport serve --listen 127.0.0.1:2222 --cipher aes256-gcm@openssh.com --rekey-bytes 1M
+                """,
+        };
+        command.Options.Add(listen);
+        command.Options.Add(hostKeys);
+        var algorithms = new AlgorithmOptions(command);
+        command.Options.Add(rekeyBytes);
+        command.Options.Add(authorizedKeys);
+        command.Options.Add(passwordFile);
+        command.Options.Add(maxAuthTries);
+        command.Options.Add(loginGraceTime);
+        command.Options.Add(banner);
+        command.Validators.Add(result =>
+        {
+            bool logins = result.GetResult(authorizedKeys) is not null || result.GetResult(passwordFile) is not null;
+            if (!logins && new Option[] { maxAuthTries, loginGraceTime, banner }.FirstOrDefault(o => result.GetResult(o) is { Implicit: false }) is { } given)
+            {
+                result.AddError($"{given.Name} applies to logins: give --authorized-keys or --password-file too");
+            }
+        });
+        command.SetAction((result, _) =>
+        {
+            var options = new SshServerOptions
+            {
+                HandshakeTimeout = TimeSpan.FromSeconds(60),
+                Packetizer = new SshPacketizerOptions { RekeyBytes = result.GetValue(rekeyBytes) ?? long.MaxValue },
+            };
+            algorithms.Read(result).ApplyTo(options);
+            var logins = new LoginSettings(
+                result.GetValue(authorizedKeys), result.GetValue(passwordFile), result.GetValue(maxAuthTries), result.GetValue(loginGraceTime), result.GetValue(banner));
+            return RunAsync(result.GetRequiredValue(listen), result.GetValue(hostKeys) ?? [], options, logins, cli);
+        });
+        return command;
+    }
+
+    /// <summary>The login options as given.</summary>
+    private sealed record LoginSettings(string? AuthorizedKeys, string? PasswordFile, int MaxAuthTries, double LoginGraceTime, string? Banner);
+
+    /// <summary>Reads the authentication files; null when neither --authorized-keys nor --password-file was given.</summary>
+    /// <exception cref="UsageException">A file cannot be read, or the password file has a malformed line.</exception>
+    private static ServeAuthentication? LoadAuthentication(LoginSettings settings)
+    {
+        if (settings.AuthorizedKeys is null && settings.PasswordFile is null)
+        {
+            return null;
         }
 
-        parsed.ExpectPositionals(0, 0, "nothing");
-        IPEndPoint endpoint = ParseListen(parsed.Value("--listen") ?? "127.0.0.1:2222");
-        var options = new SshServerOptions
+        return new ServeAuthentication
         {
-            HandshakeTimeout = TimeSpan.FromSeconds(60),
-            Packetizer = new SshPacketizerOptions { RekeyBytes = parsed.Bytes("--rekey-bytes", 16 * 1024) ?? long.MaxValue },
+            AuthorizedKeys = settings.AuthorizedKeys is { } keys ? Read("--authorized-keys", keys, SshAuthorizedKeys.Parse) : null,
+            Passwords = settings.PasswordFile is { } passwords ? Read("--password-file", passwords, PasswordFile.Parse) : null,
+            MaxAuthTries = settings.MaxAuthTries,
+            LoginGraceTime = TimeSpan.FromSeconds(settings.LoginGraceTime),
+            Banner = settings.Banner is { } banner ? Read("--banner", banner, text => text) : null,
         };
-        Algorithms.Apply("serve", parsed, options);
 
-        var keys = new List<SshPrivateKey>();
+        static T Read<T>(string option, string path, Func<string, T> parse)
+        {
+            try
+            {
+                return parse(File.ReadAllText(path));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                throw new UsageException($"serve: cannot use {option} {path}: {CliMain.Describe(e)}");
+            }
+        }
+    }
+
+    /// <summary>Reads the host keys: the files given, or one generated.</summary>
+    /// <exception cref="UsageException">A file is not an unencrypted private key.</exception>
+    private static List<(SshPrivateKey Key, string Source)> LoadHostKeys(string[] files)
+    {
+        var keys = new List<(SshPrivateKey Key, string Source)>();
         try
         {
-            if (parsed.Values("--host-key").Count == 0)
+            foreach (string path in files)
             {
-                keys.Add(SshPrivateKey.Generate(SshHostKeyType.Ed25519));
-                cli.Out.WriteLine($"host key: {Algorithms.Describe(keys[0].PublicKey)} {keys[0].KeyType}, generated in memory (no --host-key)");
-            }
-
-            foreach (string path in parsed.Values("--host-key"))
-            {
-                SshPrivateKey key;
                 try
                 {
-                    key = SshPrivateKey.Load(path);
+                    keys.Add((SshPrivateKey.Load(path), $"from {path}"));
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or NotSupportedException or SshKeyPassphraseException)
                 {
                     throw new UsageException($"serve: cannot use host key {path}: {CliMain.Describe(e)}");
                 }
-
-                keys.Add(key);
-                options.HostKeys.Add(key);
-                cli.Out.WriteLine($"host key: {Algorithms.Describe(key.PublicKey)} {key.KeyType}, from {path}");
             }
 
-            if (options.HostKeys.Count == 0)
+            if (keys.Count == 0)
             {
-                options.HostKeys.Add(keys[0]);
+                keys.Add((SshPrivateKey.Generate(SshHostKeyType.Ed25519), "generated in memory (no --host-key)"));
+            }
+
+            return keys;
+        }
+        catch
+        {
+            Dispose(keys);
+            throw;
+        }
+    }
+
+    private static void Dispose(List<(SshPrivateKey Key, string Source)> keys)
+    {
+        foreach ((SshPrivateKey key, _) in keys)
+        {
+            key.Dispose();
+        }
+    }
+
+    private static async Task<int> RunAsync(IPEndPoint endpoint, string[] hostKeyFiles, SshServerOptions options, LoginSettings logins, CliContext cli)
+    {
+        // Every file is read before anything is printed: a mistake is the one line on stderr.
+        List<(SshPrivateKey Key, string Source)> keys = LoadHostKeys(hostKeyFiles);
+        try
+        {
+            foreach ((SshPrivateKey key, _) in keys)
+            {
+                options.HostKeys.Add(key);
             }
 
             CheckHostKeyAlgorithms(options);
+            ServeAuthentication? authentication = LoadAuthentication(logins);
+            if (authentication?.AuthorizedKeys is not null)
+            {
+                // Announced in EXT_INFO, OpenSSH's clients sign publickey-hostbound-v00@openssh.com requests (our host key in the signature).
+                options.Extensions[SshAuthenticationMethods.PublicKeyHostBoundExtension] = "0";
+            }
 
-            await using ServeHost host = await ServeHost.StartAsync(endpoint, options, cli.Out, cli.Cancellation).ConfigureAwait(false);
+            foreach ((SshPrivateKey key, string source) in keys)
+            {
+                cli.Out.WriteLine($"host key: {Algorithms.Describe(key.PublicKey)} {key.KeyType}, {source}");
+            }
+
+            WriteLogins(cli.Out, logins, authentication);
+            await using ServeHost host = await ServeHost.StartAsync(endpoint, options, cli.Out, cli.Cancellation, authentication: authentication).ConfigureAwait(false);
             cli.Out.WriteLine($"listening on {FormatEndPoint(host.LocalEndPoint)}; SIGINT or SIGTERM stops");
             cli.Out.Flush();
             try
@@ -119,27 +211,44 @@ internal static class ServeCommand
         }
         finally
         {
-            foreach (SshPrivateKey key in keys)
-            {
-                key.Dispose();
-            }
+            Dispose(keys);
+        }
+    }
+
+    /// <summary>Who may log in, and the authorized_keys lines that were skipped (with why).</summary>
+    private static void WriteLogins(TextWriter output, LoginSettings settings, ServeAuthentication? authentication)
+    {
+        if (authentication is null)
+        {
+            output.WriteLine("logins: none (every login is refused; see --authorized-keys and --password-file)");
+            return;
+        }
+
+        output.WriteLine($"logins: {authentication.Describe(settings.AuthorizedKeys, settings.PasswordFile)}");
+        foreach (SshAuthorizedKeysSkippedLine skipped in authentication.AuthorizedKeys?.SkippedLines ?? [])
+        {
+            output.WriteLine($"authorized keys: {settings.AuthorizedKeys} {skipped.ToString().TrimEnd('.')}; skipped");
         }
     }
 
     /// <summary>Parses ADDRESS:PORT: an IPv4 address, [IPv6], localhost or * (every address).</summary>
-    internal static IPEndPoint ParseListen(string text)
+    /// <returns>False, with the mistake in <paramref name="error"/>, when <paramref name="text"/> is not one.</returns>
+    internal static bool TryParseListen(string text, [NotNullWhen(true)] out IPEndPoint? endpoint, out string? error)
     {
+        endpoint = null;
         int colon = text.LastIndexOf(':');
         if (colon <= 0 || colon == text.Length - 1)
         {
-            throw new UsageException($"serve: --listen expects ADDRESS:PORT (e.g. 127.0.0.1:2222 or [::1]:2222), not '{text}'");
+            error = $"--listen expects ADDRESS:PORT (e.g. 127.0.0.1:2222 or [::1]:2222), not '{text}'";
+            return false;
         }
 
         string address = text[..colon];
         string portText = text[(colon + 1)..];
-        if (!int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) || port > 65535)
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
         {
-            throw new UsageException($"serve: --listen has a bad port '{portText}' (0-65535)");
+            error = $"--listen has a bad port '{portText}' (0-65535)";
+            return false;
         }
 
         if (address.Length > 2 && address[0] == '[' && address[^1] == ']')
@@ -153,9 +262,15 @@ internal static class ServeCommand
             "*" => IPAddress.IPv6Any,
             _ => IPAddress.TryParse(address, out IPAddress? parsed) ? parsed : null,
         };
-        return ip is null
-            ? throw new UsageException($"serve: --listen needs an IP address, localhost or *, not '{address}'")
-            : new IPEndPoint(ip, port);
+        if (ip is null)
+        {
+            error = $"--listen needs an IP address, localhost or *, not '{address}'";
+            return false;
+        }
+
+        endpoint = new IPEndPoint(ip, port);
+        error = null;
+        return true;
     }
 
     internal static string FormatEndPoint(IPEndPoint endpoint) =>

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Ssh.Transport.AspNetCore;
+using Ssh.Transport.Connection;
 
 namespace Ssh.Transport.Cli;
 
@@ -18,25 +19,32 @@ namespace Ssh.Transport.Cli;
 /// <param name="Messages">Messages of the layers above read (message numbers 50 and up).</param>
 /// <param name="MessageBytes">Their payload bytes.</param>
 /// <param name="AuthRequests">SSH_MSG_USERAUTH_REQUESTs answered with a failure.</param>
-internal sealed record ServedConnection(string Peer, int KeyExchanges, long Messages, long MessageBytes, long AuthRequests);
+/// <param name="User">Who logged in (user authentication configured), or null.</param>
+/// <remarks>Messages, MessageBytes and AuthRequests are counted where every login is refused (no authentication configured).</remarks>
+internal sealed record ServedConnection(string Peer, int KeyExchanges, long Messages, long MessageBytes, long AuthRequests, SshAuthenticatedUser? User = null);
 
 /// <summary>
 /// The SSH server of 'serve' and 'demo': Kestrel with one endpoint running <see cref="SshConnectionHandler"/> (no
-/// HTTP at all), and the per-connection application that refuses every login.
+/// HTTP at all), and the per-connection application: without authentication settings it refuses every login; with
+/// them it runs user authentication and then the connection layer (<see cref="CreateConnection"/>).
 /// </summary>
 internal sealed class ServeHost : IAsyncDisposable
 {
     private WebApplication? _app;
     private ListenOptions? _listen;
     private readonly TextWriter _log;
+    private readonly ILogger _logger;
     private readonly Action<ServedConnection>? _onClosed;
+    private readonly SshServerAuthenticationOptions? _authentication;
     private int _connections;
     private int _stopped;
 
-    private ServeHost(TextWriter log, Action<ServedConnection>? onClosed)
+    private ServeHost(TextWriter log, Action<ServedConnection>? onClosed, ServeAuthentication? authentication)
     {
         _log = log;
+        _logger = new LineLogger(log);
         _onClosed = onClosed;
+        _authentication = authentication?.CreateOptions(_logger);
     }
 
     /// <summary>The bound endpoint (with the real port when 0 was asked for).</summary>
@@ -51,8 +59,9 @@ internal sealed class ServeHost : IAsyncDisposable
     /// <param name="log">Where the per-connection lines go.</param>
     /// <param name="cancellationToken">Cancels starting.</param>
     /// <param name="onClosed">Called when a connection ends, after its line is logged.</param>
+    /// <param name="authentication">Who may log in; null: every login is refused.</param>
     public static async Task<ServeHost> StartAsync(IPEndPoint endpoint, SshServerOptions options, TextWriter log, CancellationToken cancellationToken,
-        Action<ServedConnection>? onClosed = null)
+        Action<ServedConnection>? onClosed = null, ServeAuthentication? authentication = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseKestrelCore();
@@ -60,15 +69,14 @@ internal sealed class ServeHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         // Kestrel's own log is off; handshake failures of the connection handler come out as one line each.
-        ILogger handlerLog = new LineLogger(log);
-        var host = new ServeHost(log, onClosed);
+        var host = new ServeHost(log, onClosed, authentication);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Listen(endpoint, l =>
             {
                 host._listen = l;
-                l.UseSsh(options, (transport, connection) => host.RunConnectionAsync(transport, connection), handlerLog);
+                l.UseSsh(options, (transport, connection) => host.RunConnectionAsync(transport, connection), host._logger);
             });
         });
 
@@ -106,7 +114,7 @@ internal sealed class ServeHost : IAsyncDisposable
         }
     }
 
-    /// <summary>One connection, after the handshake: refuse logins, ignore the rest, until the peer leaves.</summary>
+    /// <summary>One connection, after the handshake, until the peer leaves or the server stops.</summary>
     private async Task RunConnectionAsync(SshTransport transport, ConnectionContext connection)
     {
         Interlocked.Increment(ref _connections);
@@ -120,25 +128,21 @@ internal sealed class ServeHost : IAsyncDisposable
         // Not ConnectionClosed: when the client hangs up, what it sent before (its DISCONNECT, say) is still in the
         // pipe to be read. The transport ends the read loop; this token is for the server going away.
         CancellationToken stop = lifetime?.ConnectionClosedRequested ?? CancellationToken.None;
-        long messages = 0, bytes = 0, authRequests = 0;
+        var refused = new RefusedLogins();
+        SshAuthenticatedUser? user = null;
         try
         {
-            while (true)
+            if (_authentication is null)
             {
-                SshPacket packet = await transport.ReadMessageAsync(stop).ConfigureAwait(false);
-                if (packet.IsCompleted)
+                await RefuseLoginsAsync(transport, refused, stop).ConfigureAwait(false);
+            }
+            else
+            {
+                user = await AuthenticateAsync(transport, connection.RemoteEndPoint, peer, stop).ConfigureAwait(false);
+                if (user is not null)
                 {
-                    break;
-                }
-
-                messages++;
-                bytes += packet.Payload.Length;
-                if (packet.MessageNumber == SshMessageNumber.UserAuthRequest)
-                {
-                    authRequests++;
-
-                    // Written from the read loop: during a key exchange the transport queues it for after its NEWKEYS.
-                    await WriteUserAuthFailureAsync(transport, stop).ConfigureAwait(false);
+                    await using SshConnection ssh = CreateConnection(transport, user, peer);
+                    await ssh.RunAsync(stop).ConfigureAwait(false);
                 }
             }
         }
@@ -153,8 +157,81 @@ internal sealed class ServeHost : IAsyncDisposable
 
         string ending = transport.Completion.IsCompleted ? DescribeEnd(transport.Completion.Result) : "connection aborted";
         int keyExchanges = exchanges.Completed;
-        _log.WriteLine($"{peer} closed after {elapsed.Elapsed.TotalSeconds:0.00} s: {ending}; {keyExchanges} key exchange(s), {messages} message(s) read, {authRequests} login attempt(s) refused");
-        _onClosed?.Invoke(new ServedConnection(peer, keyExchanges, messages, bytes, authRequests));
+        string what = _authentication is null
+            ? $"{refused.Messages} message(s) read, {refused.AuthRequests} login attempt(s) refused"
+            : user is null ? "not authenticated" : $"user {user.UserName}";
+        _log.WriteLine($"{peer} closed after {elapsed.Elapsed.TotalSeconds:0.00} s: {ending}; {keyExchanges} key exchange(s), {what}");
+        _onClosed?.Invoke(new ServedConnection(peer, keyExchanges, refused.Messages, refused.Bytes, refused.AuthRequests, user));
+    }
+
+    /// <summary>Without authentication settings: refuse every login, ignore the rest, until the peer leaves.</summary>
+    /// <param name="transport">The connection.</param>
+    /// <param name="counts">What was read, counted as it comes (the counts stand if the connection fails).</param>
+    /// <param name="stop">The server is going away.</param>
+    private static async Task RefuseLoginsAsync(SshTransport transport, RefusedLogins counts, CancellationToken stop)
+    {
+        while (true)
+        {
+            SshPacket packet = await transport.ReadMessageAsync(stop).ConfigureAwait(false);
+            if (packet.IsCompleted)
+            {
+                return;
+            }
+
+            counts.Messages++;
+            counts.Bytes += packet.Payload.Length;
+            if (packet.MessageNumber == SshMessageNumber.UserAuthRequest)
+            {
+                counts.AuthRequests++;
+
+                // Written from the read loop: during a key exchange the transport queues it for after its NEWKEYS.
+                await WriteUserAuthFailureAsync(transport, stop).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// User authentication (RFC 4252) with serve's settings: one line for the success, one for a failure that ends
+    /// it (the refused attempts before have a line each, from the validators). Null when the client is not let in.
+    /// </summary>
+    private async Task<SshAuthenticatedUser?> AuthenticateAsync(SshTransport transport, EndPoint? remote, string peer, CancellationToken stop)
+    {
+        try
+        {
+            SshAuthenticatedUser user = await SshServerAuthentication.AuthenticateAsync(transport, _authentication!, remote, stop).ConfigureAwait(false);
+            string key = user.PublicKey is { } k ? $" ({Algorithms.KeyLabel(k.KeyType)} {k.GetFingerprint()})" : "";
+            _logger.LogInformation("{Peer} authenticated {User} by {Methods}{Key}", peer, user.UserName, string.Join(", ", user.Methods), key);
+            return user;
+        }
+        catch (Exception e) when (CliMain.IsExpected(e) && e is not OperationCanceledException)
+        {
+            // Too many failures (the client was disconnected), the grace time passed, the client gave up or broke the protocol.
+            _logger.LogInformation("{Peer} not authenticated: {Reason}", peer, CliMain.Describe(e));
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The connection layer of an authenticated client: what a logged-in user may do. This is where serve's session
+    /// layer (exec, shell, subsystems) plugs in: set the handlers of the <see cref="SshConnection"/> here. For now
+    /// every channel is refused, politely.
+    /// </summary>
+    /// <param name="transport">The authenticated transport.</param>
+    /// <param name="user">Who logged in, with the authorized_keys entry that let them (its command=, no-pty, ...).</param>
+    /// <param name="peer">The client's address, for the log.</param>
+    private SshConnection CreateConnection(SshTransport transport, SshAuthenticatedUser user, string peer)
+    {
+        var connection = new SshConnection(transport, new SshChannelOptions());
+        connection.ChannelOpenHandler = (request, _) =>
+        {
+            _logger.LogInformation("{Peer} refused a {Type} channel for {User}: no channels configured", peer, request.Type, user.UserName);
+            request.Reject(SshChannelOpenFailureReason.AdministrativelyProhibited, "no channels configured");
+            return ValueTask.CompletedTask;
+        };
+
+        // No GlobalRequestHandler: every global request (keepalive@openssh.com, tcpip-forward, ...) is answered
+        // REQUEST_FAILURE, which is also how OpenSSH answers a keepalive.
+        return connection;
     }
 
     /// <summary>Who ended the connection, with the reason and description sent or received, or the failure.</summary>
@@ -205,6 +282,16 @@ internal sealed class ServeHost : IAsyncDisposable
             ? a.CompressionClientToServer
             : $"{a.CompressionClientToServer}/{a.CompressionServerToClient}";
         return $"kex={a.KeyExchange} hostkey={a.HostKey} cipher={cipher} mac={mac} compression={compression} strict-kex={(transport.IsStrictKeyExchange ? "on" : "off")}";
+    }
+
+    /// <summary>What a connection whose logins are all refused read: messages of the layers above, their bytes, login attempts.</summary>
+    private sealed class RefusedLogins
+    {
+        public long Messages { get; set; }
+
+        public long Bytes { get; set; }
+
+        public long AuthRequests { get; set; }
     }
 
     /// <summary>A host lifetime that does nothing: no console messages, no signal handlers of its own.</summary>

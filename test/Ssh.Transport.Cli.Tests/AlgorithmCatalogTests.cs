@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.IO.Pipelines;
 
 namespace Ssh.Transport.Cli.Tests;
@@ -36,15 +37,16 @@ public class AlgorithmCatalogTests
     public void An_option_accepts_every_supported_name_in_the_order_given(string option, SshAlgorithmCategory category)
     {
         string[] reversed = [.. SshAlgorithmCatalog.GetSupported(category).Reverse()];
-        List<string> names = Algorithms.ParseList("t", option, string.Join(',', reversed), category);
+        List<string>? names = Algorithms.ParseList(option, string.Join(',', reversed), category, out string? error);
+        Assert.That(error, Is.Null);
         Assert.That(names, Is.EqualTo(reversed));
     }
 
     [TestCaseSource(nameof(ListOptions))]
     public void An_option_refuses_an_unknown_name_and_lists_the_catalog(string option, SshAlgorithmCategory category)
     {
-        var ex = Assert.Throws<UsageException>(() => Algorithms.ParseList("t", option, "no-such-algorithm", category));
-        Assert.That(ex!.Message, Is.EqualTo($"t: {option}: unknown algorithm 'no-such-algorithm'; supported: {string.Join(',', SshAlgorithmCatalog.GetSupported(category))}"));
+        Assert.That(Algorithms.ParseList(option, "no-such-algorithm", category, out string? error), Is.Null);
+        Assert.That(error, Is.EqualTo($"{option}: unknown algorithm 'no-such-algorithm'; supported: {string.Join(',', SshAlgorithmCatalog.GetSupported(category))}"));
     }
 
     [TestCase("--kex", "ext-info-c")]
@@ -54,7 +56,8 @@ public class AlgorithmCatalogTests
     public void Signals_and_near_misses_are_unknown(string option, string name)
     {
         SshAlgorithmCategory category = Algorithms.ListOptions.Single(o => o.Option == option).Category;
-        Assert.Throws<UsageException>(() => Algorithms.ParseList("t", option, name, category));
+        Assert.That(Algorithms.ParseList(option, name, category, out string? error), Is.Null);
+        Assert.That(error, Does.Contain($"unknown algorithm '{name}'"));
     }
 
     [TestCaseSource(nameof(ListOptions))]
@@ -63,8 +66,12 @@ public class AlgorithmCatalogTests
         string last = SshAlgorithmCatalog.GetSupported(category)[^1];
         var options = new SshClientOptions();
         var untouched = new SshClientOptions();
-        Algorithms.Apply("t", ParsedArguments.Parse("t", [option, last], ServeCommand.Options), options);
-        foreach ((_, SshAlgorithmCategory other) in Algorithms.ListOptions)
+        var command = new Command("t");
+        var algorithms = new AlgorithmOptions(command);
+        ParseResult parsed = command.Parse([option, last]);
+        Assert.That(parsed.Errors, Is.Empty);
+        algorithms.Read(parsed).ApplyTo(options);
+        foreach ((_, SshAlgorithmCategory other, _) in Algorithms.ListOptions)
         {
             IList<string> expected = other == category ? [last] : Algorithms.Target(untouched, other);
             Assert.That(Algorithms.Target(options, other), Is.EqualTo(expected), other.ToString());

@@ -1,8 +1,9 @@
+using System.CommandLine;
 using System.Net;
 
 namespace Ssh.Transport.Cli.Tests;
 
-/// <summary>The hand-written command line: options, values, errors and help.</summary>
+/// <summary>The command line (System.CommandLine underneath): options, values, errors and help, as the README documents them.</summary>
 public class ArgumentTests
 {
     [Test]
@@ -36,6 +37,19 @@ public class ArgumentTests
     }
 
     [Test]
+    public async Task Help_verb_describes_the_tool_or_one_verb()
+    {
+        CliResult verb = await CliRunner.RunAsync("help", "serve");
+        Assert.That(verb.ExitCode, Is.Zero, verb.ToString());
+        Assert.That(verb.Out, Does.StartWith("usage: ssh-transport serve"));
+
+        CliResult unknown = await CliRunner.RunAsync("help", "frobnicate");
+        Assert.That(unknown.ExitCode, Is.EqualTo(2), unknown.ToString());
+        Assert.That(unknown.ErrorLines, Has.Length.EqualTo(1));
+        Assert.That(unknown.ErrorLines[0], Does.Contain("unknown verb 'frobnicate'"));
+    }
+
+    [Test]
     public async Task Version()
     {
         CliResult result = await CliRunner.RunAsync("--version");
@@ -51,6 +65,7 @@ public class ArgumentTests
     }
 
     [TestCase(new[] { "frobnicate" }, "unknown verb 'frobnicate'")]
+    [TestCase(new[] { "--bogus" }, "unknown option '--bogus'")]
     [TestCase(new[] { "probe", "example.com", "--bogus" }, "probe: unknown option '--bogus'")]
     [TestCase(new[] { "probe", "example.com", "--bogus=1" }, "probe: unknown option '--bogus'")]
     [TestCase(new[] { "serve", "-x" }, "serve: unknown option '-x'")]
@@ -73,6 +88,18 @@ public class ArgumentTests
     [TestCase(new[] { "serve", "--listen", "127.0.0.1:99999" }, "serve: --listen has a bad port '99999'")]
     [TestCase(new[] { "serve", "--listen", "example.com:22" }, "serve: --listen needs an IP address")]
     [TestCase(new[] { "serve", "--host-key", "/nonexistent/key" }, "serve: cannot use host key /nonexistent/key")]
+    [TestCase(new[] { "serve", "--rekey-bytes", "1k" }, "serve: --rekey-bytes expects a byte count of at least 16384")]
+    [TestCase(new[] { "serve", "--authorized-keys", "/nonexistent/keys" }, "serve: cannot use --authorized-keys /nonexistent/keys: could not find")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw" }, "serve: cannot use --password-file /nonexistent/pw: could not find")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw", "--max-auth-tries", "0" }, "serve: --max-auth-tries expects a whole number from 1 to 100, not '0'")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw", "--max-auth-tries", "many" }, "serve: --max-auth-tries expects a whole number")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw", "--login-grace-time", "soon" }, "serve: --login-grace-time expects a number of seconds from 1 to 86400, not 'soon'")]
+    [TestCase(new[] { "serve", "--password-file", "/nonexistent/pw", "--login-grace-time", "0" }, "serve: --login-grace-time expects a number of seconds")]
+    [TestCase(new[] { "serve", "--authorized-keys" }, "serve: option '--authorized-keys' needs a value")]
+    [TestCase(new[] { "serve", "--authorized-keys", "a", "--authorized-keys", "b" }, "serve: option '--authorized-keys' given more than once")]
+    [TestCase(new[] { "serve", "--banner", "motd" }, "serve: --banner applies to logins: give --authorized-keys or --password-file too")]
+    [TestCase(new[] { "serve", "--max-auth-tries", "3" }, "serve: --max-auth-tries applies to logins")]
+    [TestCase(new[] { "serve", "--login-grace-time", "30" }, "serve: --login-grace-time applies to logins")]
     public async Task Mistakes_are_one_line_on_stderr_and_exit_2(string[] args, string expected)
     {
         CliResult result = await CliRunner.RunAsync(args);
@@ -97,6 +124,36 @@ public class ArgumentTests
             Assert.That(result.ErrorLines, Has.Length.EqualTo(1));
             Assert.That(result.ErrorLines[0], Does.Contain($"{option}: unknown algorithm '{unknown}'").And.Contain("supported: ").And.Contain(supported));
         }
+    }
+
+    [Test]
+    public void Serve_login_options_parse()
+    {
+        ParseResult serve = Parse("serve", "--authorized-keys", "keys", "--password-file=pw", "--max-auth-tries", "3", "--login-grace-time", "2.5", "--banner", "motd");
+        Assert.That(serve.Errors, Is.Empty);
+        Assert.That(serve.GetValue<string?>("--authorized-keys"), Is.EqualTo("keys"));
+        Assert.That(serve.GetValue<string?>("--password-file"), Is.EqualTo("pw"));
+        Assert.That(serve.GetValue<int>("--max-auth-tries"), Is.EqualTo(3));
+        Assert.That(serve.GetValue<double>("--login-grace-time"), Is.EqualTo(2.5));
+        Assert.That(serve.GetValue<string?>("--banner"), Is.EqualTo("motd"));
+
+        ParseResult defaults = Parse("serve", "--authorized-keys", "keys");
+        Assert.That(defaults.GetValue<int>("--max-auth-tries"), Is.EqualTo(6), "OpenSSH's MaxAuthTries");
+        Assert.That(defaults.GetValue<double>("--login-grace-time"), Is.EqualTo(120), "OpenSSH's LoginGraceTime");
+        Assert.That(defaults.GetValue<string?>("--banner"), Is.Null);
+    }
+
+    [TestCase("alice\n", "line 1 is not user:password")]
+    [TestCase("alice:a\nalice:b\n", "line 2 repeats the user 'alice'")]
+    public async Task Serve_refuses_a_malformed_password_file_with_one_line(string text, string expected)
+    {
+        using var folder = new TempFolder();
+        string file = folder.Write("passwords", text);
+        CliResult result = await CliRunner.RunAsync("serve", "--password-file", file);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.ErrorLines, Has.Length.EqualTo(1), result.ToString());
+        Assert.That(result.ErrorLines[0], Does.StartWith($"ssh-transport: serve: cannot use --password-file {file}: {expected}"));
+        Assert.That(result.Out, Is.Empty);
     }
 
     [Test]
@@ -138,13 +195,37 @@ public class ArgumentTests
     [Test]
     public void Options_take_values_inline_or_separately_and_stop_at_double_dash()
     {
-        OptionSpec[] specs = [new("--port", "-p"), new("--json", TakesValue: false), new("--host-key", "-k", Repeatable: true)];
-        ParsedArguments parsed = ParsedArguments.Parse("t", ["host", "--port=2222", "-k", "a", "--host-key", "b", "--json", "--", "--not-an-option"], specs);
-        Assert.That(parsed.Positionals, Is.EqualTo(new[] { "host", "--not-an-option" }));
-        Assert.That(parsed.Int32("--port", 22, 1, 65535), Is.EqualTo(2222));
-        Assert.That(parsed.Values("--host-key"), Is.EqualTo(new[] { "a", "b" }));
-        Assert.That(parsed.Has("--json"), Is.True);
-        Assert.That(parsed.Int32("--missing", 7, 1, 10), Is.EqualTo(7));
+        ParseResult probe = Parse("probe", "--port=2222", "--json", "--timeout", "2.5", "--", "--not-an-option");
+        Assert.That(probe.Errors, Is.Empty);
+        Assert.That(probe.GetValue<string?>("HOST"), Is.EqualTo("--not-an-option"));
+        Assert.That(probe.GetValue<int>("--port"), Is.EqualTo(2222));
+        Assert.That(probe.GetValue<bool>("--json"), Is.True);
+        Assert.That(probe.GetValue<double>("--timeout"), Is.EqualTo(2.5));
+        Assert.That(Parse("probe", "h").GetValue<int>("--port"), Is.EqualTo(22), "the default");
+
+        ParseResult serve = Parse("serve", "-k", "a", "--host-key", "b", "--host-key=c", "--rekey-bytes", "1M");
+        Assert.That(serve.Errors, Is.Empty);
+        Assert.That(serve.GetValue<string[]>("--host-key"), Is.EqualTo(new[] { "a", "b", "c" }));
+        Assert.That(serve.GetValue<long?>("--rekey-bytes"), Is.EqualTo(1L << 20));
+    }
+
+    private static ParseResult Parse(params string[] args) =>
+        CliMain.CreateRootCommand(new CliContext(TextWriter.Null, TextWriter.Null, CancellationToken.None), out _).Parse(args);
+
+    [Test]
+    public async Task Every_verb_lists_its_options_in_its_help()
+    {
+        RootCommand root = CliMain.CreateRootCommand(new CliContext(TextWriter.Null, TextWriter.Null, CancellationToken.None), out IReadOnlyList<VerbCommand> verbs);
+        Assert.That(root.Subcommands.Where(c => !c.Hidden).Select(c => c.Name), Is.EqualTo(new[] { "demo", "probe", "serve" }));
+        foreach (VerbCommand verb in verbs)
+        {
+            CliResult result = await CliRunner.RunAsync(verb.Name, "--help");
+            foreach (Option option in verb.Options)
+            {
+                Assert.That(result.Out, Does.Contain(option.Name), $"{verb.Name} --help");
+                Assert.That(option.Description, Is.Not.Null.And.Not.Empty, option.Name);
+            }
+        }
     }
 
     [TestCase("4000000", 4000000L)]
@@ -155,7 +236,7 @@ public class ArgumentTests
     [TestCase("0", 0L)]
     public void Byte_counts(string text, long expected)
     {
-        Assert.That(ParsedArguments.TryParseBytes(text, out long value), Is.True);
+        Assert.That(CliOptions.TryParseBytes(text, out long value), Is.True);
         Assert.That(value, Is.EqualTo(expected));
     }
 
@@ -165,7 +246,7 @@ public class ArgumentTests
     [TestCase("1.5M")]
     [TestCase("99999999999999999999")]
     [TestCase("9999999999999G")]
-    public void Bad_byte_counts(string text) => Assert.That(ParsedArguments.TryParseBytes(text, out _), Is.False);
+    public void Bad_byte_counts(string text) => Assert.That(CliOptions.TryParseBytes(text, out _), Is.False);
 
     [TestCase("127.0.0.1:2222", "127.0.0.1", 2222)]
     [TestCase("[::1]:22", "::1", 22)]
@@ -175,15 +256,16 @@ public class ArgumentTests
     [TestCase("0.0.0.0:2222", "0.0.0.0", 2222)]
     public void Listen_addresses(string text, string address, int port)
     {
-        IPEndPoint endpoint = ServeCommand.ParseListen(text);
-        Assert.That(endpoint.Address, Is.EqualTo(IPAddress.Parse(address)));
+        Assert.That(ServeCommand.TryParseListen(text, out IPEndPoint? endpoint, out string? error), Is.True, error);
+        Assert.That(endpoint!.Address, Is.EqualTo(IPAddress.Parse(address)));
         Assert.That(endpoint.Port, Is.EqualTo(port));
     }
 
     [Test]
     public void The_algorithm_lists_parse_in_order_without_duplicates()
     {
-        List<string> names = Algorithms.ParseList("t", "--cipher", " aes256-ctr,aes128-gcm@openssh.com,aes256-ctr ", SshAlgorithmCategory.Cipher);
+        List<string>? names = Algorithms.ParseList("--cipher", " aes256-ctr,aes128-gcm@openssh.com,aes256-ctr ", SshAlgorithmCategory.Cipher, out string? error);
+        Assert.That(error, Is.Null);
         Assert.That(names, Is.EqualTo(new[] { "aes256-ctr", "aes128-gcm@openssh.com" }));
     }
 }

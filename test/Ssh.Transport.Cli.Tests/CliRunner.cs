@@ -87,9 +87,14 @@ internal static partial class CliRunner
         return new CliResult(process.ExitCode, await output, await error);
     }
 
-    /// <summary>The full path of a program on PATH (or in the sbin folders, where sshd lives), or null.</summary>
+    /// <summary>The full path of a program on PATH (or in the sbin folders, where sshd lives), or null; a full path is checked as it is.</summary>
     public static string? FindProgram(string program)
     {
+        if (Path.IsPathRooted(program))
+        {
+            return File.Exists(program) ? program : null;
+        }
+
         string[] folders = [.. (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries), "/usr/sbin", "/usr/local/sbin", "/sbin"];
         return folders.Select(f => Path.Combine(f, program)).FirstOrDefault(File.Exists);
     }

@@ -7,8 +7,8 @@ namespace Ssh.Transport.Cli.Tests;
 
 /// <summary>
 /// Interop with OpenSSH where it is installed: 'probe' against a local sshd (the fingerprints must equal
-/// ssh-keygen -l's), and 'ssh -vvv' against 'serve' (ssh must negotiate what serve logs). Tests whose programs are
-/// missing are ignored.
+/// ssh-keygen -l's), 'ssh -vvv' against 'serve' (ssh must negotiate what serve logs), and ssh logging into
+/// 'serve --authorized-keys' with keys of ssh-keygen. Tests whose programs are missing are ignored.
 /// </summary>
 [NonParallelizable]
 public class OpenSshTests
@@ -162,6 +162,81 @@ public class OpenSshTests
         Assert.That(connected, Does.Contain($"kex={negotiatedKex} hostkey=ssh-ed25519 cipher={c2s.Groups[1].Value} mac={(mac ?? "implicit")} compression={c2s.Groups[3].Value}"));
         Assert.That(connected, Does.Contain("strict-kex=on"));
         Assert.That(served, Does.Contain("1 login attempt(s) refused"));
+    }
+
+    /// <summary>Debian's ssh, and OpenSSH 10.5 where the interop peers are installed.</summary>
+    private static readonly string[] s_sshClients = ["ssh", "/opt/ssh-peers/openssh/bin/ssh"];
+
+    [TestCaseSource(nameof(s_sshClients))]
+    public async Task Ssh_logs_into_serve_with_a_key_of_the_authorized_keys_file(string ssh)
+    {
+        string identity = await KeygenAsync(ssh, "id_ed25519");
+        string fingerprint = await FingerprintAsync(identity + ".pub");
+        string authorizedKeys = _folder.Write("authorized_keys", File.ReadAllText(identity + ".pub"));
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--authorized-keys", authorizedKeys);
+
+        CliResult result = await LogInAsync(ssh, serve.Port, identity);
+
+        // ssh got past authentication; its session channel is then refused (no session layer yet), so it exits 255.
+        Assert.That(result.Error, Does.Contain($"Authenticated to 127.0.0.1 ([127.0.0.1]:{serve.Port}) using \"publickey\""), result.ToString());
+        Assert.That(result.Error, Does.Contain("open failed: administratively prohibited: no channels configured"), result.ToString());
+        Assert.That(result.Error, Does.Contain("publickey-hostbound@openssh.com"), "serve announces host-bound publickey");
+        string log = await serve.WaitForOutputAsync(o => o.Contains(" closed after ", StringComparison.Ordinal));
+        Assert.That(log, Does.Contain($" authenticated tester by publickey (ED25519 {fingerprint})"));
+        Assert.That(log, Does.Contain(" refused a session channel for tester: no channels configured"));
+        Assert.That(log, Does.Contain("client disconnected").And.Contain("user tester"));
+    }
+
+    [TestCaseSource(nameof(s_sshClients))]
+    public async Task Ssh_with_a_key_not_in_the_authorized_keys_file_is_refused(string ssh)
+    {
+        string allowed = await KeygenAsync(ssh, "id_allowed");
+        string other = await KeygenAsync(ssh, "id_other");
+        string fingerprint = await FingerprintAsync(other + ".pub");
+        string authorizedKeys = _folder.Write("authorized_keys", File.ReadAllText(allowed + ".pub"));
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--authorized-keys", authorizedKeys);
+
+        CliResult result = await LogInAsync(ssh, serve.Port, other);
+
+        Assert.That(result.ExitCode, Is.EqualTo(255), result.ToString());
+        Assert.That(result.Error, Does.Contain("Permission denied (publickey)"), result.ToString());
+        Assert.That(result.Error, Does.Not.Contain("Authenticated to"));
+        string log = await serve.WaitForOutputAsync(o => o.Contains(" closed after ", StringComparison.Ordinal));
+        Assert.That(log, Does.Contain($" refused publickey ED25519 {fingerprint} for tester: not in the authorized keys"));
+        Assert.That(log, Does.Contain(" not authenticated: "));
+        Assert.That(log, Does.Not.Contain(" authenticated tester"));
+    }
+
+    /// <summary>ssh -v with one identity and nothing else (no agent, no config, no password), against serve.</summary>
+    private static async Task<CliResult> LogInAsync(string ssh, int port, string identity) =>
+        (await CliRunner.RunProgramAsync(ssh,
+            "-v", "-F", "/dev/null", "-p", $"{port}", "-i", identity,
+            "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no", "-o", "GSSAPIAuthentication=no",
+            "-o", "ConnectTimeout=20", "tester@127.0.0.1", "true"))!;
+
+    /// <summary>A new unencrypted ed25519 key pair in the test's folder; the test is ignored without ssh and ssh-keygen.</summary>
+    private async Task<string> KeygenAsync(string ssh, string name)
+    {
+        if (CliRunner.FindProgram(ssh) is null || CliRunner.FindProgram("ssh-keygen") is null)
+        {
+            Assert.Ignore($"{ssh} or ssh-keygen is not installed");
+        }
+
+        string path = _folder.PathOf(name);
+        CliResult keygen = (await CliRunner.RunProgramAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path))!;
+        Assert.That(keygen.ExitCode, Is.Zero, keygen.ToString());
+        return path;
+    }
+
+    /// <summary>The SHA256 fingerprint ssh-keygen -l prints for a public key file.</summary>
+    private static async Task<string> FingerprintAsync(string publicKeyFile)
+    {
+        CliResult keygen = (await CliRunner.RunProgramAsync("ssh-keygen", "-l", "-f", publicKeyFile))!;
+        Match fields = Regex.Match(keygen.Out, @"^\d+ (SHA256:\S+) ");
+        Assert.That(fields.Success, Is.True, keygen.ToString());
+        return fields.Groups[1].Value;
     }
 
     /// <summary>An sshd of our own on 127.0.0.1: a temp folder for keys and config, stopped by its PID.</summary>
