@@ -121,9 +121,20 @@ public sealed partial class SshClient
                 }
             }
 
-            bool started = argument is null
-                ? await channel.SendRequestAsync(requestType, wantReply: true, cancellationToken).ConfigureAwait(false)
-                : await channel.SendRequestAsync(requestType, wantReply: true, argument, SessionWire.WriteText, cancellationToken).ConfigureAwait(false);
+            bool started;
+            try
+            {
+                started = argument is null
+                    ? await channel.SendRequestAsync(requestType, wantReply: true, cancellationToken).ConfigureAwait(false)
+                    : await channel.SendRequestAsync(requestType, wantReply: true, argument, SessionWire.WriteText, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException) when (channel.IsCloseReceived && session.ExitStatus is not null)
+            {
+                // The server ran it, reported its exit and closed the channel before answering the request (a paramiko
+                // server that starts the command from its request check can): the outputs and status are all here.
+                started = true;
+            }
+
             if (!started)
             {
                 string what = requestType switch

@@ -143,7 +143,7 @@ public class ClientAgainstServersTests(ServerKind kind)
         const long Size = 64L * 1024 * 1024;
         await using SshClient client = await ConnectWithKeyAsync();
         var watch = Stopwatch.StartNew();
-        await using (SshClientSession down = await client.ExecuteAsync($"bash -c 'head -c {Size} /dev/urandom | tee >(sha256sum >&2)'").WaitAsync(Bound))
+        await using (SshClientSession down = await client.ExecuteAsync($"bash -c 'head -c {Size} /dev/urandom | tee >(sha256sum >&2); wait $!'").WaitAsync(Bound))
         {
             await down.StandardInput.CompleteAsync();
             Task<string> errors = ReadTextAsync(down.StandardError);

@@ -89,10 +89,12 @@ def serve(sock):
     transport = paramiko.Transport(sock, disabled_algorithms={"pubkeys": DISABLED} if DISABLED else None)
     transport.add_server_key(paramiko.Ed25519Key(filename=HOST_KEY))
     transport.start_server(server=Server())
+    # Accepted channels are kept: paramiko closes a Channel object that is garbage-collected.
+    channels = []
     while transport.is_active():
         channel = transport.accept(1)
-        if channel is None:
-            continue
+        if channel is not None:
+            channels.append(channel)
 
 
 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
