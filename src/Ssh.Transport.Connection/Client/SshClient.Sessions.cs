@@ -43,7 +43,10 @@ public sealed partial class SshClient
             Task<ArrayBufferWriter<byte>> stderr = CaptureAsync(session.StandardError, limit, "standard error", cancellationToken);
             try
             {
-                await Task.WhenAll(stdout, stderr).ConfigureAwait(false);
+                // Not WhenAll: one output past the limit must stop the command while the other is still open.
+                Task first = await Task.WhenAny(stdout, stderr).ConfigureAwait(false);
+                await first.ConfigureAwait(false);
+                await (first == stdout ? stderr : stdout).ConfigureAwait(false);
             }
             catch
             {
