@@ -109,6 +109,18 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     /// <summary>True once the peer sent EOF.</summary>
     public bool IsEofReceived => Volatile.Read(ref _eofReceived);
 
+    /// <summary>True once the peer sent CLOSE (false when the channel ended with the connection).</summary>
+    internal bool IsCloseReceived
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closeReceived;
+            }
+        }
+    }
+
     /// <summary>
     /// Sends a channel request (RFC 4254 §5.4), e.g. "exec" with the command, and waits for the answer if
     /// <paramref name="wantReply"/>.
