@@ -7,7 +7,7 @@ namespace Ssh.Transport.InteropTests;
 [SetUpFixture]
 public sealed class InteropRun
 {
-    internal static IReadOnlyList<Peer> Peers { get; } = [OpenSshPeer.Instance, DropbearPeer.Instance, ParamikoPeer.Instance, AsyncSshPeer.Instance];
+    internal static IReadOnlyList<Peer> Peers { get; } = [.. OpenSshPeer.All, .. DropbearPeer.All, ParamikoPeer.Instance, AsyncSshPeer.Instance];
 
     [OneTimeSetUp]
     public void Start()

@@ -30,24 +30,41 @@ public enum Dimension
     PeerRekey,
 }
 
-/// <summary>One cell of the matrix: peer × role × dimension × algorithm.</summary>
-public sealed class InteropCase(string peer, InteropRole role, Dimension dimension, string? algorithm)
+/// <summary>One cell of the matrix: peer × generation × role × dimension × algorithm.</summary>
+public sealed class InteropCase
 {
     /// <summary>The cipher MAC cases run under: a MAC is only used with a non-AEAD cipher.</summary>
     public const string MacCaseCipher = "aes128-ctr";
 
-    public string Peer { get; } = peer;
+    internal InteropCase(Peer peer, InteropRole role, Dimension dimension, string? algorithm)
+    {
+        Peer = peer.Name;
+        Generation = peer.Generation;
+        Label = peer.Label;
+        Role = role;
+        Dimension = dimension;
+        Algorithm = algorithm;
+    }
 
-    public InteropRole Role { get; } = role;
+    /// <summary>The implementation, e.g. "OpenSsh".</summary>
+    public string Peer { get; }
 
-    public Dimension Dimension { get; } = dimension;
+    /// <summary>Which build of it.</summary>
+    public PeerGeneration Generation { get; }
+
+    /// <summary>The peer in test names, e.g. "OpenSshNewest".</summary>
+    public string Label { get; }
+
+    public InteropRole Role { get; }
+
+    public Dimension Dimension { get; }
 
     /// <summary>The algorithm of <see cref="Dimension"/> both sides are restricted to; null for the default case.</summary>
-    public string? Algorithm { get; } = algorithm;
+    public string? Algorithm { get; }
 
-    /// <summary>E.g. "OurClient_vs_OpenSsh_Cipher(aes128-ctr)" or "OpenSsh_vs_OurServer_Default".</summary>
+    /// <summary>E.g. "OurClient_vs_OpenSshNewest_Cipher(aes128-ctr)" or "OpenSshDebian_vs_OurServer_Default".</summary>
     public string TestName =>
-        (Role == InteropRole.OurClient ? $"OurClient_vs_{Peer}" : $"{Peer}_vs_OurServer") + "_" + Dimension + (Algorithm is null ? string.Empty : $"({Algorithm})");
+        (Role == InteropRole.OurClient ? $"OurClient_vs_{Label}" : $"{Label}_vs_OurServer") + "_" + Dimension + (Algorithm is null ? string.Empty : $"({Algorithm})");
 
     /// <summary>The peer-side restriction of this case (the same one dimension).</summary>
     public AlgorithmChoice Choice => Dimension switch
