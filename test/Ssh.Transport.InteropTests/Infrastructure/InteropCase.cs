@@ -28,6 +28,9 @@ public enum Dimension
 
     /// <summary>The peer's small rekey limit makes it start the key exchanges while we stream data.</summary>
     PeerRekey,
+
+    /// <summary>Something the peer refuses by its own rules: the case passes when both ends fail the way they should.</summary>
+    Refused,
 }
 
 /// <summary>One cell of the matrix: peer × generation × role × dimension × algorithm.</summary>
