@@ -20,6 +20,12 @@ public enum Dimension
     Mac,
     Compression,
 
+    /// <summary>
+    /// Compression from the server to the client only, the other direction uncompressed: for servers that compress but
+    /// take nothing compressed (Dropbear from 2025.87).
+    /// </summary>
+    CompressionServerToClient,
+
     /// <summary>Delayed compression (zlib@openssh.com), switched on after user authentication.</summary>
     CompressionAfterAuth,
 
@@ -77,6 +83,7 @@ public sealed class InteropCase
         Dimension.Cipher => new AlgorithmChoice { Cipher = Algorithm },
         Dimension.Mac => new AlgorithmChoice { Cipher = MacCaseCipher, Mac = Algorithm },
         Dimension.Compression => new AlgorithmChoice { Compression = Algorithm },
+        Dimension.CompressionServerToClient => new AlgorithmChoice { Compression = $"{Algorithm},none" },
         _ => new AlgorithmChoice(),
     };
 
@@ -94,6 +101,10 @@ public sealed record AlgorithmChoice
 
     public string? Mac { get; init; }
 
+    /// <summary>
+    /// The compression list: one algorithm, or "ALGORITHM,none" for a server that takes it only in one direction
+    /// (<see cref="Dimension.CompressionServerToClient"/>).
+    /// </summary>
     public string? Compression { get; init; }
 
     /// <summary>A peer rekey limit (e.g. sshd's "RekeyLimit 64K"), or null.</summary>
@@ -150,6 +161,12 @@ public sealed record PeerAlgorithms(
     bool StrictKex,
     string Source)
 {
+    /// <summary>
+    /// Compression the peer's server applies to what it sends but does not take from the client (Dropbear from
+    /// 2025.87 offers only "none" client to server): the matrix's server-to-client-only cases.
+    /// </summary>
+    public IReadOnlyList<string> ServerToClientOnlyCompression { get; init; } = [];
+
     public static PeerAlgorithms Empty { get; } = new([], [], [], [], [], false, "unavailable");
 
     public IReadOnlyList<string> For(Dimension dimension) => dimension switch

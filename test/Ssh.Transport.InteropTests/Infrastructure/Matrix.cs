@@ -26,6 +26,11 @@ internal static class Matrix
                     cases.Add(new InteropCase(peer, role, dimension, algorithm));
                 }
             }
+
+            foreach (string algorithm in OurSide.Supported.Compression.Where(theirs.ServerToClientOnlyCompression.Contains))
+            {
+                cases.Add(new InteropCase(peer, role, Dimension.CompressionServerToClient, algorithm));
+            }
         }
 
         return cases.Select(c => new TestCaseData(c).SetName(c.TestName).SetCategory("Interop"));

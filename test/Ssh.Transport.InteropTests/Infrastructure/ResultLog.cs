@@ -68,7 +68,9 @@ internal static class ResultLog
         foreach (Dimension dimension in Matrix.Dimensions)
         {
             IReadOnlyList<string> mine = ours.For(dimension);
-            IReadOnlyList<string> other = theirs.For(dimension);
+            IReadOnlyList<string> other = dimension == Dimension.Compression
+                ? [.. theirs.Compression.Union(theirs.ServerToClientOnlyCompression)]
+                : theirs.For(dimension);
             record[dimension.ToString()] = new Dictionary<string, object>
             {
                 ["peerOnly"] = other.Except(mine).ToArray(),

@@ -66,6 +66,18 @@ internal sealed class DropbearPeer : Peer
 
     public override string Version => _version.Value;
 
+    /// <summary>The version as a number, e.g. 202694 for v2026.94 (0 when unknown).</summary>
+    public int VersionNumber =>
+        Version.StartsWith("Dropbear v", StringComparison.Ordinal) && int.TryParse(Version["Dropbear v".Length..].Split('\n')[0].Trim().Replace(".", string.Empty, StringComparison.Ordinal), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int number)
+            ? number
+            : 0;
+
+    /// <summary>
+    /// dbclient from 2026.91 on compresses only when told (`-o Compression=yes`); older ones always offer it and do not
+    /// know the option.
+    /// </summary>
+    private string[] CompressionOption => VersionNumber >= 202691 ? ["-o", "Compression=yes"] : [];
+
     public override PeerAlgorithms Algorithms(InteropRole role) =>
         Unavailable is not null ? PeerAlgorithms.Empty : role == InteropRole.OurClient ? _server.Value : _client.Value;
 
@@ -113,8 +125,8 @@ internal sealed class DropbearPeer : Peer
     {
         using var probe = new ProbeDirectory();
         KexInitMessage kexInit = KexInitProbe.ProbeClient(port =>
-            PeerProcess.Start(_dbclient!, ["-y", "-y", "-p", port.ToString(), "interop@127.0.0.1", "true"], Path.Combine(probe.Path, "dbclient-probe.log")));
-        return FromKexInit(kexInit, kexInit.HostKeyAlgorithms, "dbclient's KEXINIT");
+            PeerProcess.Start(_dbclient!, ["-y", "-y", .. CompressionOption, "-p", port.ToString(), "interop@127.0.0.1", "true"], Path.Combine(probe.Path, "dbclient-probe.log")));
+        return FromKexInit(kexInit, kexInit.HostKeyAlgorithms, CompressionOption.Length == 0 ? "dbclient's KEXINIT" : "dbclient's KEXINIT (with -o Compression=yes)");
     }
 
     private static PeerAlgorithms FromKexInit(KexInitMessage kexInit, IReadOnlyList<string> hostKeys, string source) => new(
@@ -124,7 +136,11 @@ internal sealed class DropbearPeer : Peer
         kexInit.MacsClientToServer,
         [.. kexInit.CompressionClientToServer.Where(c => c != "none")],
         StrictKex: kexInit.KexAlgorithms.Any(k => k.StartsWith("kex-strict-", StringComparison.Ordinal)),
-        source);
+        source)
+    {
+        // A server from 2025.87 on compresses what it sends but takes nothing compressed ("none" client to server).
+        ServerToClientOnlyCompression = [.. kexInit.CompressionServerToClient.Except(kexInit.CompressionClientToServer).Where(c => c != "none")],
+    };
 
     public override async Task<ServerHandle> StartServerAsync(CaseContext context, AlgorithmChoice choice)
     {
@@ -171,6 +187,11 @@ internal sealed class DropbearPeer : Peer
     public override async Task<ClientHandle> RunClientAsync(CaseContext context, int port, AlgorithmChoice choice)
     {
         var arguments = new List<string> { "-y", "-y", "-p", port.ToString() };
+        if (choice.Compression is not null)
+        {
+            arguments.AddRange(CompressionOption);
+        }
+
         if (choice.Cipher is not null)
         {
             arguments.AddRange(["-c", choice.Cipher]);
