@@ -21,6 +21,13 @@ public sealed class InteropRun
             ["dotnet"] = Environment.Version.ToString(),
             ["cores"] = Environment.ProcessorCount,
         });
+        var ours = new Dictionary<string, object?> { ["type"] = "ours" };
+        foreach (Dimension dimension in Matrix.Dimensions)
+        {
+            ours[dimension.ToString()] = OurSide.Supported.For(dimension);
+        }
+
+        ResultLog.Append(ours);
         foreach (Peer peer in Peers)
         {
             ResultLog.Peer(peer, InteropRole.OurClient);

@@ -6,9 +6,10 @@ namespace Ssh.Transport.InteropTests.Peers;
 /// <summary>
 /// Dropbear: the dropbear server (-F -E -p 127.0.0.1:PORT -r key..., no -R) and the dbclient client, in two
 /// generations: Debian's package (on PATH) and the newest release built into /opt/ssh-peers
-/// (<see cref="NewestPeers"/>). Neither program can list its algorithms nor be told which kex or host key algorithm
-/// to use (only dbclient takes -c and -m): they are fixed when Dropbear is built. So the supported lists are what
-/// each one offers in its first KEXINIT, read by a probe, and our side alone narrows the dimensions the peer cannot.
+/// (<see cref="NewestPeers"/>). Neither program can be told which kex or host key algorithm to use (only dbclient
+/// takes -c and -m): they are fixed when Dropbear is built, and 2022.83 cannot list them (2026.94's -Q gives one list
+/// per kind, where its server's two compression directions differ). So the supported lists are what each one offers
+/// in its first KEXINIT, read by a probe, and our side alone narrows the dimensions the peer cannot.
 /// Dropbear logs no negotiation details, so the peer's side of each case is "the connection worked": the refused
 /// authentication needs working keys both ways.
 /// </summary>
