@@ -7,7 +7,7 @@ namespace Ssh.Transport.InteropTests;
 [SetUpFixture]
 public sealed class InteropRun
 {
-    internal static IReadOnlyList<Peer> Peers { get; } = [OpenSshPeer.Instance, DropbearPeer.Instance, ParamikoPeer.Instance, AsyncSshPeer.Instance];
+    internal static IReadOnlyList<Peer> Peers { get; } = [.. OpenSshPeer.All, .. DropbearPeer.All, ParamikoPeer.Instance, AsyncSshPeer.Instance];
 
     [OneTimeSetUp]
     public void Start()
@@ -21,6 +21,13 @@ public sealed class InteropRun
             ["dotnet"] = Environment.Version.ToString(),
             ["cores"] = Environment.ProcessorCount,
         });
+        var ours = new Dictionary<string, object?> { ["type"] = "ours" };
+        foreach (Dimension dimension in Matrix.Dimensions)
+        {
+            ours[dimension.ToString()] = OurSide.Supported.For(dimension);
+        }
+
+        ResultLog.Append(ours);
         foreach (Peer peer in Peers)
         {
             ResultLog.Peer(peer, InteropRole.OurClient);

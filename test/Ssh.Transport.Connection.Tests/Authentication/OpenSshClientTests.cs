@@ -5,16 +5,19 @@ using Ssh.Transport.Connection.Tests.Infrastructure;
 namespace Ssh.Transport.Connection.Tests.Authentication;
 
 /// <summary>
-/// Our client against Debian's sshd, started on 127.0.0.1 with a configuration of its own per test (host key,
-/// AuthorizedKeysFile in a temporary folder, DEBUG3 log read back). Skipped when sshd is not installed.
+/// Our client against sshd, Debian's and the newest (one fixture per <see cref="OpenSshGeneration"/>), started on
+/// 127.0.0.1 with a configuration of its own per test (host key, AuthorizedKeysFile in a temporary folder, DEBUG3 log
+/// read back). Skipped when that sshd is not installed.
 /// </summary>
 [Category("Interop")]
 [NonParallelizable]
-public class OpenSshClientTests
+[TestFixtureSource(typeof(OpenSsh), nameof(OpenSsh.Generations))]
+public class OpenSshClientTests(OpenSshGeneration generation)
 {
     private const string TestUser = "sshauthtest";
     private const string TestPassword = "Corr3ct-h0rse";
 
+    private readonly OpenSsh _openssh = OpenSsh.Get(generation);
     private string _directory = null!;
     private readonly List<IDisposable> _processes = [];
 
@@ -40,6 +43,25 @@ public class OpenSshClientTests
     }
 
     private static string User => Environment.UserName;
+
+    /// <summary>
+    /// The fixture's sshd is the generation it claims (its identification line carries `ssh -V`'s version), and our
+    /// default key exchange meets it: mlkem768x25519-sha256 from OpenSSH 9.9 on.
+    /// </summary>
+    [Test]
+    public async Task Sshd_IsThisGeneration_AndOurDefaultKexMeetsIt()
+    {
+        PeerProcess sshd = await StartSshdAsync();
+        await using SshTransport transport = await ConnectAsync(sshd);
+        await TestContext.Out.WriteLineAsync($"{_openssh}: {transport.RemoteIdentification}, {transport.Algorithms.KeyExchange}");
+        Assert.That(transport.RemoteIdentification, Does.StartWith($"SSH-2.0-{_openssh.ShortVersion}"));
+        if (_openssh.VersionNumber >= 909)
+        {
+            Assert.That(transport.Algorithms.KeyExchange, Is.EqualTo("mlkem768x25519-sha256"));
+        }
+
+        await transport.DisconnectAsync();
+    }
 
     [TestCase("ed25519")]
     [TestCase("ecdsa256")]
@@ -205,8 +227,8 @@ public class OpenSshClientTests
     [Test]
     public async Task Agent_RealSshAgent_SignsForUs()
     {
-        string agentBinary = Peers.Require("ssh-agent", "openssh-client");
-        string add = Peers.Require("ssh-add", "openssh-client");
+        string agentBinary = _openssh.Require("ssh-agent");
+        string add = _openssh.Require("ssh-add");
         string socket = Path.Combine(_directory, "agent.sock");
         PeerProcess agent = Track(PeerProcess.Start(agentBinary, ["-a", socket, "-D"]));
         for (int i = 0; i < 100 && !File.Exists(socket); i++)
@@ -249,6 +271,12 @@ public class OpenSshClientTests
     [Test]
     public async Task KeyboardInteractive_ThroughPam()
     {
+        _openssh.Require("sshd");
+        if (!_openssh.HasPam)
+        {
+            Assert.Ignore($"This sshd ({_openssh.Version}) is built without PAM (build-peers.sh configures --without-pam): it offers no keyboard-interactive device.");
+        }
+
         EnsureTestUser();
         if (!File.Exists("/etc/pam.d/sshd"))
         {
@@ -329,15 +357,8 @@ public class OpenSshClientTests
 
     private async Task<PeerProcess> StartSshdAsync(params string[] extra)
     {
-        string sshd = Peers.Require("sshd", "openssh-server");
-        try
-        {
-            Directory.CreateDirectory("/run/sshd");
-        }
-        catch (UnauthorizedAccessException)
-        {
-            Assert.Ignore("sshd needs /run/sshd, which only root can create.");
-        }
+        string sshd = _openssh.Require("sshd");
+        _openssh.RequirePrivilegeSeparationDirectory();
 
         for (int attempt = 1; ; attempt++)
         {
@@ -345,6 +366,7 @@ public class OpenSshClientTests
             string config = Path.Combine(_directory, "sshd_config");
             File.WriteAllLines(config, [
                 .. extra,
+                .. _openssh.SshdConfig,
                 "ListenAddress 127.0.0.1",
                 $"Port {port}",
                 $"HostKey {OpenSshKeys.File("host")}",
@@ -483,7 +505,7 @@ internal static class OpenSshKeys
     /// <summary>The private key file of a kind: host, ed25519, ecdsa256/384/521, rsa, ed25519-encrypted (its .pub beside it).</summary>
     public static string File(string kind)
     {
-        string keygen = Peers.Require("ssh-keygen", "openssh-client");
+        string keygen = Peers.Find("ssh-keygen") ?? OpenSsh.Get(OpenSshGeneration.Newest).Find("ssh-keygen") ?? Peers.Require("ssh-keygen", "openssh-client");
         lock (s_files)
         {
             if (s_files.TryGetValue(kind, out string? path))

@@ -5,14 +5,17 @@ using Ssh.Transport.Connection.Tests.Infrastructure;
 namespace Ssh.Transport.Connection.Tests.Authentication;
 
 /// <summary>
-/// OpenSSH's ssh (and paramiko's client) against our server: a small in-test server (SshTransport.AcceptAsync on a
-/// loopback listener, then our server authentication). The connection layer is not there, so the clients fail at
-/// opening a channel; these tests look at what our server saw. Skipped when the clients are not installed.
+/// OpenSSH's ssh, Debian's and the newest (one fixture per <see cref="OpenSshGeneration"/>), against our server: a
+/// small in-test server (SshTransport.AcceptAsync on a loopback listener, then our server authentication). The
+/// connection layer is not there, so the clients fail at opening a channel; these tests look at what our server saw.
+/// Skipped when that ssh is not installed.
 /// </summary>
 [Category("Interop")]
 [NonParallelizable]
-public class OpenSshServerTests
+[TestFixtureSource(typeof(OpenSsh), nameof(OpenSsh.Generations))]
+public class OpenSshServerTests(OpenSshGeneration generation)
 {
+    private readonly OpenSsh _openssh = OpenSsh.Get(generation);
     private string _directory = null!;
 
     [SetUp]
@@ -157,47 +160,9 @@ public class OpenSshServerTests
         Assert.That(output, Does.Contain("Our banner"));
     }
 
-    [Test]
-    public async Task Paramiko_PublicKeyAndPassword()
+    private (int Code, string Output) RunSsh(int port, string[] options, Dictionary<string, string>? environment = null, bool batch = true)
     {
-        const string Python = "/usr/bin/python3";
-        if (!File.Exists(Python) || Peers.Run(Python, ["-c", "import paramiko"]).ExitCode != 0)
-        {
-            Assert.Ignore("paramiko is not installed (apt install python3-paramiko).");
-        }
-
-        string keyFile = OpenSshKeys.File("ecdsa256");
-        SshPublicKey expected = SshPrivateKey.Load(keyFile).PublicKey;
-        SshServerAuthenticationOptions auth = new()
-        {
-            PublicKeyValidator = (_, key, _) => ValueTask.FromResult(key == expected ? new SshAuthorizedKey(key) : null),
-            PasswordValidator = (_, password, _) => ValueTask.FromResult(password == "pw"),
-        };
-        auth.RequiredMethods.Add("publickey");
-        auth.RequiredMethods.Add("password");
-        await using var server = OurServer.Start(auth);
-        string script = """
-            import sys, paramiko
-            t = paramiko.Transport(("127.0.0.1", int(sys.argv[1])))
-            t.start_client(timeout=20)
-            key = paramiko.ECDSAKey.from_private_key_file(sys.argv[2])
-            left = t.auth_publickey("alice", key)
-            print("after publickey:", ",".join(left))
-            t.auth_password("alice", "pw")
-            print("authenticated:", t.is_authenticated())
-            t.close()
-            """;
-        (int code, string output) = Peers.Run(Python, ["-c", script, server.Port.ToString(), keyFile], timeout: TimeSpan.FromSeconds(60));
-        OurServer.Outcome outcome = await server.OutcomeAsync();
-        Assert.That(outcome.Error, Is.Null, $"our server: {outcome.Error}\n--- paramiko ---\n{output}");
-        Assert.That(code, Is.Zero, output);
-        Assert.That(output, Does.Contain("after publickey: password").And.Contain("authenticated: True"));
-        Assert.That(outcome.User!.Methods, Is.EqualTo(new[] { "publickey", "password" }));
-    }
-
-    private static (int Code, string Output) RunSsh(int port, string[] options, Dictionary<string, string>? environment = null, bool batch = true)
-    {
-        string ssh = Peers.Require("ssh", "openssh-client");
+        string ssh = _openssh.Require("ssh");
         string[] arguments = [
             "-v", "-F", "/dev/null", "-p", port.ToString(),
             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", $"BatchMode={(batch ? "yes" : "no")}",
@@ -208,7 +173,7 @@ public class OpenSshServerTests
     }
 
     /// <summary>Accepts one connection, authenticates it, reads the next message, and disconnects.</summary>
-    private sealed class OurServer : IAsyncDisposable
+    internal sealed class OurServer : IAsyncDisposable
     {
         private readonly TcpListener _listener;
         private readonly Task<Outcome> _outcome;
@@ -270,5 +235,49 @@ public class OpenSshServerTests
         }
 
         public sealed record Outcome(SshAuthenticatedUser? User, byte NextMessage, string? Compression, Exception? Error);
+    }
+}
+
+/// <summary>paramiko's client against the same server (no OpenSSH generation involved, so outside those fixtures).</summary>
+[Category("Interop")]
+[NonParallelizable]
+public class ParamikoClientTests
+{
+    [Test]
+    public async Task Paramiko_PublicKeyAndPassword()
+    {
+        const string Python = "/usr/bin/python3";
+        if (!File.Exists(Python) || Peers.Run(Python, ["-c", "import paramiko"]).ExitCode != 0)
+        {
+            Assert.Ignore("paramiko is not installed (apt install python3-paramiko).");
+        }
+
+        string keyFile = OpenSshKeys.File("ecdsa256");
+        SshPublicKey expected = SshPrivateKey.Load(keyFile).PublicKey;
+        SshServerAuthenticationOptions auth = new()
+        {
+            PublicKeyValidator = (_, key, _) => ValueTask.FromResult(key == expected ? new SshAuthorizedKey(key) : null),
+            PasswordValidator = (_, password, _) => ValueTask.FromResult(password == "pw"),
+        };
+        auth.RequiredMethods.Add("publickey");
+        auth.RequiredMethods.Add("password");
+        await using var server = OpenSshServerTests.OurServer.Start(auth);
+        string script = """
+            import sys, paramiko
+            t = paramiko.Transport(("127.0.0.1", int(sys.argv[1])))
+            t.start_client(timeout=20)
+            key = paramiko.ECDSAKey.from_private_key_file(sys.argv[2])
+            left = t.auth_publickey("alice", key)
+            print("after publickey:", ",".join(left))
+            t.auth_password("alice", "pw")
+            print("authenticated:", t.is_authenticated())
+            t.close()
+            """;
+        (int code, string output) = Peers.Run(Python, ["-c", script, server.Port.ToString(), keyFile], timeout: TimeSpan.FromSeconds(60));
+        OpenSshServerTests.OurServer.Outcome outcome = await server.OutcomeAsync();
+        Assert.That(outcome.Error, Is.Null, $"our server: {outcome.Error}\n--- paramiko ---\n{output}");
+        Assert.That(code, Is.Zero, output);
+        Assert.That(output, Does.Contain("after publickey: password").And.Contain("authenticated: True"));
+        Assert.That(outcome.User!.Methods, Is.EqualTo(new[] { "publickey", "password" }));
     }
 }

@@ -11,15 +11,18 @@ using Ssh.Transport.Connection.Tests.Infrastructure;
 namespace Ssh.Transport.Connection.Tests.Channels;
 
 /// <summary>
-/// OpenSSH's `ssh` against our server's connection layer: a session channel whose "exec" a small built-in command
+/// OpenSSH's `ssh`, Debian's and the newest (one fixture per <see cref="OpenSshGeneration"/>), against our server's connection layer: a session channel whose "exec" a small built-in command
 /// set answers (echo, exit, source N bytes, sink and hash stdin), with the exit status, EOF and CLOSE as ssh expects.
 /// The server rekeys every 1 MiB. (Running real processes for exec is the tool's serve --allow-exec, issue 10.)
 /// </summary>
 [Category("Interop")]
 [NonParallelizable]
 [CancelAfter(120_000)]
-public class OpenSshAgainstOurConnectionTests
+[TestFixtureSource(typeof(OpenSsh), nameof(OpenSsh.Generations))]
+public class OpenSshAgainstOurConnectionTests(OpenSshGeneration generation)
 {
+    private readonly OpenSsh _openssh = OpenSsh.Get(generation);
+
     [Test]
     public async Task Ssh_Exec_Echo_PrintsAndExitsZero()
     {
@@ -58,9 +61,9 @@ public class OpenSshAgainstOurConnectionTests
         Assert.That(Encoding.ASCII.GetString(stdout).Trim(), Is.EqualTo(Convert.ToHexStringLower(SHA256.HashData(input))));
     }
 
-    private static async Task<(int Code, byte[] Stdout, string Stderr)> RunSshAsync(int port, string command, byte[]? input = null)
+    private async Task<(int Code, byte[] Stdout, string Stderr)> RunSshAsync(int port, string command, byte[]? input = null)
     {
-        string ssh = Peers.Require("ssh", "openssh-client");
+        string ssh = _openssh.Require("ssh");
         var start = new ProcessStartInfo(ssh)
         {
             RedirectStandardInput = true,

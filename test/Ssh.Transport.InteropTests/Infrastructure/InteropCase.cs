@@ -20,6 +20,12 @@ public enum Dimension
     Mac,
     Compression,
 
+    /// <summary>
+    /// Compression from the server to the client only, the other direction uncompressed: for servers that compress but
+    /// take nothing compressed (Dropbear from 2025.87).
+    /// </summary>
+    CompressionServerToClient,
+
     /// <summary>Delayed compression (zlib@openssh.com), switched on after user authentication.</summary>
     CompressionAfterAuth,
 
@@ -28,26 +34,46 @@ public enum Dimension
 
     /// <summary>The peer's small rekey limit makes it start the key exchanges while we stream data.</summary>
     PeerRekey,
+
+    /// <summary>Something the peer refuses by its own rules: the case passes when both ends fail the way they should.</summary>
+    Refused,
 }
 
-/// <summary>One cell of the matrix: peer × role × dimension × algorithm.</summary>
-public sealed class InteropCase(string peer, InteropRole role, Dimension dimension, string? algorithm)
+/// <summary>One cell of the matrix: peer × generation × role × dimension × algorithm.</summary>
+public sealed class InteropCase
 {
     /// <summary>The cipher MAC cases run under: a MAC is only used with a non-AEAD cipher.</summary>
     public const string MacCaseCipher = "aes128-ctr";
 
-    public string Peer { get; } = peer;
+    internal InteropCase(Peer peer, InteropRole role, Dimension dimension, string? algorithm)
+    {
+        Peer = peer.Name;
+        Generation = peer.Generation;
+        Label = peer.Label;
+        Role = role;
+        Dimension = dimension;
+        Algorithm = algorithm;
+    }
 
-    public InteropRole Role { get; } = role;
+    /// <summary>The implementation, e.g. "OpenSsh".</summary>
+    public string Peer { get; }
 
-    public Dimension Dimension { get; } = dimension;
+    /// <summary>Which build of it.</summary>
+    public PeerGeneration Generation { get; }
+
+    /// <summary>The peer in test names, e.g. "OpenSshNewest".</summary>
+    public string Label { get; }
+
+    public InteropRole Role { get; }
+
+    public Dimension Dimension { get; }
 
     /// <summary>The algorithm of <see cref="Dimension"/> both sides are restricted to; null for the default case.</summary>
-    public string? Algorithm { get; } = algorithm;
+    public string? Algorithm { get; }
 
-    /// <summary>E.g. "OurClient_vs_OpenSsh_Cipher(aes128-ctr)" or "OpenSsh_vs_OurServer_Default".</summary>
+    /// <summary>E.g. "OurClient_vs_OpenSshNewest_Cipher(aes128-ctr)" or "OpenSshDebian_vs_OurServer_Default".</summary>
     public string TestName =>
-        (Role == InteropRole.OurClient ? $"OurClient_vs_{Peer}" : $"{Peer}_vs_OurServer") + "_" + Dimension + (Algorithm is null ? string.Empty : $"({Algorithm})");
+        (Role == InteropRole.OurClient ? $"OurClient_vs_{Label}" : $"{Label}_vs_OurServer") + "_" + Dimension + (Algorithm is null ? string.Empty : $"({Algorithm})");
 
     /// <summary>The peer-side restriction of this case (the same one dimension).</summary>
     public AlgorithmChoice Choice => Dimension switch
@@ -57,6 +83,7 @@ public sealed class InteropCase(string peer, InteropRole role, Dimension dimensi
         Dimension.Cipher => new AlgorithmChoice { Cipher = Algorithm },
         Dimension.Mac => new AlgorithmChoice { Cipher = MacCaseCipher, Mac = Algorithm },
         Dimension.Compression => new AlgorithmChoice { Compression = Algorithm },
+        Dimension.CompressionServerToClient => new AlgorithmChoice { Compression = $"{Algorithm},none" },
         _ => new AlgorithmChoice(),
     };
 
@@ -74,6 +101,10 @@ public sealed record AlgorithmChoice
 
     public string? Mac { get; init; }
 
+    /// <summary>
+    /// The compression list: one algorithm, or "ALGORITHM,none" for a server that takes it only in one direction
+    /// (<see cref="Dimension.CompressionServerToClient"/>).
+    /// </summary>
     public string? Compression { get; init; }
 
     /// <summary>A peer rekey limit (e.g. sshd's "RekeyLimit 64K"), or null.</summary>
@@ -130,6 +161,12 @@ public sealed record PeerAlgorithms(
     bool StrictKex,
     string Source)
 {
+    /// <summary>
+    /// Compression the peer's server applies to what it sends but does not take from the client (Dropbear from
+    /// 2025.87 offers only "none" client to server): the matrix's server-to-client-only cases.
+    /// </summary>
+    public IReadOnlyList<string> ServerToClientOnlyCompression { get; init; } = [];
+
     public static PeerAlgorithms Empty { get; } = new([], [], [], [], [], false, "unavailable");
 
     public IReadOnlyList<string> For(Dimension dimension) => dimension switch

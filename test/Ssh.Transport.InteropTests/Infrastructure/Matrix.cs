@@ -8,9 +8,13 @@ internal static class Matrix
 {
     public static IReadOnlyList<Dimension> Dimensions { get; } = [Dimension.Kex, Dimension.HostKey, Dimension.Cipher, Dimension.Mac, Dimension.Compression];
 
+    /// <summary>The cases of each generation of a peer, one after the other.</summary>
+    public static IEnumerable<TestCaseData> Cases(IEnumerable<Peer> generations, InteropRole role) =>
+        generations.SelectMany(peer => Cases(peer, role));
+
     public static IEnumerable<TestCaseData> Cases(Peer peer, InteropRole role)
     {
-        var cases = new List<InteropCase> { new(peer.Name, role, Dimension.Default, null) };
+        var cases = new List<InteropCase> { new(peer, role, Dimension.Default, null) };
         if (peer.Unavailable is null)
         {
             PeerAlgorithms theirs = peer.Algorithms(role);
@@ -19,8 +23,13 @@ internal static class Matrix
                 IReadOnlyList<string> other = theirs.For(dimension);
                 foreach (string algorithm in OurSide.Supported.For(dimension).Where(other.Contains))
                 {
-                    cases.Add(new InteropCase(peer.Name, role, dimension, algorithm));
+                    cases.Add(new InteropCase(peer, role, dimension, algorithm));
                 }
+            }
+
+            foreach (string algorithm in OurSide.Supported.Compression.Where(theirs.ServerToClientOnlyCompression.Contains))
+            {
+                cases.Add(new InteropCase(peer, role, Dimension.CompressionServerToClient, algorithm));
             }
         }
 

@@ -66,12 +66,16 @@ internal static class OurSide
         Only(options.CompressionAlgorithms, choice.Compression);
     }
 
-    private static void Only(IList<string> list, string? name)
+    /// <summary>Replaces <paramref name="list"/> with <paramref name="names"/> (comma-separated), if given.</summary>
+    private static void Only(IList<string> list, string? names)
     {
-        if (name is not null)
+        if (names is not null)
         {
             list.Clear();
-            list.Add(name);
+            foreach (string name in names.Split(','))
+            {
+                list.Add(name);
+            }
         }
     }
 

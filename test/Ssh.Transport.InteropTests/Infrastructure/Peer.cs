@@ -3,8 +3,14 @@ namespace Ssh.Transport.InteropTests.Infrastructure;
 /// <summary>A real SSH implementation that the matrix runs against, in both roles.</summary>
 internal abstract class Peer
 {
-    /// <summary>The name in test names, e.g. "OpenSsh".</summary>
+    /// <summary>The implementation, e.g. "OpenSsh": one section of the matrix.</summary>
     public abstract string Name { get; }
+
+    /// <summary>Which build of the implementation (OpenSSH and Dropbear run in both; the Python libraries only in Debian's).</summary>
+    public virtual PeerGeneration Generation => PeerGeneration.Debian;
+
+    /// <summary>The name in test names: <see cref="Name"/>, with the generation for peers that have more than one (e.g. "OpenSshNewest").</summary>
+    public virtual string Label => Name;
 
     /// <summary>Why the peer cannot run here (a missing binary, with the package to install), or null.</summary>
     public abstract string? Unavailable { get; }
@@ -21,11 +27,19 @@ internal abstract class Peer
     /// <summary>Runs the peer's client against 127.0.0.1:<paramref name="port"/> until it exits.</summary>
     public abstract Task<ClientHandle> RunClientAsync(CaseContext context, int port, AlgorithmChoice choice);
 
-    /// <summary>Ignores the test when the peer is missing (CI installs every peer).</summary>
+    /// <summary>
+    /// Ignores the test when the peer is missing; fails it instead when it is a newest peer that CI built
+    /// (<see cref="NewestPeers.Required"/>), so that a broken build cannot pass as a row of skips.
+    /// </summary>
     public void RequireAvailable()
     {
         if (Unavailable is not null)
         {
+            if (Generation == PeerGeneration.Newest && NewestPeers.Required)
+            {
+                Assert.Fail($"{Unavailable} (SSH_PEERS_REQUIRED=1: .ci/run built the newest peers)");
+            }
+
             Assert.Ignore(Unavailable);
         }
     }

@@ -30,7 +30,7 @@ internal static class RekeyScenarios
     public static Task OurClientFloodAsync(Peer peer, bool peerInitiated, Func<CaseContext, SshTransport, ClientReadLoop, Task>? authenticate = null,
         Action<CaseContext>? prepare = null)
     {
-        var interopCase = new InteropCase(peer.Name, InteropRole.OurClient, peerInitiated ? Dimension.PeerRekey : Dimension.Rekey, "64 KiB limit");
+        var interopCase = new InteropCase(peer, InteropRole.OurClient, peerInitiated ? Dimension.PeerRekey : Dimension.Rekey, "64 KiB limit");
         return Runner.RunAsync(interopCase, async context =>
         {
             peer.RequireAvailable();
@@ -107,7 +107,7 @@ internal static class RekeyScenarios
     /// </summary>
     public static Task OurServerFloodAsync(Peer peer, bool clientFloods = false)
     {
-        var interopCase = new InteropCase(peer.Name, InteropRole.OurServer, Dimension.Rekey, clientFloods ? "64 KiB limit, client streams" : "64 KiB limit");
+        var interopCase = new InteropCase(peer, InteropRole.OurServer, Dimension.Rekey, clientFloods ? "64 KiB limit, client streams" : "64 KiB limit");
         return Runner.RunAsync(interopCase, async context =>
         {
             peer.RequireAvailable();

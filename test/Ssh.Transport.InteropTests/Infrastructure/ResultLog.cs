@@ -35,6 +35,8 @@ internal static class ResultLog
         ["type"] = "case",
         ["test"] = context.Name,
         ["peer"] = context.Case.Peer,
+        ["generation"] = context.Case.Generation.ToString(),
+        ["label"] = context.Case.Label,
         ["role"] = context.Case.Role.ToString(),
         ["dimension"] = context.Case.Dimension.ToString(),
         ["algorithm"] = context.Case.Algorithm,
@@ -55,6 +57,8 @@ internal static class ResultLog
         {
             ["type"] = "peer",
             ["peer"] = peer.Name,
+            ["generation"] = peer.Generation.ToString(),
+            ["label"] = peer.Label,
             ["role"] = role.ToString(),
             ["version"] = peer.Version,
             ["unavailable"] = peer.Unavailable,
@@ -64,7 +68,9 @@ internal static class ResultLog
         foreach (Dimension dimension in Matrix.Dimensions)
         {
             IReadOnlyList<string> mine = ours.For(dimension);
-            IReadOnlyList<string> other = theirs.For(dimension);
+            IReadOnlyList<string> other = dimension == Dimension.Compression
+                ? [.. theirs.Compression.Union(theirs.ServerToClientOnlyCompression)]
+                : theirs.For(dimension);
             record[dimension.ToString()] = new Dictionary<string, object>
             {
                 ["peerOnly"] = other.Except(mine).ToArray(),

@@ -121,6 +121,10 @@ internal static class Runner
                 context.ExpectEqual("MAC c2s", c.Algorithm, ours.MacClientToServer);
                 context.ExpectEqual("MAC s2c", c.Algorithm, ours.MacServerToClient);
                 break;
+            case Dimension.CompressionServerToClient:
+                context.ExpectEqual("compression c2s", "none", ours.CompressionClientToServer);
+                context.ExpectEqual("compression s2c", c.Algorithm, ours.CompressionServerToClient);
+                break;
             case Dimension.Compression or Dimension.CompressionAfterAuth:
                 context.ExpectEqual("compression c2s", c.Algorithm, ours.CompressionClientToServer);
                 context.ExpectEqual("compression s2c", c.Algorithm, ours.CompressionServerToClient);

@@ -4,39 +4,80 @@ using Ssh.Transport.KeyExchange;
 namespace Ssh.Transport.InteropTests.Peers;
 
 /// <summary>
-/// Dropbear: the dropbear server (-F -E -p 127.0.0.1:PORT -r key..., no -R) and the dbclient client. Neither can
-/// list its algorithms nor be told which kex or host key algorithm to use (only dbclient takes -c and -m): they are
-/// fixed when Dropbear is built. So the supported lists are what each one offers in its first KEXINIT, read by a
-/// probe, and our side alone narrows the dimensions the peer cannot. Debian's build logs no negotiation details,
-/// so the peer's side of each case is "the connection worked": the refused authentication needs working keys
-/// both ways.
+/// Dropbear: the dropbear server (-F -E -p 127.0.0.1:PORT -r key..., no -R) and the dbclient client, in two
+/// generations: Debian's package (on PATH) and the newest release built into /opt/ssh-peers
+/// (<see cref="NewestPeers"/>). Neither program can be told which kex or host key algorithm to use (only dbclient
+/// takes -c and -m): they are fixed when Dropbear is built, and 2022.83 cannot list them (2026.94's -Q gives one list
+/// per kind, where its server's two compression directions differ). So the supported lists are what each one offers
+/// in its first KEXINIT, read by a probe, and our side alone narrows the dimensions the peer cannot.
+/// Dropbear logs no negotiation details, so the peer's side of each case is "the connection worked": the refused
+/// authentication needs working keys both ways.
 /// </summary>
 internal sealed class DropbearPeer : Peer
 {
-    private readonly string? _dropbear = Tools.Find("dropbear");
-    private readonly string? _dbclient = Tools.Find("dbclient");
-    private readonly string? _dropbearkey = Tools.Find("dropbearkey");
+    private readonly string? _dropbear;
+    private readonly string? _dbclient;
+    private readonly string? _dropbearkey;
     private readonly Lazy<string> _version;
     private readonly Lazy<PeerAlgorithms> _server;
     private readonly Lazy<PeerAlgorithms> _client;
 
-    private DropbearPeer()
+    private DropbearPeer(PeerGeneration generation)
     {
+        Generation = generation;
+        if (generation == PeerGeneration.Debian)
+        {
+            (_dropbear, _dbclient, _dropbearkey) = (Tools.Find("dropbear"), Tools.Find("dbclient"), Tools.Find("dropbearkey"));
+        }
+        else
+        {
+            (_dropbear, _dbclient, _dropbearkey) = (NewestPeers.Find("dropbear/sbin/dropbear"), NewestPeers.Find("dropbear/bin/dbclient"), NewestPeers.Find("dropbear/bin/dropbearkey"));
+        }
+
         _version = new(() => _dropbear is null ? "not installed" : Tools.Run(_dropbear, ["-V"], TimeSpan.FromSeconds(10)).Error.Trim());
         _server = new(() => Probe(ProbeServer));
         _client = new(() => Probe(ProbeClient));
     }
 
-    public static DropbearPeer Instance { get; } = new();
+    /// <summary>Debian's Dropbear (2022.83 in Debian 12).</summary>
+    public static DropbearPeer Debian { get; } = new(PeerGeneration.Debian);
+
+    /// <summary>The newest Dropbear, built from source (2026.94).</summary>
+    public static DropbearPeer Newest { get; } = new(PeerGeneration.Newest);
+
+    /// <summary>Both generations, in test order.</summary>
+    public static IReadOnlyList<DropbearPeer> All { get; } = [Debian, Newest];
+
+    /// <summary>The peer of <paramref name="generation"/>.</summary>
+    public static DropbearPeer Of(PeerGeneration generation) => generation == PeerGeneration.Debian ? Debian : Newest;
 
     public override string Name => "Dropbear";
 
+    public override PeerGeneration Generation { get; }
+
+    public override string Label => Name + Generation;
+
     public override string? Unavailable =>
         _dropbear is null || _dbclient is null || _dropbearkey is null
-            ? "Dropbear is not installed (apt install dropbear-bin): dropbear, dbclient and dropbearkey are needed."
+            ? Generation == PeerGeneration.Debian
+                ? "Dropbear is not installed (apt install dropbear-bin): dropbear, dbclient and dropbearkey are needed."
+                : NewestPeers.NotBuilt("The newest Dropbear (dropbear/sbin/dropbear, bin/dbclient, bin/dropbearkey)")
+            : !_version.Value.StartsWith("Dropbear v", StringComparison.Ordinal) ? $"{_dropbear} -V does not run: {_version.Value}"
             : null;
 
     public override string Version => _version.Value;
+
+    /// <summary>The version as a number, e.g. 202694 for v2026.94 (0 when unknown).</summary>
+    public int VersionNumber =>
+        Version.StartsWith("Dropbear v", StringComparison.Ordinal) && int.TryParse(Version["Dropbear v".Length..].Split('\n')[0].Trim().Replace(".", string.Empty, StringComparison.Ordinal), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int number)
+            ? number
+            : 0;
+
+    /// <summary>
+    /// dbclient from 2026.91 on compresses only when told (`-o Compression=yes`); older ones always offer it and do not
+    /// know the option.
+    /// </summary>
+    private string[] CompressionOption => VersionNumber >= 202691 ? ["-o", "Compression=yes"] : [];
 
     public override PeerAlgorithms Algorithms(InteropRole role) =>
         Unavailable is not null ? PeerAlgorithms.Empty : role == InteropRole.OurClient ? _server.Value : _client.Value;
@@ -85,8 +126,8 @@ internal sealed class DropbearPeer : Peer
     {
         using var probe = new ProbeDirectory();
         KexInitMessage kexInit = KexInitProbe.ProbeClient(port =>
-            PeerProcess.Start(_dbclient!, ["-y", "-y", "-p", port.ToString(), "interop@127.0.0.1", "true"], Path.Combine(probe.Path, "dbclient-probe.log")));
-        return FromKexInit(kexInit, kexInit.HostKeyAlgorithms, "dbclient's KEXINIT");
+            PeerProcess.Start(_dbclient!, ["-y", "-y", .. CompressionOption, "-p", port.ToString(), "interop@127.0.0.1", "true"], Path.Combine(probe.Path, "dbclient-probe.log")));
+        return FromKexInit(kexInit, kexInit.HostKeyAlgorithms, CompressionOption.Length == 0 ? "dbclient's KEXINIT" : "dbclient's KEXINIT (with -o Compression=yes)");
     }
 
     private static PeerAlgorithms FromKexInit(KexInitMessage kexInit, IReadOnlyList<string> hostKeys, string source) => new(
@@ -96,7 +137,11 @@ internal sealed class DropbearPeer : Peer
         kexInit.MacsClientToServer,
         [.. kexInit.CompressionClientToServer.Where(c => c != "none")],
         StrictKex: kexInit.KexAlgorithms.Any(k => k.StartsWith("kex-strict-", StringComparison.Ordinal)),
-        source);
+        source)
+    {
+        // A server from 2025.87 on compresses what it sends but takes nothing compressed ("none" client to server).
+        ServerToClientOnlyCompression = [.. kexInit.CompressionServerToClient.Except(kexInit.CompressionClientToServer).Where(c => c != "none")],
+    };
 
     public override async Task<ServerHandle> StartServerAsync(CaseContext context, AlgorithmChoice choice)
     {
@@ -105,7 +150,7 @@ internal sealed class DropbearPeer : Peer
         (PeerProcess process, int port) = await StartAsync(context.TempDirectory, ["ed25519", ecdsa, "rsa"], context.LogPath("dropbear"));
         context.Track(process);
 
-        // Debian's dropbear does not log the algorithms it agreed on.
+        // Dropbear does not log the algorithms it agreed on.
         return new ServerHandle(process, port, _ => null);
     }
 
@@ -122,7 +167,7 @@ internal sealed class DropbearPeer : Peer
             var arguments = new List<string> { "-F", "-E", "-p", $"127.0.0.1:{port}", "-P", Path.Combine(directory, "dropbear.pid") };
             foreach (string kind in kinds)
             {
-                arguments.AddRange(["-r", PeerKeys.Dropbear[kind]]);
+                arguments.AddRange(["-r", PeerKeys.Dropbear(Generation, _dropbearkey!)[kind]]);
             }
 
             PeerProcess process = PeerProcess.Start(_dropbear!, arguments, logPath);
@@ -143,6 +188,11 @@ internal sealed class DropbearPeer : Peer
     public override async Task<ClientHandle> RunClientAsync(CaseContext context, int port, AlgorithmChoice choice)
     {
         var arguments = new List<string> { "-y", "-y", "-p", port.ToString() };
+        if (choice.Compression is not null)
+        {
+            arguments.AddRange(CompressionOption);
+        }
+
         if (choice.Cipher is not null)
         {
             arguments.AddRange(["-c", choice.Cipher]);

@@ -5,35 +5,68 @@ using Ssh.Transport.InteropTests.Infrastructure;
 namespace Ssh.Transport.InteropTests.Peers;
 
 /// <summary>
-/// OpenSSH: sshd (-D -e -f config, a minimal config per case) and ssh (-vvv). Supported lists come from `ssh -Q`;
-/// both sides of the negotiation are read from the "kex: ..." debug lines each program logs.
+/// OpenSSH: sshd (-D -e -f config, a minimal config per case) and ssh (-vvv), in two generations: Debian's package
+/// (on PATH) and the newest release built into /opt/ssh-peers (<see cref="NewestPeers"/>). Supported lists come from
+/// `ssh -Q`; both sides of the negotiation are read from the "kex: ..." debug lines each program logs.
 /// </summary>
 internal sealed partial class OpenSshPeer : Peer
 {
-    private readonly string? _sshd = Tools.Find("sshd");
-    private readonly string? _ssh = Tools.Find("ssh");
-    private readonly string? _keygen = Tools.Find("ssh-keygen");
+    private readonly string? _sshd;
+    private readonly string? _ssh;
+    private readonly string? _keygen;
     private readonly Lazy<string> _version;
     private readonly Lazy<PeerAlgorithms> _server;
     private readonly Lazy<PeerAlgorithms> _client;
 
-    private OpenSshPeer()
+    private OpenSshPeer(PeerGeneration generation)
     {
+        Generation = generation;
+        if (generation == PeerGeneration.Debian)
+        {
+            (_sshd, _ssh, _keygen) = (Tools.Find("sshd"), Tools.Find("ssh"), Tools.Find("ssh-keygen"));
+        }
+        else
+        {
+            (_sshd, _ssh, _keygen) = (NewestPeers.Find("openssh/sbin/sshd"), NewestPeers.Find("openssh/bin/ssh"), NewestPeers.Find("openssh/bin/ssh-keygen"));
+        }
+
         _version = new(() => _ssh is null ? "not installed" : Tools.Run(_ssh, ["-V"], TimeSpan.FromSeconds(10)).Error.Trim());
         _client = new(() => Query(server: false));
         _server = new(() => Query(server: true));
     }
 
-    public static OpenSshPeer Instance { get; } = new();
+    /// <summary>Debian's OpenSSH (9.2p1 in Debian 12).</summary>
+    public static OpenSshPeer Debian { get; } = new(PeerGeneration.Debian);
+
+    /// <summary>The newest OpenSSH, built from source (10.5p1).</summary>
+    public static OpenSshPeer Newest { get; } = new(PeerGeneration.Newest);
+
+    /// <summary>Both generations, in test order.</summary>
+    public static IReadOnlyList<OpenSshPeer> All { get; } = [Debian, Newest];
+
+    /// <summary>The peer of <paramref name="generation"/>.</summary>
+    public static OpenSshPeer Of(PeerGeneration generation) => generation == PeerGeneration.Debian ? Debian : Newest;
 
     public override string Name => "OpenSsh";
 
+    public override PeerGeneration Generation { get; }
+
+    public override string Label => Name + Generation;
+
     public override string? Unavailable =>
         _sshd is null || _ssh is null || _keygen is null
-            ? "OpenSSH is not installed (apt install openssh-server openssh-client): sshd, ssh and ssh-keygen are needed."
+            ? Generation == PeerGeneration.Debian
+                ? "OpenSSH is not installed (apt install openssh-server openssh-client): sshd, ssh and ssh-keygen are needed."
+                : NewestPeers.NotBuilt("The newest OpenSSH (openssh/sbin/sshd, bin/ssh, bin/ssh-keygen)")
+            : !_version.Value.StartsWith("OpenSSH_", StringComparison.Ordinal) ? $"{_ssh} -V does not run: {_version.Value}"
             : null;
 
     public override string Version => _version.Value;
+
+    /// <summary>The version as a number, e.g. 1005 for OpenSSH_10.5p1 (0 when unknown).</summary>
+    public int VersionNumber => VersionRegex().Match(Version) is { Success: true } m
+        ? (int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) * 100) + int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)
+        : 0;
 
     public override PeerAlgorithms Algorithms(InteropRole role) =>
         Unavailable is not null ? PeerAlgorithms.Empty : role == InteropRole.OurClient ? _server.Value : _client.Value;
@@ -80,14 +113,22 @@ internal sealed partial class OpenSshPeer : Peer
 
     public override async Task<ServerHandle> StartServerAsync(CaseContext context, AlgorithmChoice choice)
     {
-        // Privilege separation needs this folder (created by the init scripts normally).
-        try
+        // Privilege separation needs this folder: Debian's init scripts make /run/sshd; build-peers.sh makes the
+        // newest one's (PREFIX/empty).
+        if (Generation == PeerGeneration.Debian)
         {
-            Directory.CreateDirectory("/run/sshd");
+            try
+            {
+                Directory.CreateDirectory("/run/sshd");
+            }
+            catch (UnauthorizedAccessException)
+            {
+                Assert.Ignore("sshd needs /run/sshd, which only root can create here: sudo mkdir -p /run/sshd");
+            }
         }
-        catch (UnauthorizedAccessException)
+        else if (!Directory.Exists(Path.Combine(NewestPeers.Prefix, "empty")))
         {
-            Assert.Ignore("sshd needs /run/sshd, which only root can create here: sudo mkdir -p /run/sshd");
+            Assert.Ignore(NewestPeers.NotBuilt("sshd's privilege-separation folder (empty)"));
         }
 
         for (int attempt = 1; ; attempt++)
@@ -110,7 +151,7 @@ internal sealed partial class OpenSshPeer : Peer
     }
 
     /// <summary>The minimal sshd_config of a case.</summary>
-    private static string WriteConfig(CaseContext context, int port, AlgorithmChoice choice)
+    private string WriteConfig(CaseContext context, int port, AlgorithmChoice choice)
     {
         var config = new StringBuilder();
         config.AppendLine("ListenAddress 127.0.0.1");
@@ -126,6 +167,13 @@ internal sealed partial class OpenSshPeer : Peer
         config.AppendLine("StrictModes no");
         config.AppendLine("LogLevel DEBUG3");
         config.AppendLine("LoginGraceTime 60");
+        if (VersionNumber >= 908)
+        {
+            // sshd 9.8+ penalizes a source address whose connections end before a login, and then drops its new
+            // connections before the banner: every case here connects from 127.0.0.1 and is refused.
+            config.AppendLine("PerSourcePenalties no");
+        }
+
         if (choice.Kex is not null)
         {
             config.AppendLine($"KexAlgorithms {choice.Kex}");
@@ -259,6 +307,9 @@ internal sealed partial class OpenSshPeer : Peer
     }
 
     private static string? Capture(Match match) => match.Success ? match.Groups[1].Value : null;
+
+    [GeneratedRegex(@"^OpenSSH_(\d+)\.(\d+)")]
+    private static partial Regex VersionRegex();
 
     [GeneratedRegex(@"kex: algorithm: (\S+)")]
     private static partial Regex KexLine();

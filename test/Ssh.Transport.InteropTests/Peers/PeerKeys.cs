@@ -1,16 +1,18 @@
+using System.Collections.Concurrent;
 using Ssh.Transport.InteropTests.Infrastructure;
 
 namespace Ssh.Transport.InteropTests.Peers;
 
 /// <summary>
 /// Host keys for the peers' servers, generated once per run into a temporary folder by the peers' own tools:
-/// ssh-keygen (OpenSSH format, read by sshd, paramiko and AsyncSSH) and dropbearkey (Dropbear's format).
+/// ssh-keygen (OpenSSH format, read by sshd, paramiko and AsyncSSH) and each Dropbear generation's dropbearkey
+/// (Dropbear's format).
 /// </summary>
 internal static class PeerKeys
 {
     private static readonly Lazy<string> s_directory = new(() => Tools.NewTempDirectory("keys"));
     private static readonly Lazy<IReadOnlyDictionary<string, string>> s_openSsh = new(GenerateOpenSsh);
-    private static readonly Lazy<IReadOnlyDictionary<string, string>> s_dropbear = new(GenerateDropbear);
+    private static readonly ConcurrentDictionary<PeerGeneration, Lazy<IReadOnlyDictionary<string, string>>> s_dropbear = new();
 
     /// <summary>Key kinds: "ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa".</summary>
     public static IReadOnlyList<string> Kinds { get; } = ["ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa"];
@@ -18,8 +20,9 @@ internal static class PeerKeys
     /// <summary>Kind → private key file in OpenSSH format.</summary>
     public static IReadOnlyDictionary<string, string> OpenSsh => s_openSsh.Value;
 
-    /// <summary>Kind → private key file in Dropbear's format.</summary>
-    public static IReadOnlyDictionary<string, string> Dropbear => s_dropbear.Value;
+    /// <summary>Kind → private key file in Dropbear's format, made by that generation's <paramref name="dropbearkey"/>.</summary>
+    public static IReadOnlyDictionary<string, string> Dropbear(PeerGeneration generation, string dropbearkey) =>
+        s_dropbear.GetOrAdd(generation, g => new Lazy<IReadOnlyDictionary<string, string>>(() => GenerateDropbear(g, dropbearkey))).Value;
 
     /// <summary>The key kind that signs with <paramref name="hostKeyAlgorithm"/>.</summary>
     public static string KindOf(string hostKeyAlgorithm) => hostKeyAlgorithm switch
@@ -33,7 +36,8 @@ internal static class PeerKeys
 
     private static Dictionary<string, string> GenerateOpenSsh()
     {
-        string keygen = Tools.Find("ssh-keygen") ?? throw new InvalidOperationException("ssh-keygen is not installed (apt install openssh-client).");
+        string keygen = Tools.Find("ssh-keygen") ?? NewestPeers.Find("openssh/bin/ssh-keygen")
+            ?? throw new InvalidOperationException("ssh-keygen is not installed (apt install openssh-client).");
         var keys = new Dictionary<string, string>();
         foreach (string kind in Kinds)
         {
@@ -51,13 +55,13 @@ internal static class PeerKeys
         return keys;
     }
 
-    private static Dictionary<string, string> GenerateDropbear()
+    private static Dictionary<string, string> GenerateDropbear(PeerGeneration generation, string dropbearkey)
     {
-        string dropbearkey = Tools.Find("dropbearkey") ?? throw new InvalidOperationException("dropbearkey is not installed (apt install dropbear-bin).");
+        string prefix = $"dropbear-{generation.ToString().ToLowerInvariant()}";
         var keys = new Dictionary<string, string>();
         foreach (string kind in Kinds)
         {
-            string path = Path.Combine(s_directory.Value, $"dropbear_{kind}");
+            string path = Path.Combine(s_directory.Value, $"{prefix}_{kind}");
             string[] type = kind switch
             {
                 "ed25519" => ["-t", "ed25519"],
