@@ -413,6 +413,13 @@ public sealed class SshConnection : IAsyncDisposable
         {
             if (!_channels.TryGetValue(recipient, out channel!) || _pendingOpens.ContainsKey(recipient))
             {
+                // As OpenSSH: a late WINDOW_ADJUST (paramiko's reader thread sends one after the channel's CLOSE) is
+                // dropped; anything else for a channel that is not open is a protocol error.
+                if (number == SshMessageNumber.ChannelWindowAdjust && !_pendingOpens.ContainsKey(recipient))
+                {
+                    return;
+                }
+
                 throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"{SshMessageNumber.GetName(number)} for channel {recipient}, which is not open.");
             }
         }

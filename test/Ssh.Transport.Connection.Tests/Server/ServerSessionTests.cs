@@ -398,6 +398,28 @@ public class ServerSessionTests
         }
     }
 
+    [Test]
+    public async Task LateWindowAdjust_ForAClosedChannel_Ignored_AsOpenSsh()
+    {
+        await using ServerHarness h = await ServerHarness.StartAsync(new TestHandler());
+        RawSession session = await h.OpenSessionAsync();
+        Assert.That(await session.ExecAsync("exit 0"), Is.True);
+        await session.CollectAsync();
+
+        // paramiko's reader thread does this after the channel's CLOSE.
+        await h.ClientTransport.WriteMessageAsync(session.Channel.RemoteId, static (buffer, id) =>
+        {
+            var writer = new SshWriter(buffer);
+            writer.WriteByte(SshMessageNumber.ChannelWindowAdjust);
+            writer.WriteUInt32(id);
+            writer.WriteUInt32(65536);
+        });
+        RawSession next = await h.OpenSessionAsync();
+        Assert.That(await next.ExecAsync("exit 2"), Is.True);
+        Assert.That((await next.CollectAsync()).Status.ExitCode, Is.EqualTo(2));
+        Assert.That(h.Serving.IsCompleted, Is.False);
+    }
+
     // --- authorized_keys restrictions
 
     [Test]
