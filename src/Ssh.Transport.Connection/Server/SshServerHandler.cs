@@ -81,7 +81,7 @@ public abstract class SshServerHandler
     /// <param name="cancellationToken">Cancelled when the client closes the channel or the connection ends.</param>
     /// <returns>A task that completes when the session is over.</returns>
     public virtual Task RunSessionAsync(SshServerSession session, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("This server runs no sessions.");
+        Task.FromException(new NotSupportedException("This server runs no sessions."));
 
     /// <summary>
     /// Decides a "direct-tcpip" channel (ssh -L): a connection the client asks the server to make to

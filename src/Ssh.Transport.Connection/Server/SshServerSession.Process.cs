@@ -141,12 +141,15 @@ public sealed partial class SshServerSession
 
         if (RemoteEndPoint is IPEndPoint client)
         {
-            environment["SSH_CLIENT"] = $"{client.Address} {client.Port} {(LocalEndPoint as IPEndPoint)?.Port ?? 0}";
+            environment["SSH_CLIENT"] = $"{Plain(client.Address)} {client.Port} {(LocalEndPoint as IPEndPoint)?.Port ?? 0}";
             if (LocalEndPoint is IPEndPoint server)
             {
-                environment["SSH_CONNECTION"] = $"{client.Address} {client.Port} {server.Address} {server.Port}";
+                environment["SSH_CONNECTION"] = $"{Plain(client.Address)} {client.Port} {Plain(server.Address)} {server.Port}";
             }
         }
+
+        // A dual-mode socket (Kestrel's) reports IPv4 peers as ::ffff:a.b.c.d; sshd shows a.b.c.d.
+        static IPAddress Plain(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
     }
 
     /// <summary>Process output into a channel pipe, read straight into the pipe's memory; the pipe's pause is the backpressure.</summary>

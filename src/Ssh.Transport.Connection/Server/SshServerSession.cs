@@ -37,6 +37,7 @@ public sealed partial class SshServerSession
     private readonly Dictionary<string, string> _environment = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _cancellation;
     private readonly CancellationToken _token;
+    private readonly Lock _sizeLock = new();
     private SshTerminalSize? _terminalSize;
     private int _exited;
     private bool _startRequested;
@@ -83,7 +84,24 @@ public sealed partial class SshServerSession
     public SshPseudoTerminal? PseudoTerminal { get; private set; }
 
     /// <summary>The terminal's current size: from "pty-req", then each "window-change"; null without either.</summary>
-    public SshTerminalSize? TerminalSize => _terminalSize;
+    public SshTerminalSize? TerminalSize
+    {
+        get
+        {
+            lock (_sizeLock)
+            {
+                return _terminalSize;
+            }
+        }
+
+        private set
+        {
+            lock (_sizeLock)
+            {
+                _terminalSize = value;
+            }
+        }
+    }
 
     /// <summary>The client's standard input. Completes at the client's EOF or CLOSE.</summary>
     public PipeReader Input => _channel.Input;
@@ -272,13 +290,13 @@ public sealed partial class SshServerSession
         }
 
         PseudoTerminal = terminal;
-        _terminalSize = terminal.Size;
+        TerminalSize = terminal.Size;
         return true;
     }
 
     private bool OnWindowChange(SshTerminalSize size)
     {
-        _terminalSize = size;
+        TerminalSize = size;
         Raise(TerminalSizeChanged, size);
         return true;
     }

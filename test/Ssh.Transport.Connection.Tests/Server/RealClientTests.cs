@@ -93,7 +93,8 @@ public partial class RealClientTests
     private static Task<ClientRun.Result> SshAsync(string folder, int port, string command, string? stdinFile = null, bool keepStdout = true, params string[] options)
     {
         string ssh = RequireProgram(folder, "ssh");
-        return ClientRun.RunAsync(ssh, [.. SshOptions("-p", port, ["-o", "LogLevel=ERROR", .. options]), "alice@127.0.0.1", command], stdinFile, keepStdout);
+        var environment = new Dictionary<string, string> { ["LANG"] = "C.UTF-8", ["NOT_ACCEPTED"] = "x" };
+        return ClientRun.RunAsync(ssh, [.. SshOptions("-p", port, ["-o", "LogLevel=ERROR", .. options]), "alice@127.0.0.1", command], stdinFile, keepStdout, environment: environment);
     }
 
     private static void Report(string what, ClientRun.Result result, RealServer server) =>
@@ -107,6 +108,14 @@ public partial class RealClientTests
         await using var server = RealServer.Start();
         ClientRun.Result result = await SshAsync(folder, server.Port, "echo hi");
         Assert.That((result.ExitCode, Encoding.ASCII.GetString(result.Stdout)), Is.EqualTo((0, "hi\n")), result.Stderr);
+    }
+
+    [Test]
+    public async Task Ssh_SessionEnvironment_SshConnection_AndAcceptedLang()
+    {
+        await using var server = RealServer.Start();
+        ClientRun.Result result = await SshAsync("/usr/bin", server.Port, "echo \"$SSH_CONNECTION|$LANG|${NOT_ACCEPTED-unset}\"", null, true, "-o", "SendEnv=LANG NOT_ACCEPTED");
+        Assert.That(Encoding.ASCII.GetString(result.Stdout), Does.Match(@"^127\.0\.0\.1 \d+ 127\.0\.0\.1 " + server.Port + @"\|C\.UTF-8\|unset\n$"), result.Stderr);
     }
 
     [TestCaseSource(nameof(OpenSshClients))]

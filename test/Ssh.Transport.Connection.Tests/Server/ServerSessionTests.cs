@@ -103,6 +103,15 @@ public class ServerSessionTests
     }
 
     [Test]
+    public async Task Process_GetsSshClient_FromTheClientsEndPoint()
+    {
+        await using ServerHarness h = await ServerHarness.StartAsync(new TestHandler());
+        RawSession session = await h.OpenSessionAsync();
+        Assert.That(await session.ExecAsync("echo \"$SSH_CLIENT|${SSH_CONNECTION-unset}|${SSH_ORIGINAL_COMMAND-unset}\""), Is.True);
+        Assert.That((await session.CollectAsync()).Out, Is.EqualTo("192.0.2.7 50123 0|unset|unset\n"));
+    }
+
+    [Test]
     public async Task Env_ConfiguredPatterns_ReplaceTheDefault()
     {
         var settings = new SshServerSettings();
