@@ -31,6 +31,9 @@ public sealed partial class SshServerSession
     /// open, as with sshd).
     /// </para>
     /// <para>
+    /// The process runs as the server's own user: logging in as someone else (setuid, a login shell) is the application's.
+    /// </para>
+    /// <para>
     /// The process runs without a terminal: a "pty-req" is recorded in <see cref="PseudoTerminal"/>, but no
     /// pseudo-terminal is allocated, so programs see pipes (no job control, no line editing, no echo).
     /// </para>
@@ -40,8 +43,9 @@ public sealed partial class SshServerSession
     /// </para>
     /// <para>
     /// Signals (RFC 4254 §6.9: ABRT, ALRM, FPE, HUP, ILL, INT, KILL, PIPE, QUIT, SEGV, TERM, USR1, USR2) are sent to the
-    /// process with kill(2) on Unix (on Windows KILL, TERM and INT terminate it). As sshd, signals are not delivered to
-    /// a forced command or a subsystem. On Unix .NET reports a process killed by signal n as exit code 128+n, which a
+    /// process with kill(2) on Unix, KILL to its descendants too (on Windows KILL, TERM and INT terminate the tree).
+    /// Other signals reach the process itself, not its children: sshd, whose child leads a process group of its own,
+    /// signals the group. As sshd, signals are not delivered to a forced command or a subsystem. On Unix .NET reports a process killed by signal n as exit code 128+n, which a
     /// process can also exit with: the session reports "exit-signal" only when the code is 128+n for a signal n this
     /// session delivered, and "exit-status" otherwise (the shell's <c>$?</c> for a killed child is 128+n too).
     /// </para>
@@ -85,10 +89,20 @@ public sealed partial class SshServerSession
         bool signals = !IsCommandForced && Kind != SshSessionKind.Subsystem;
         void OnSignal(object? sender, string name)
         {
-            if (signals && ProcessSignals.Send(process, name))
+            if (!signals || ProcessSignals.Number(name) is null)
             {
-                Volatile.Write(ref delivered, name);
+                return;
+            }
+
+            // Recorded before it is sent: the process may be gone, and its exit seen, before kill(2) returns here.
+            string? before = Interlocked.Exchange(ref delivered, name);
+            if (ProcessSignals.Send(process, name))
+            {
                 _owner.Logger.LogDebug("Session {Channel}: SIG{Signal} sent to process {ProcessId}", _channel.LocalId, name, process.Id);
+            }
+            else
+            {
+                Interlocked.CompareExchange(ref delivered, before, name);
             }
         }
 
@@ -283,14 +297,15 @@ internal static class ProcessSignals
             return false;
         }
 
-        if (OperatingSystem.IsWindows())
+        if (name == "KILL" || OperatingSystem.IsWindows())
         {
             if (name is not ("KILL" or "TERM" or "INT"))
             {
                 return false;
             }
 
-            process.Kill();
+            // KILL takes the descendants too, as the session's end does (sshd signals the process group).
+            process.Kill(entireProcessTree: true);
             return true;
         }
 
