@@ -237,6 +237,9 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         await SendEofAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Completes once both outputs have been sent and EOF with them (faults if the channel or connection ended first).</summary>
+    internal Task OutputsSent => _sending ?? Task.CompletedTask;
+
     internal void OnWindowAdjust(uint bytes) => _sendWindow!.Add(bytes);
 
     /// <summary>DATA or EXTENDED_DATA: checked against our window, then copied into the inbound pipe (the one copy).</summary>

@@ -11,7 +11,8 @@ namespace Ssh.Transport.Connection;
 /// <see cref="RunAsync"/> is the connection's message loop: it reads the transport and dispatches every message by
 /// channel. Keep it running for the life of the connection; serve each channel on a task of its own. Handlers
 /// (<see cref="ChannelOpenHandler"/>, <see cref="GlobalRequestHandler"/>, <see cref="SshChannel.RequestHandler"/>)
-/// run on the loop: keep them short (decide, start work elsewhere).
+/// run on the loop: keep them short (decide, start work elsewhere). A channel-open handler that awaits (connecting to
+/// a forwarding target, say) does not hold the loop: the answer goes out when it has decided, and the loop reads on.
 /// </remarks>
 public sealed class SshConnection : IAsyncDisposable
 {
@@ -21,6 +22,8 @@ public sealed class SshConnection : IAsyncDisposable
     private readonly Queue<TaskCompletionSource<byte[]?>> _pendingGlobalRequests = new();
     private readonly CancellationTokenSource _stop = new();
     private uint _nextId;
+    private bool _ended;
+    private Exception? _deferredFailure;
 
     /// <summary>Creates the connection layer over a transport whose user authentication has succeeded.</summary>
     /// <param name="transport">The transport; the connection reads it from now on.</param>
@@ -47,6 +50,9 @@ public sealed class SshConnection : IAsyncDisposable
 
     internal SshChannelOptions Options { get; }
 
+    /// <summary>Called on the loop after a channel request has been answered (its reply, if any, is on its way).</summary>
+    internal Action<SshChannel>? ChannelRequestAnswered { get; set; }
+
     /// <summary>
     /// Reads and dispatches messages until the connection ends. Returns when the peer disconnected normally;
     /// channels still open then end too.
@@ -65,6 +71,7 @@ public sealed class SshConnection : IAsyncDisposable
                 SshPacket message = await Transport.ReadMessageAsync(token).ConfigureAwait(false);
                 if (message.IsCompleted)
                 {
+                    ThrowIfDeferredFailure();
                     return;
                 }
 
@@ -76,6 +83,13 @@ public sealed class SshConnection : IAsyncDisposable
             // Our side found the violation: tell the peer, as the transport does for its own.
             error = e;
             await Transport.DisconnectAsync(e.Reason, e.Message, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        catch (OperationCanceledException) when (Volatile.Read(ref _deferredFailure) is { } failure && !cancellationToken.IsCancellationRequested)
+        {
+            // A deferred channel-open handler failed and stopped the loop: its error is the connection's.
+            error = failure;
+            ThrowIfDeferredFailure();
             throw;
         }
         catch (Exception e)
@@ -172,7 +186,7 @@ public sealed class SshConnection : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_channels.Count >= Options.MaxChannels)
+            if (_ended || _channels.Count >= Options.MaxChannels)
             {
                 return null;
             }
@@ -264,15 +278,63 @@ public sealed class SshConnection : IAsyncDisposable
         uint window = reader.ReadUInt32();
         uint maxPacket = reader.ReadUInt32();
         var request = new SshChannelOpenRequest(this, type, sender, window, maxPacket, payload[(1 + reader.Consumed)..]);
-        if (ChannelOpenHandler is { } handler)
-        {
-            await handler(request, cancellationToken).ConfigureAwait(false);
-        }
-        else
+        if (ChannelOpenHandler is not { } handler)
         {
             request.Reject(SshChannelOpenFailureReason.UnknownChannelType, $"Channel type '{type}' is not supported.");
         }
+        else
+        {
+            ValueTask deciding = handler(request, cancellationToken);
+            if (!deciding.IsCompleted)
+            {
+                // The handler awaits (e.g. a connect to a forwarding target): answer when it has decided, reading on
+                // meanwhile. The peer cannot use the channel before our answer, so nothing is reordered.
+                _ = AnswerOpenWhenDecidedAsync(request, deciding, cancellationToken);
+                return;
+            }
 
+            await deciding.ConfigureAwait(false);
+        }
+
+        await AnswerOpenAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task AnswerOpenWhenDecidedAsync(SshChannelOpenRequest request, ValueTask deciding, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await deciding.ConfigureAwait(false);
+            await AnswerOpenAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Transport.Completion.IsCompleted || cancellationToken.IsCancellationRequested)
+        {
+            // The connection ended while the handler decided: a channel it accepted ends with it.
+            request.Accepted?.OnConnectionEnded(e);
+        }
+        catch (Exception e)
+        {
+            // As a handler's exception on the loop would: the connection fails with it (a protocol error is told to the peer).
+            request.Accepted?.OnConnectionEnded(e);
+            Volatile.Write(ref _deferredFailure, e);
+            if (e is SshProtocolException protocolError)
+            {
+                await Transport.DisconnectAsync(protocolError.Reason, protocolError.Message, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            await _stop.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void ThrowIfDeferredFailure()
+    {
+        if (Volatile.Read(ref _deferredFailure) is { } failure)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
+    private async ValueTask AnswerOpenAsync(SshChannelOpenRequest request, CancellationToken cancellationToken)
+    {
         if (request.Accepted is { } channel)
         {
             await Transport.WriteMessageAsync((channel, Options), static (buffer, s) =>
@@ -289,11 +351,11 @@ public sealed class SshConnection : IAsyncDisposable
         }
 
         (SshChannelOpenFailureReason reason, string description) = request.Rejection ?? (SshChannelOpenFailureReason.AdministrativelyProhibited, "Refused.");
-        await Transport.WriteMessageAsync((sender, reason, description), static (buffer, s) =>
+        await Transport.WriteMessageAsync((request.SenderId, reason, description), static (buffer, s) =>
         {
             var writer = new SshWriter(buffer);
             writer.WriteByte(SshMessageNumber.ChannelOpenFailure);
-            writer.WriteUInt32(s.sender);
+            writer.WriteUInt32(s.SenderId);
             writer.WriteUInt32((uint)s.reason);
             writer.WriteString(s.description);
             writer.WriteString(string.Empty);
@@ -351,6 +413,13 @@ public sealed class SshConnection : IAsyncDisposable
         {
             if (!_channels.TryGetValue(recipient, out channel!) || _pendingOpens.ContainsKey(recipient))
             {
+                // As OpenSSH: a late WINDOW_ADJUST (paramiko's reader thread sends one after the channel's CLOSE) is
+                // dropped; anything else for a channel that is not open is a protocol error.
+                if (number == SshMessageNumber.ChannelWindowAdjust && !_pendingOpens.ContainsKey(recipient))
+                {
+                    return;
+                }
+
                 throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"{SshMessageNumber.GetName(number)} for channel {recipient}, which is not open.");
             }
         }
@@ -383,6 +452,7 @@ public sealed class SshConnection : IAsyncDisposable
                 string type = Encoding.ASCII.GetString(reader.ReadString());
                 bool wantReply = reader.ReadBoolean();
                 await channel.OnRequestAsync(new SshChannelRequest(type, wantReply, payload[(1 + reader.Consumed)..]), cancellationToken).ConfigureAwait(false);
+                ChannelRequestAnswered?.Invoke(channel);
                 break;
             case SshMessageNumber.ChannelSuccess:
             case SshMessageNumber.ChannelFailure:
@@ -401,6 +471,7 @@ public sealed class SshConnection : IAsyncDisposable
             channels = [.. _channels.Values];
             opens = [.. _pendingOpens.Values];
             requests = [.. _pendingGlobalRequests];
+            _ended = true;
             _channels.Clear();
             _pendingOpens.Clear();
             _pendingGlobalRequests.Clear();
