@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -85,6 +86,23 @@ public static class SshListenOptionsExtensions
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
         var handler = new SshConnectionHandler(options, application, logger);
+        listenOptions.Run(handler.OnConnectedAsync);
+        return listenOptions;
+    }
+
+    /// <summary>
+    /// Serves the SSH server registered with <c>services.AddSshServer&lt;THandler&gt;()</c> on this endpoint: its
+    /// options, its <see cref="Ssh.Transport.Connection.SshServerHandler"/> per connection, a DISCONNECT to every
+    /// connection when the application stops.
+    /// </summary>
+    /// <param name="listenOptions">The Kestrel endpoint.</param>
+    /// <returns>The endpoint, for chaining.</returns>
+    /// <exception cref="InvalidOperationException">AddSshServer was not called.</exception>
+    public static ListenOptions UseSsh(this ListenOptions listenOptions)
+    {
+        ArgumentNullException.ThrowIfNull(listenOptions);
+        SshServerConnectionHandler handler = listenOptions.ApplicationServices.GetService<SshServerConnectionHandler>()
+            ?? throw new InvalidOperationException("UseSsh() needs the SSH server's services: call services.AddSshServer<THandler>(...) first.");
         listenOptions.Run(handler.OnConnectedAsync);
         return listenOptions;
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Ssh.Transport.Connection.Tests.Infrastructure;
 
 namespace Ssh.Transport.Connection.Tests.Server;
 
@@ -6,32 +7,8 @@ namespace Ssh.Transport.Connection.Tests.Server;
 public class ServerDocExampleTests
 {
     [Test]
-    public void Doc_ShowsTheCompiledExample()
-    {
-        string root = TestContext.CurrentContext.TestDirectory;
-        while (!File.Exists(Path.Combine(root, "Ssh.Transport.sln")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("Ssh.Transport.sln not found.");
-        }
-
-        string[] source = File.ReadAllLines(Path.Combine(root, "test", "Ssh.Transport.Connection.Tests", "Server", "ServerDocExampleTests.cs"));
-        string code = Between(source, "// <example:server>", "// </example:server>");
-        string[] doc = File.ReadAllLines(Path.Combine(root, "docs", "connection.md"));
-        int marker = Array.FindIndex(doc, l => l.Trim() == "<!-- example:server -->");
-        Assert.That(marker, Is.GreaterThanOrEqualTo(0), "docs/connection.md has its <!-- example:server --> marker");
-        Assert.That(Normalize(Between(doc[(marker + 1)..], "```csharp", "```")), Is.EqualTo(Normalize(code)));
-    }
-
-    private static string Between(string[] lines, string begin, string end)
-    {
-        int start = Array.FindIndex(lines, l => l.Trim() == begin);
-        int stop = Array.FindIndex(lines, start + 1, l => l.Trim() == end);
-        Assert.That((start >= 0, stop > start), Is.EqualTo((true, true)), begin);
-        return string.Join('\n', lines[(start + 1)..stop]);
-    }
-
-    private static string Normalize(string text) =>
-        string.Join('\n', text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
+    public void Doc_ShowsTheCompiledExample() =>
+        DocExamples.AssertDocShows("docs/connection.md", "server", "test/Ssh.Transport.Connection.Tests/Server/ServerDocExampleTests.cs");
 
     // <example:server>
     public sealed class ShellHandler : SshServerHandler

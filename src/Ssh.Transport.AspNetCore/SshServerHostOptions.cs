@@ -1,0 +1,29 @@
+using Ssh.Transport.Connection;
+
+namespace Ssh.Transport.AspNetCore;
+
+/// <summary>
+/// Settings of the SSH server that <c>services.AddSshServer&lt;THandler&gt;()</c>
+/// registers: the transport's (host keys, algorithms, limits) and the layers' above it (authentication, channels).
+/// Bind it from configuration or set it in code; it is validated when the host starts.
+/// </summary>
+public sealed class SshServerHostOptions
+{
+    /// <summary>Transport settings: host keys, algorithms, rekey limits, handshake timeout.</summary>
+    public SshServerOptions Transport { get; } = new();
+
+    /// <summary>Authentication and connection-protocol settings.</summary>
+    public SshServerSettings Server { get; } = new();
+
+    /// <summary>
+    /// Host key files (OpenSSH or PEM private keys; a relative path is relative to the content root) loaded into <see cref="SshServerOptions.HostKeys"/> when the options
+    /// are first used; a file that cannot be read stops the host from starting.
+    /// </summary>
+    public IList<string> HostKeyFiles { get; } = [];
+
+    /// <summary>The passphrase of encrypted <see cref="HostKeyFiles"/>, if any.</summary>
+    public string? HostKeyPassphrase { get; set; }
+
+    /// <summary>Why host key files could not be loaded; reported by validation at start.</summary>
+    internal List<string> HostKeyErrors { get; } = [];
+}

@@ -1,0 +1,96 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Ssh.Transport.Connection;
+
+namespace Ssh.Transport.AspNetCore;
+
+/// <summary>Registers an SSH server for Kestrel endpoints that call <see cref="SshListenOptionsExtensions.UseSsh(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)"/>.</summary>
+public static class SshServerServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the SSH server with <typeparamref name="THandler"/> as the application (one instance per connection, in
+    /// a DI scope of its own) and <see cref="SshServerHostOptions"/> validated when the host starts.
+    /// </summary>
+    /// <typeparam name="THandler">The application: authentication decisions, sessions, forwarding.</typeparam>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets the options in code; configuration bound through the returned builder applies after it.</param>
+    /// <returns>The options builder, to bind configuration (<c>.BindConfiguration("Ssh")</c>) or add validation.</returns>
+    public static OptionsBuilder<SshServerHostOptions> AddSshServer<THandler>(this IServiceCollection services, Action<SshServerHostOptions>? configure = null)
+        where THandler : SshServerHandler
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddScoped<SshServerHandler, THandler>();
+        services.TryAddSingleton<SshServerConnectionHandler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<SshServerHostOptions>, SshServerHostOptionsSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SshServerHostOptions>, SshServerHostOptionsValidator>());
+        OptionsBuilder<SshServerHostOptions> builder = services.AddOptions<SshServerHostOptions>();
+        if (configure is not null)
+        {
+            builder.Configure(configure);
+        }
+
+        return builder.ValidateOnStart();
+    }
+}
+
+/// <summary>Loads the host key files and gives the transport the host's logging, once per options instance.</summary>
+internal sealed class SshServerHostOptionsSetup(ILoggerFactory loggerFactory, IHostEnvironment environment) : IPostConfigureOptions<SshServerHostOptions>
+{
+    public void PostConfigure(string? name, SshServerHostOptions options)
+    {
+        foreach (string file in options.HostKeyFiles)
+        {
+            // Relative to the content root, as Kestrel's certificate paths are.
+            string path = Path.Combine(environment.ContentRootPath, file);
+            // Failures surface as OptionsValidationException at start (see the validator): a server without its host
+            // key must not start.
+            try
+            {
+                options.Transport.HostKeys.Add(SshPrivateKey.Load(path, options.HostKeyPassphrase));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or SshProtocolException or System.Security.Cryptography.CryptographicException)
+            {
+                options.HostKeyErrors.Add($"host key file '{path}': {e.Message}");
+            }
+        }
+
+        options.Transport.LoggerFactory ??= loggerFactory;
+        options.Server.LoggerFactory ??= loggerFactory;
+    }
+}
+
+/// <summary>Validates the options when the host starts (ValidateOnStart), with every problem in one message.</summary>
+internal sealed class SshServerHostOptionsValidator : IValidateOptions<SshServerHostOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SshServerHostOptions options)
+    {
+        var failures = new List<string>(options.HostKeyErrors);
+        if (options.Transport.HostKeys.Count == 0 && options.HostKeyErrors.Count == 0)
+        {
+            failures.Add("No host key: add one to Transport.HostKeys or a file to HostKeyFiles.");
+        }
+
+        Check(failures, options.Transport.Validate);
+        Check(failures, options.Server.Validate);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Check(List<string> failures, Action validate)
+    {
+        try
+        {
+            validate();
+        }
+        catch (ArgumentException e)
+        {
+            failures.Add(e.Message);
+        }
+        catch (InvalidOperationException e)
+        {
+            failures.Add(e.Message);
+        }
+    }
+}

@@ -1,0 +1,292 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Ssh.Transport.AspNetCore;
+using Ssh.Transport.Connection.Tests.Infrastructure;
+using WebAndSsh;
+
+namespace Ssh.Transport.Connection.Tests.Hosting;
+
+/// <summary>
+/// The DI-first Kestrel hosting: <c>AddSshServer&lt;THandler&gt;()</c> + <c>UseSsh()</c>, options validated at start,
+/// a handler per connection from its own scope, DISCONNECT to every connection at shutdown; and the sample that serves
+/// HTTP and SSH from one application.
+/// </summary>
+[NonParallelizable]
+public class KestrelHostingTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+    private string _directory = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _directory = Peers.NewTempDirectory();
+
+        // The sample's own settings (host key and authorized_keys file names, limits), as `dotnet run` would read them.
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), Path.Combine(_directory, "appsettings.json"));
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Test]
+    public async Task Sample_ServesHttpAndSsh_FromOneApplication()
+    {
+        using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        using SshPrivateKey userKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        await File.WriteAllTextAsync(Path.Combine(_directory, "ssh_host_ed25519_key"), hostKey.ExportOpenSsh());
+        await File.WriteAllTextAsync(Path.Combine(_directory, "authorized_keys"), userKey.PublicKey.ToString() + "\n");
+
+        WebApplication app = SampleApp.Build(["--contentRoot", _directory, "--Ssh:Port=0", "--Ssh:HttpPort=0"]);
+        await using (app)
+        {
+            await app.StartAsync().WaitAsync(s_timeout);
+            SampleEndpoints endpoints = app.Services.GetRequiredService<SampleEndpoints>();
+
+            using var http = new HttpClient { BaseAddress = new Uri($"http://{endpoints.Http!.IPEndPoint}"), Timeout = s_timeout };
+            Assert.That(await http.GetStringAsync("/"), Is.EqualTo("Hello over HTTP; visit 1.\n"));
+            Assert.That(await http.GetStringAsync("/"), Is.EqualTo("Hello over HTTP; visit 2.\n"));
+
+            var settings = new SshClientSettings("127.0.0.1", endpoints.Ssh!.IPEndPoint!.Port)
+            {
+                UserName = "alice",
+                HostKeyVerifier = (key, _) => ValueTask.FromResult(key.Equals(hostKey.PublicKey)),
+            };
+            settings.PrivateKeys.Add(userKey);
+            settings.UseAgent = false;
+            await using SshClient client = await SshClient.ConnectAsync(settings).WaitAsync(s_timeout);
+
+            SshCommandResult visits = await client.RunCommandAsync("visits").WaitAsync(s_timeout);
+            Assert.That((visits.ExitCode, visits.StandardOutput), Is.EqualTo(((int?)0, "2\n")));
+            SshCommandResult whoami = await client.RunCommandAsync("whoami").WaitAsync(s_timeout);
+            Assert.That(whoami.StandardOutput, Is.EqualTo("alice\n"));
+            SshCommandResult missing = await client.RunCommandAsync("rm -rf /").WaitAsync(s_timeout);
+            Assert.Multiple(() =>
+            {
+                Assert.That(missing.ExitCode, Is.EqualTo(127));
+                Assert.That(missing.StandardOutput, Is.Empty);
+                Assert.That(missing.StandardError, Is.EqualTo("rm -rf /: command not found\n"));
+            });
+        }
+    }
+
+    [Test]
+    public void Doc_ShowsTheSamplesSetUp() =>
+        DocExamples.AssertDocShows("docs/connection.md", "hosting", "samples/WebAndSsh/SampleApp.cs");
+
+    [Test]
+    public async Task Sample_RefusesAKeyNotInItsAuthorizedKeys()
+    {
+        using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        using SshPrivateKey stranger = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        await File.WriteAllTextAsync(Path.Combine(_directory, "ssh_host_ed25519_key"), hostKey.ExportOpenSsh());
+
+        WebApplication app = SampleApp.Build(["--contentRoot", _directory, "--Ssh:Port=0", "--Ssh:HttpPort=0"]);
+        await using (app)
+        {
+            await app.StartAsync().WaitAsync(s_timeout);
+            int port = app.Services.GetRequiredService<SampleEndpoints>().Ssh!.IPEndPoint!.Port;
+            var settings = new SshClientSettings("127.0.0.1", port) { UserName = "mallory", AcceptAnyHostKey = true, UseAgent = false };
+            settings.PrivateKeys.Add(stranger);
+            var refused = Assert.ThrowsAsync<SshAuthenticationException>(async () => await SshClient.ConnectAsync(settings).WaitAsync(s_timeout));
+            Assert.That(refused!.AllowedMethods, Is.EquivalentTo(new[] { "publickey" }));
+        }
+    }
+
+    [Test]
+    public async Task Options_AreValidatedAtStart_WithEveryProblemNamed()
+    {
+        WebApplication app = BuildHost(options =>
+        {
+            options.HostKeyFiles.Add(Path.Combine(_directory, "missing_host_key"));
+            options.Server.MaxAuthTries = 0;
+        });
+        await using (app)
+        {
+            var failure = Assert.ThrowsAsync<OptionsValidationException>(async () => await app.StartAsync().WaitAsync(s_timeout));
+            Assert.That(failure!.Failures, Has.Some.Contains("missing_host_key"));
+            Assert.That(failure.Failures, Has.Some.Contains("MaxAuthTries"));
+        }
+    }
+
+    [Test]
+    public async Task Options_WithoutAHostKey_DoNotStart()
+    {
+        WebApplication app = BuildHost(_ => { });
+        await using (app)
+        {
+            var failure = Assert.ThrowsAsync<OptionsValidationException>(async () => await app.StartAsync().WaitAsync(s_timeout));
+            Assert.That(failure!.Message, Does.Contain("No host key"));
+        }
+    }
+
+    [Test]
+    public void UseSsh_WithoutAddSshServer_SaysWhatIsMissing()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, endpoint => endpoint.UseSsh()));
+        var failure = Assert.Throws<InvalidOperationException>(() => builder.Build());
+        Assert.That(failure!.Message, Does.Contain("AddSshServer"));
+    }
+
+    /// <summary>Each connection gets its own handler, from its own DI scope, disposed when the connection ends.</summary>
+    [Test]
+    public async Task Handler_ComesFromAScopePerConnection()
+    {
+        using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        var ledger = new ScopeLedger();
+        WebApplication app = BuildHost(options => options.Transport.HostKeys.Add(hostKey), services => services.AddSingleton(ledger).AddScoped<ScopedThing>());
+        await using (app)
+        {
+            await app.StartAsync().WaitAsync(s_timeout);
+            int port = SshPort(app);
+            for (int i = 0; i < 2; i++)
+            {
+                await using SshClient client = await SshClient.ConnectAsync(PasswordSettings(port)).WaitAsync(s_timeout);
+                SshCommandResult result = await client.RunCommandAsync("scope").WaitAsync(s_timeout);
+                Assert.That(result.StandardOutput, Is.EqualTo($"scope {i + 1}\n"));
+            }
+
+            await WaitUntil(() => ledger.Disposed == 2);
+            Assert.That(ledger.Created, Is.EqualTo(2));
+        }
+    }
+
+    /// <summary>Stopping the application sends every open connection a DISCONNECT (by application), then Kestrel stops.</summary>
+    [Test]
+    public async Task Shutdown_DisconnectsEveryOpenConnection()
+    {
+        using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        WebApplication app = BuildHost(options => options.Transport.HostKeys.Add(hostKey));
+        await using (app)
+        {
+            await app.StartAsync().WaitAsync(s_timeout);
+            int port = SshPort(app);
+            var clients = new List<SshClient>();
+            try
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    clients.Add(await SshClient.ConnectAsync(PasswordSettings(port)).WaitAsync(s_timeout));
+                }
+
+                // One of them in the middle of a command that would never end on its own.
+                SshClientSession running = await clients[0].ExecuteAsync("wait").WaitAsync(s_timeout);
+                await app.StopAsync().WaitAsync(s_timeout);
+
+                foreach (SshClient client in clients)
+                {
+                    SshConnectionClosedEventArgs closed = await client.Transport.Completion.WaitAsync(s_timeout);
+                    Assert.Multiple(() =>
+                    {
+                        Assert.That(closed.ClosedBy, Is.EqualTo(SshInitiator.Remote));
+                        Assert.That(closed.Reason, Is.EqualTo(SshDisconnectReason.ByApplication));
+                    });
+                }
+            }
+            finally
+            {
+                foreach (SshClient client in clients)
+                {
+                    await client.DisposeAsync();
+                }
+            }
+        }
+    }
+
+    private WebApplication BuildHost(Action<SshServerHostOptions> configure, Action<IServiceCollection>? services = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = _directory });
+        builder.Services.AddSshServer<TestHandler>(configure);
+        services?.Invoke(builder.Services);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, endpoint => endpoint.UseSsh()));
+        return builder.Build();
+    }
+
+    private static int SshPort(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+        return new Uri(addresses.Single()).Port;
+    }
+
+    private static SshClientSettings PasswordSettings(int port) =>
+        new("127.0.0.1", port) { UserName = "tester", Password = "secret", AcceptAnyHostKey = true, UseAgent = false };
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(s_timeout);
+        while (!condition())
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
+    /// <summary>Counts the scoped dependencies of the handlers.</summary>
+    public sealed class ScopeLedger
+    {
+        private int _created;
+        private int _disposed;
+
+        public int Created => Volatile.Read(ref _created);
+
+        public int Disposed => Volatile.Read(ref _disposed);
+
+        public int OnCreated() => Interlocked.Increment(ref _created);
+
+        public void OnDisposed() => Interlocked.Increment(ref _disposed);
+    }
+
+    public sealed class ScopedThing : IDisposable
+    {
+        private readonly ScopeLedger _ledger;
+
+        public ScopedThing(ScopeLedger ledger)
+        {
+            _ledger = ledger;
+            Number = ledger.OnCreated();
+        }
+
+        public int Number { get; }
+
+        public void Dispose() => _ledger.OnDisposed();
+    }
+
+    /// <summary>Password "secret" for anyone; "scope" prints the scoped dependency's number; "wait" runs until cancelled.</summary>
+    public sealed class TestHandler(IServiceProvider services) : SshServerHandler
+    {
+        public override ValueTask<bool> AuthenticatePasswordAsync(SshAuthenticationContext context, string password, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(password == "secret");
+
+        public override async Task RunSessionAsync(SshServerSession session, CancellationToken cancellationToken)
+        {
+            switch (session.Command)
+            {
+                case "scope":
+                    int number = services.GetService<ScopedThing>()?.Number ?? 0;
+                    await session.Output.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"scope {number}\n"), cancellationToken);
+                    await session.ExitAsync(0, cancellationToken);
+                    break;
+                case "wait":
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                    break;
+                default:
+                    await session.ExitAsync(1, cancellationToken);
+                    break;
+            }
+        }
+    }
+}
