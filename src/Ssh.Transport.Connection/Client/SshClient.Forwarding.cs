@@ -256,7 +256,7 @@ public sealed partial class SshClient
             return;
         }
 
-        await TcpChannelPump.RunAsync(socket, channel, cancellationToken).ConfigureAwait(false);
+        await TcpForwarding.PumpAsync(socket, channel, _logger, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The server opens channels only for forwards we asked for (and refuses to be opened otherwise: x11, agent).</summary>

@@ -87,6 +87,6 @@ public sealed class SshLocalForward : IAsyncDisposable
             return;
         }
 
-        await TcpChannelPump.RunAsync(socket, channel, cancellationToken).ConfigureAwait(false);
+        await TcpForwarding.PumpAsync(socket, channel, _client.Logger, cancellationToken).ConfigureAwait(false);
     }
 }

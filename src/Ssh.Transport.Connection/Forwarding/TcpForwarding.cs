@@ -7,7 +7,7 @@ using Ssh.Transport.Connection.Authentication;
 
 namespace Ssh.Transport.Connection;
 
-/// <summary>A TCP connection joined to a channel (direct-tcpip and forwarded-tcpip, RFC 4254 §7).</summary>
+/// <summary>A TCP connection joined to a channel (direct-tcpip and forwarded-tcpip, RFC 4254 §7), for both roles.</summary>
 internal static class TcpForwarding
 {
     private const int ReceiveSize = 16 * 1024;
