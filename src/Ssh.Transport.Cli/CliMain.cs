@@ -12,7 +12,8 @@ namespace Ssh.Transport.Cli;
 /// <param name="Error">The one line that explains a failure.</param>
 /// <param name="Cancellation">Signalled by SIGINT/SIGTERM (or by a test).</param>
 /// <param name="Interactive">True when <paramref name="Out"/> is a terminal: progress may overwrite a line.</param>
-internal sealed record CliContext(TextWriter Out, TextWriter Error, CancellationToken Cancellation, bool Interactive = false);
+/// <param name="Streams">The standard streams as bytes, for exec's data; null for the process's own (a test passes its own).</param>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, CancellationToken Cancellation, bool Interactive = false, StandardStreams? Streams = null);
 
 /// <summary>
 /// Entry point of the ssh-transport tool: the command line (System.CommandLine: a root command with one command per
