@@ -71,6 +71,7 @@ internal static class CliMain
             return ExitUsage;
         }
 
+        args = VerbCommand.MarkVerbatimWords(args, verbs);
         ParseResult parsed = root.Parse(args, s_parserConfiguration);
 
         // --help wins over any other mistake on its line; otherwise the first mistake is the one line.
