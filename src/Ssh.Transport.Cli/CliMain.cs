@@ -37,6 +37,7 @@ internal static class CliMain
     internal static IReadOnlyList<Func<CliContext, VerbCommand>> Verbs { get; } =
     [
         DemoCommand.Create,
+        ExecCommand.Create,
         ProbeCommand.Create,
         ServeCommand.Create,
     ];
