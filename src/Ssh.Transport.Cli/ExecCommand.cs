@@ -18,7 +18,7 @@ internal static class ExecCommand
     /// </summary>
     public const int ExitNoStatus = 255;
 
-    /// <summary>How long closing the channel and the connection may take after an interruption or a local failure.</summary>
+    /// <summary>How long the output copies may take to end after an interruption or a local failure.</summary>
     private static readonly TimeSpan s_closeTime = TimeSpan.FromSeconds(2);
 
     /// <summary>The exec verb: its arguments, options, help and action.</summary>
@@ -53,15 +53,16 @@ internal static class ExecCommand
             "run a command on an SSH server, as 'ssh HOST COMMAND' does: standard input, output and error copied, its exit status returned")
         {
             Description = """
-                Connects, verifies the host key, logs in (publickey with the key files and then the agent's keys,
-                then --password-file's password) and runs COMMAND. Standard input is copied to the command (its end
-                is sent as EOF), the command's standard output and standard error are copied to exec's own, byte for
-                byte as they come. exec exits with the command's exit status. 255 means there is none, as with ssh:
-                the connection, the host key check or the login failed (one line on stderr says why), the command was
-                killed by a signal or its status never came (nothing more is said), or exec was interrupted by
-                SIGINT/SIGTERM (it closes the channel and disconnects first; one line). A mistake on the command line
-                (options, unreadable -i, --password-file or --passphrase-file files, an encrypted -i key without its
-                passphrase) exits 2.
+                Connects, verifies the host key, logs in (publickey with the key files, then the agent's keys, then
+                --password-file's password) and runs COMMAND, as 'ssh HOST COMMAND' does. Standard input is copied to
+                the command, a terminal's too (its end is sent as EOF; give '< /dev/null' for none, as ssh -n); the
+                command's standard output and standard error come back on exec's own, apart, byte for byte as they
+                arrive. exec exits with the command's exit status. 255 means there is none, as with ssh: the
+                connection, the host key check or the login failed (one line on stderr says why), the command was
+                killed by a signal or its status never came (nothing more is said, as ssh says nothing), or exec was
+                interrupted by SIGINT or SIGTERM (it disconnects at once, as ssh does; one line). A mistake on the
+                command line exits 2: options, and -i, --password-file or --passphrase-file files that cannot be
+                read, or an encrypted -i key without its passphrase.
                 """,
             Notes = """
                 Options may come before HOST and between HOST and COMMAND; from COMMAND's first word on, every word is
@@ -287,13 +288,13 @@ internal static class ExecCommand
             }
             catch (OperationCanceledException) when (cli.Cancellation.IsCancellationRequested)
             {
-                await CloseAsync(session, stdout, stderr).ConfigureAwait(false);
+                await HangUpAsync(client, stdout, stderr).ConfigureAwait(false);
                 return CliMain.Fail(cli, "interrupted", ExitNoStatus);
             }
             catch (LocalOutputException e)
             {
-                await CloseAsync(session, stdout, stderr).ConfigureAwait(false);
-                return CliMain.Fail(cli, $"{e.Message}; the command's channel was closed", ExitNoStatus);
+                await HangUpAsync(client, stdout, stderr).ConfigureAwait(false);
+                return CliMain.Fail(cli, $"{e.Message}; disconnected", ExitNoStatus);
             }
             catch (Exception e) when (CliMain.IsExpected(e))
             {
@@ -302,10 +303,14 @@ internal static class ExecCommand
         }
     }
 
-    /// <summary>Closes the command's channel and lets the output copies end; both bounded (an output may be stuck in a write).</summary>
-    private static async Task CloseAsync(SshClientSession session, Task stdout, Task stderr)
+    /// <summary>
+    /// Ends the connection at once, as ssh does on a signal (a DISCONNECT, without waiting for the command: sshd does
+    /// not answer a channel's CLOSE while its process runs), then lets the output copies end, bounded (one may be
+    /// stuck in a write).
+    /// </summary>
+    private static async Task HangUpAsync(SshClient client, Task stdout, Task stderr)
     {
-        await session.DisposeAsync().ConfigureAwait(false); // at most two seconds for the server's CLOSE
+        await client.DisposeAsync().ConfigureAwait(false);
         await Task.WhenAny(Task.WhenAll(stdout, stderr), Task.Delay(s_closeTime)).ConfigureAwait(false);
     }
 
