@@ -282,6 +282,11 @@ internal static class ExecCommand
                 await first.ConfigureAwait(false);
                 await (first == stdout ? stderr : stdout).WaitAsync(cli.Cancellation).ConfigureAwait(false);
                 SshExitStatus status = await session.WaitForExitAsync(cli.Cancellation).ConfigureAwait(false);
+                if (status.IsUnknown && !client.IsConnected)
+                {
+                    // The server closed the connection under the command (ssh: "Connection to HOST closed by remote host").
+                    return CliMain.Fail(cli, "the server closed the connection before the command's exit status came", ExitNoStatus);
+                }
 
                 // As ssh: the status when there is one; 255, and nothing said, for a signal or no status at all.
                 return status.ExitCode ?? ExitNoStatus;

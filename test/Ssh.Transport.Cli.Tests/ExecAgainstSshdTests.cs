@@ -94,6 +94,16 @@ public class ExecAgainstSshdTests(SshdKind kind)
     }
 
     [Test]
+    public async Task A_connection_closed_under_the_command_exits_255_with_one_line()
+    {
+        // The shell's parent is the session's sshd process (the user's own): killed, it takes the connection with it.
+        ExecResult result = await ExecAsync(null, "echo before; kill -9 $PPID; sleep 5");
+        Assert.That(result.ExitCode, Is.EqualTo(255), result.ToString());
+        Assert.That(result.OutText, Is.EqualTo("before\n"));
+        Assert.That(result.ToolErrorLines, Is.EqualTo(new[] { "ssh-transport: the server closed the connection before the command's exit status came" }), result.ToString());
+    }
+
+    [Test]
     public async Task A_key_the_server_does_not_know_exits_255_with_one_line_naming_the_methods()
     {
         ExecResult result = await ExecRunner.RunAsync(null, "exec", "-p", $"{_sshd.Port}", "--accept-any-host-key", "-i", ExecKeys.Other, Target, "true");
