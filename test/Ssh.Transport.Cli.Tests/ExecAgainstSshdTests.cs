@@ -97,10 +97,13 @@ public class ExecAgainstSshdTests(SshdKind kind)
     public async Task A_connection_closed_under_the_command_exits_255_with_one_line()
     {
         // The shell's parent is the session's sshd process (the user's own): killed, it takes the connection with it.
-        ExecResult result = await ExecAsync(null, "echo before; kill -9 $PPID; sleep 5");
+        // (What the shell printed just before may die with the process unread: not asserted.)
+        ExecResult result = await ExecAsync(null, "kill -9 $PPID; sleep 5");
         Assert.That(result.ExitCode, Is.EqualTo(255), result.ToString());
-        Assert.That(result.OutText, Is.EqualTo("before\n"));
-        Assert.That(result.ToolErrorLines, Is.EqualTo(new[] { "ssh-transport: the server closed the connection before the command's exit status came" }), result.ToString());
+        // Closed (FIN: "the server closed the connection before the command's exit status came"), or reset when the
+        // killed process left data unread ("the connection was lost: ... Connection reset by peer").
+        Assert.That(result.ToolErrorLines, Has.Length.EqualTo(1), result.ToString());
+        Assert.That(result.ToolErrorLines[0], Does.StartWith("ssh-transport: the ").And.Contain(" connection "), result.ToString());
     }
 
     [Test]
