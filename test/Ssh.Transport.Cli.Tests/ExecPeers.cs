@@ -137,7 +137,7 @@ internal static class ExecUser
     }
 }
 
-/// <summary>Keys made by ssh-keygen once per run, in a folder of their own (readable by root only).</summary>
+/// <summary>Keys made by ssh-keygen once per run, in a folder of their own (readable by root only, deleted at the end).</summary>
 internal static class ExecKeys
 {
     public const string Passphrase = "correct horse battery";
@@ -149,6 +149,17 @@ internal static class ExecKeys
         Keygen(Path.Combine(path, "id_encrypted"), "ed25519", Passphrase);
         Keygen(Path.Combine(path, "id_other"), "ed25519", "");
         Keygen(Path.Combine(path, "host_ed25519"), "ed25519", "");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort.
+            }
+        };
         return path;
     });
 
