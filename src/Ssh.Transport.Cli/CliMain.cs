@@ -12,7 +12,8 @@ namespace Ssh.Transport.Cli;
 /// <param name="Error">The one line that explains a failure.</param>
 /// <param name="Cancellation">Signalled by SIGINT/SIGTERM (or by a test).</param>
 /// <param name="Interactive">True when <paramref name="Out"/> is a terminal: progress may overwrite a line.</param>
-internal sealed record CliContext(TextWriter Out, TextWriter Error, CancellationToken Cancellation, bool Interactive = false);
+/// <param name="Streams">The standard streams as bytes, for exec's data; null for the process's own (a test passes its own).</param>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, CancellationToken Cancellation, bool Interactive = false, StandardStreams? Streams = null);
 
 /// <summary>
 /// Entry point of the ssh-transport tool: the command line (System.CommandLine: a root command with one command per
@@ -36,6 +37,7 @@ internal static class CliMain
     internal static IReadOnlyList<Func<CliContext, VerbCommand>> Verbs { get; } =
     [
         DemoCommand.Create,
+        ExecCommand.Create,
         ProbeCommand.Create,
         ServeCommand.Create,
     ];
@@ -70,6 +72,7 @@ internal static class CliMain
             return ExitUsage;
         }
 
+        args = VerbCommand.MarkVerbatimWords(args, verbs);
         ParseResult parsed = root.Parse(args, s_parserConfiguration);
 
         // --help wins over any other mistake on its line; otherwise the first mistake is the one line.

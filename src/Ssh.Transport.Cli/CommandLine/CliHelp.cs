@@ -37,7 +37,8 @@ internal static class CliHelp
 
         text.Append('\n')
             .Append("'ssh-transport VERB --help' describes a verb's options; 'ssh-transport --version' prints the version.\n")
-            .Append("Exit codes: 0 success, 1 failure (one line on stderr), 2 command-line mistake, 130 interrupted.\n");
+            .Append("Exit codes: 0 success, 1 failure (one line on stderr), 2 command-line mistake, 130 interrupted;\n")
+            .Append("exec exits with the remote command's status, or 255 when it has none (as ssh).\n");
         return text.ToString();
     }
 
