@@ -117,7 +117,7 @@ def pss_bytes(pid):
 class Servers:
     """sshd and our serve, each with a pid to account CPU to, started and stopped here."""
 
-    def __init__(self, work, sshd_path):
+    def __init__(self, work, sshd_path, start_ours=True):
         self.work = work
         self.procs = []
         key = os.path.join(work, "id_ed25519")
@@ -149,8 +149,10 @@ Subsystem sftp /usr/lib/openssh/sftp-server
                 f.write("PerSourcePenalties no\n")
         self.sshd = self._start([sshd_path, "-D", "-e", "-f", config], self.sshd_port)
         self.ours_port = free_port()
-        self.ours = self._start(["dotnet", TOOL, "serve", "--listen", f"127.0.0.1:{self.ours_port}", "--host-key", host_key,
-                                 "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec"], self.ours_port)
+        self.ours = None
+        if start_ours:
+            self.ours = self._start(["dotnet", TOOL, "serve", "--listen", f"127.0.0.1:{self.ours_port}", "--host-key", host_key,
+                                    "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec"], self.ours_port)
 
     def _start(self, argv, port):
         log = open(os.path.join(self.work, f"server-{port}.log"), "w")
@@ -239,6 +241,8 @@ def measure_cost(servers, handshakes, idle):
     """Server CPU per connection and memory per idle authenticated connection, ssh as the client of both."""
     results = {}
     for server, proc, port in (("sshd", servers.sshd, servers.sshd_port), ("ours", servers.ours, servers.ours_port)):
+        if proc is None:
+            continue
         argv = client_argv("ssh", port, servers.key, "aes128-gcm@openssh.com", None, "true")
         cpu0 = process_cpu_seconds(proc.pid)
         start = time.monotonic()
@@ -301,7 +305,7 @@ def main():
                 n = min(remaining, 64 * 1024 * 1024)
                 f.write(os.urandom(n))
                 remaining -= n
-        servers = Servers(work, args.sshd)
+        servers = Servers(work, args.sshd, start_ours=bool(scenarios & {"server", "ours", "wan", "cost"}))
         plan = []  # (label, client, server, port key, suite, direction, bytes)
         for suite in suites:
             for direction in ("down", "up"):
