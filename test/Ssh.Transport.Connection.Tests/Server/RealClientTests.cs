@@ -347,6 +347,37 @@ public partial class RealClientTests
         Assert.That((three.ExitCode, three.Stderr.Contains("err", StringComparison.Ordinal)), Is.EqualTo((3, true)), three.Stderr);
     }
 
+    /// <summary>
+    /// dbclient retries a refused password for as long as the server lets it (here the same wrong one, from
+    /// DROPBEAR_PASSWORD); the server's attempt limit (MaxAuthTries, 6) ends it with a DISCONNECT it obeys. The right
+    /// password logs in.
+    /// </summary>
+    [TestCaseSource(nameof(DropbearClients))]
+    public async Task Dbclient_Password_WrongOnesEndAtTheAttemptLimit(string dbclient, string dropbearkey)
+    {
+        if (!File.Exists(dbclient))
+        {
+            Assert.Ignore($"{dbclient} is not installed.");
+        }
+
+        await using var server = RealServer.Start();
+        string[] options = ["-y", "-y", "-p", server.Port.ToString(CultureInfo.InvariantCulture), "alice@127.0.0.1", "echo in"];
+        ClientRun.Result refused = await ClientRun.RunAsync(dbclient, options, environment: new Dictionary<string, string> { ["DROPBEAR_PASSWORD"] = "wrong" });
+        await server.WaitForConnectionsAsync();
+        Assert.Multiple(() =>
+        {
+            // dbclient reports a DISCONNECT as a close ("exited: Disconnect received"), with exit status 0.
+            Assert.That(refused.Stderr, Does.Contain("Disconnect received"));
+            Assert.That(refused.Stdout, Is.Empty);
+            Assert.That(server.PasswordAttempts, Is.EqualTo(new SshServerSettings().MaxAuthTries), "attempts before the DISCONNECT");
+            Assert.That(server.Errors.OfType<SshAuthenticationException>().Count(), Is.EqualTo(1), string.Join("; ", server.Errors.Select(e => e.Message)));
+        });
+        TestContext.Progress.WriteLine($"{Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(dbclient)))} dbclient: {refused.Stderr.Trim()}");
+
+        ClientRun.Result admitted = await ClientRun.RunAsync(dbclient, options, environment: new Dictionary<string, string> { ["DROPBEAR_PASSWORD"] = "sesame" });
+        Assert.That((admitted.ExitCode, Encoding.ASCII.GetString(admitted.Stdout)), Is.EqualTo((0, "in\n")), admitted.Stderr);
+    }
+
     // --- paramiko and AsyncSSH: 8 channels at once on one connection, 16 MiB each way each, rekeys in the middle
 
     /// <remarks>

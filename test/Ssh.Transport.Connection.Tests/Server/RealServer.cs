@@ -59,6 +59,9 @@ internal sealed class RealServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Password attempts so far (alice's password is "sesame").</summary>
+    public int PasswordAttempts => _handler.PasswordAttempts;
+
     /// <summary>What connections ended with, other than a normal end.</summary>
     public IReadOnlyList<Exception> Errors
     {
@@ -143,6 +146,17 @@ internal sealed class RealServer : IAsyncDisposable
 
         public override ValueTask<SshAuthorizedKey?> AuthenticatePublicKeyAsync(SshAuthenticationContext context, SshPublicKey key, CancellationToken cancellationToken) =>
             ValueTask.FromResult(keys.Contains(key) ? new SshAuthorizedKey(key) : null);
+
+        /// <summary>Counts the password attempts; "sesame" lets alice in.</summary>
+        public int PasswordAttempts => Volatile.Read(ref _passwordAttempts);
+
+        private int _passwordAttempts;
+
+        public override ValueTask<bool> AuthenticatePasswordAsync(SshAuthenticationContext context, string password, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _passwordAttempts);
+            return ValueTask.FromResult(context.UserName == "alice" && password == "sesame");
+        }
 
         public override Task RunSessionAsync(SshServerSession session, CancellationToken cancellationToken)
         {
