@@ -145,7 +145,7 @@ internal abstract class ServeHandler : SshServerHandler
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Log.Line($"{what} for {user} ended: the channel closed before the process exited (it was killed)");
+            Log.Line($"{what} for {user} ended: the session was closed before the process exited (killed)");
             throw;
         }
 
