@@ -1,16 +1,15 @@
 using System.Globalization;
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Logging;
 using Ssh.Transport.Connection;
 
 namespace Ssh.Transport.Cli;
 
 /// <summary>
 /// Whom serve lets in (--authorized-keys, --password-file) and the limits of a login (--max-auth-tries,
-/// --login-grace-time, --banner), as the options of <see cref="SshServerAuthentication"/>. One instance serves every
-/// connection; the files are read once, when serve starts.
+/// --login-grace-time, --banner): the decisions of <see cref="ServeHandler"/>'s authentication methods and the
+/// <see cref="SshServerSettings"/> of each connection. One instance serves every connection; the files are read once,
+/// when serve starts.
 /// </summary>
 internal sealed class ServeAuthentication
 {
@@ -35,51 +34,52 @@ internal sealed class ServeAuthentication
     /// <summary>The text of SSH_MSG_USERAUTH_BANNER, or null.</summary>
     public string? Banner { get; init; }
 
-    /// <summary>The options of one connection's authentication; refusals are logged, one line each.</summary>
-    /// <param name="log">Where the lines go: serve's logger.</param>
-    public SshServerAuthenticationOptions CreateOptions(ILogger log)
+    /// <summary>
+    /// The settings of one connection's <see cref="SshServer.RunAsync"/>: the login limits, and the connection's log as
+    /// the library's logger (it reports the user it lets in there).
+    /// </summary>
+    /// <param name="log">The connection's log.</param>
+    public SshServerSettings CreateSettings(ServeConnectionLog log) => new()
     {
-        var options = new SshServerAuthenticationOptions
-        {
-            MaxAttempts = MaxAuthTries,
-            Timeout = LoginGraceTime,
-            Banner = Banner,
-        };
+        MaxAuthTries = MaxAuthTries,
+        LoginGraceTime = LoginGraceTime,
+        Banner = Banner,
+        LoggerFactory = log,
+    };
 
-        if (AuthorizedKeys is { } keys)
+    /// <summary>
+    /// publickey: the entry of the authorized_keys file that lets <paramref name="key"/> in, with its options, or null
+    /// (logged, with the reason). Called for the client's query (answered with PK_OK) and again for its signed
+    /// request; the key's from= and expiry-time= are checked against this client, now. The server runner enforces the
+    /// entry's other options (command=, no-pty, no-port-forwarding, permitopen, permitlisten, environment=).
+    /// </summary>
+    public SshAuthorizedKey? FindKey(SshAuthenticationContext context, SshPublicKey key, ServeConnectionLog log)
+    {
+        if (AuthorizedKeys is not { } keys)
         {
-            TimeProvider clock = options.TimeProvider;
-            options.PublicKeyValidator = (context, key, _) =>
-            {
-                // Called for the client's query (answered with PK_OK) and again for its signed request; the key's
-                // options (from=, expiry-time=) are checked against this client, now.
-                SshAuthorizedKey? entry = keys.Find(key, context.RemoteEndPoint, clock.GetUtcNow(), out string? refusal);
-                if (entry is null)
-                {
-                    // "publickey" for publickey-hostbound-v00@openssh.com too: the same method, the host key also signed.
-                    log.LogInformation("{Peer} refused publickey {Key} for {User}: {Reason}", Peer(context.RemoteEndPoint),
-                        $"{Algorithms.KeyLabel(key.KeyType)} {key.GetFingerprint()}", context.UserName, refusal ?? "not in the authorized keys");
-                }
-
-                return ValueTask.FromResult(entry);
-            };
+            return null;
         }
 
-        if (Passwords is { } passwords)
+        SshAuthorizedKey? entry = keys.Find(key, context.RemoteEndPoint, TimeProvider.System.GetUtcNow(), out string? refusal);
+        if (entry is null)
         {
-            options.PasswordValidator = (context, password, _) =>
-            {
-                bool accepted = passwords.Verify(context.UserName, password);
-                if (!accepted)
-                {
-                    log.LogInformation("{Peer} refused password for {User}", Peer(context.RemoteEndPoint), context.UserName);
-                }
-
-                return ValueTask.FromResult(accepted);
-            };
+            // "publickey" for publickey-hostbound-v00@openssh.com too: the same method, the host key also signed.
+            log.Line($"refused publickey {Algorithms.KeyLabel(key.KeyType)} {key.GetFingerprint()} for {context.UserName}: {refusal ?? "not in the authorized keys"}");
         }
 
-        return options;
+        return entry;
+    }
+
+    /// <summary>password: true when <paramref name="password"/> is the user's in the password file (compared in constant time); a refusal is logged.</summary>
+    public bool VerifyPassword(SshAuthenticationContext context, string password, ServeConnectionLog log)
+    {
+        bool accepted = Passwords is { } passwords && passwords.Verify(context.UserName, password);
+        if (!accepted)
+        {
+            log.Line($"refused password for {context.UserName}");
+        }
+
+        return accepted;
     }
 
     /// <summary>What is offered, for serve's start-up line: "publickey (2 key(s) from FILE), password (1 user(s) from FILE); ...".</summary>
@@ -102,7 +102,6 @@ internal sealed class ServeAuthentication
             $"{string.Join(", ", methods)}; {MaxAuthTries} tries, {LoginGraceTime.TotalSeconds:0.###} s to log in{(Banner is null ? "" : ", with a banner")}");
     }
 
-    internal static string Peer(EndPoint? endpoint) => endpoint?.ToString() ?? "?";
 }
 
 /// <summary>

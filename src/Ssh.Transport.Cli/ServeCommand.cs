@@ -8,8 +8,10 @@ namespace Ssh.Transport.Cli;
 
 /// <summary>
 /// serve: a Kestrel-hosted SSH server that completes handshakes and answers the ssh-userauth service request; with
-/// --authorized-keys or --password-file it authenticates users and runs the connection layer, without them it
-/// refuses every login. One line per connection as it starts and one as it ends, one per login success or failure.
+/// --authorized-keys or --password-file it runs the library's server role (<see cref="ServeHandler"/>): logins, then
+/// commands, shells, subsystems and forwardings as --allow-exec, --subsystem and --allow-tcp-forwarding allow; without
+/// them it refuses every login. One line per connection as it starts and one as it ends, one per login success or
+/// failure, per session and per forwarding.
 /// </summary>
 internal static class ServeCommand
 {
@@ -33,28 +35,54 @@ internal static class ServeCommand
             $"time a client has to log in (default {ServeAuthentication.DefaultLoginGraceTime}, as OpenSSH's LoginGraceTime)",
             ServeAuthentication.DefaultLoginGraceTime, 1, 24 * 3600);
         Option<string?> banner = CliOptions.Text("--banner", null, "FILE", "send the text of this file before the first login answer (SSH_MSG_USERAUTH_BANNER)");
+        Option<bool> allowExec = CliOptions.Flag("--allow-exec",
+            "run commands (exec) and shells as sshd does: the login shell of the account serve runs as, with -c COMMAND or -l, in its home directory (needs --authorized-keys or --password-file)");
+        Option<string[]> subsystems = CliOptions.Repeatable("--subsystem", null, "NAME=COMMAND",
+            "serve a subsystem with a command run by the account's shell, e.g. sftp=/usr/lib/openssh/sftp-server (for sftp and scp); may be repeated; runs without --allow-exec, as in sshd");
+        Option<bool> allowTcpForwarding = CliOptions.Flag("--allow-tcp-forwarding",
+            "allow ssh -L (direct-tcpip) and ssh -R (tcpip-forward), within the key's authorized_keys restrictions; remote forwardings listen on loopback only");
+        Option<bool> gatewayPorts = CliOptions.Flag("--gateway-ports",
+            "with --allow-tcp-forwarding: remote forwardings may listen on any address (ssh -R '*:8080:...'), as sshd's GatewayPorts");
 
         var command = new VerbCommand("serve", "--listen ADDRESS:PORT [options]",
-            "run an SSH server (Kestrel) that logs users in with an authorized_keys file or a password file (without either, it refuses every login)")
+            "run an SSH server (Kestrel) that logs users in with an authorized_keys file or a password file, and runs their commands, sftp and forwardings as allowed (without a login file, it refuses every login)")
         {
             Description = """
                 Runs an SSH server in Kestrel. Each connection gets the key exchange and the ssh-userauth service.
 
                 With --authorized-keys and/or --password-file, users log in (RFC 4252): publickey with a key of the
                 authorized_keys file, for any user name, and password with a user:password line of the password file;
-                --max-auth-tries failures end in a DISCONNECT, and so does --login-grace-time passing. A logged-in client
-                gets the connection protocol (RFC 4254), where for now every channel is refused ("no channels
-                configured"). Without either option every SSH_MSG_USERAUTH_REQUEST is answered with
-                SSH_MSG_USERAUTH_FAILURE ("publickey,password") and anything else is ignored until the client disconnects.
+                --max-auth-tries failures end in a DISCONNECT, and so does --login-grace-time passing. A logged-in
+                client gets the connection protocol (RFC 4254) of the library's server role. Without either option every
+                SSH_MSG_USERAUTH_REQUEST is answered with SSH_MSG_USERAUTH_FAILURE ("publickey,password") and anything
+                else is ignored until the client disconnects.
+
+                Whatever the user name, commands run as the account serve runs as (no user switching): --allow-exec
+                runs exec requests with that account's login shell (/etc/passwd; /bin/sh without one) as SHELL -c
+                COMMAND and shells as SHELL -l, in its home directory, with sshd's environment: USER, LOGNAME, HOME,
+                SHELL, PATH, SSH_CLIENT, SSH_CONNECTION, the client's LANG and LC_* and, for a forced command (command=
+                of the key's authorized_keys line), SSH_ORIGINAL_COMMAND. stdin, stdout, stderr and the exit status are
+                carried. A pty-req is accepted but no terminal is allocated: programs see pipes (for an interactive
+                shell use ssh -T). Without --allow-exec a command or shell gets one line on stderr and exit status 1.
+                --subsystem runs a subsystem's command with the same shell and environment, with or without
+                --allow-exec (as sshd runs its Subsystem lines for any logged-in user); an unknown subsystem gets one
+                line on stderr and exit status 1. --allow-tcp-forwarding allows ssh -L and ssh -R (remote forwardings on
+                loopback unless --gateway-ports). The key's authorized_keys options are enforced: command=, no-pty,
+                no-port-forwarding, permitopen=, permitlisten=, environment=, restrict, from=, expiry-time=.
 
                 One line is logged when a connection is established (peer, identification, negotiated algorithms), one
-                per refused key or password and per login success or failure, and one when the connection ends (who
-                ended it and why, key exchanges, who logged in). The files are read once, at start. Runs until SIGINT or
-                SIGTERM, which send each client a DISCONNECT and exit 0.
+                per refused key or password and per login success or failure, one as each session starts and ends (with
+                its exit status), one per forwarding, and one when the connection ends (who ended it and why, key
+                exchanges, who logged in). The files are read once, at start. Runs until SIGINT or SIGTERM, which send
+                each client a DISCONNECT, end the sessions and exit 0.
                 """,
             Examples = """
-                ssh-transport serve --listen 127.0.0.1:2222 --authorized-keys ~/.ssh/authorized_keys
-                ssh -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@127.0.0.1
+                ssh-transport serve --listen 127.0.0.1:2222 --authorized-keys ~/.ssh/authorized_keys --allow-exec
+                ssh -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@127.0.0.1 'echo hi'
+                ssh-transport serve --authorized-keys ./keys --subsystem sftp=/usr/lib/openssh/sftp-server
+                sftp -P 2222 user@127.0.0.1
+                ssh-transport serve --authorized-keys ./keys --allow-tcp-forwarding
+                ssh -p 2222 -N -L 8080:localhost:80 user@127.0.0.1
                 ssh-transport serve --listen *:2222 --host-key /etc/ssh/ssh_host_ed25519_key --password-file ./passwords --max-auth-tries 3
                 ssh-transport serve --listen 127.0.0.1:2222 --cipher aes256-gcm@openssh.com --rekey-bytes 1M
                 """,
@@ -68,12 +96,35 @@ internal static class ServeCommand
         command.Options.Add(maxAuthTries);
         command.Options.Add(loginGraceTime);
         command.Options.Add(banner);
+        command.Options.Add(allowExec);
+        command.Options.Add(subsystems);
+        command.Options.Add(allowTcpForwarding);
+        command.Options.Add(gatewayPorts);
         command.Validators.Add(result =>
         {
             bool logins = result.GetResult(authorizedKeys) is not null || result.GetResult(passwordFile) is not null;
-            if (!logins && new Option[] { maxAuthTries, loginGraceTime, banner }.FirstOrDefault(o => result.GetResult(o) is { Implicit: false }) is { } given)
+            if (!logins && result.GetResult(allowExec) is { Implicit: false })
+            {
+                result.AddError("--allow-exec runs commands for logged-in users: give --authorized-keys or --password-file too");
+                return;
+            }
+
+            Option[] loginOptions = [maxAuthTries, loginGraceTime, banner, subsystems, allowTcpForwarding, gatewayPorts];
+            if (!logins && loginOptions.FirstOrDefault(o => result.GetResult(o) is { Implicit: false }) is { } given)
             {
                 result.AddError($"{given.Name} applies to logins: give --authorized-keys or --password-file too");
+                return;
+            }
+
+            if (result.GetResult(gatewayPorts) is { Implicit: false } && result.GetResult(allowTcpForwarding) is not { Implicit: false })
+            {
+                result.AddError("--gateway-ports applies to remote forwardings: give --allow-tcp-forwarding too");
+                return;
+            }
+
+            if (ParseSubsystems(result.GetValue(subsystems) ?? [], out string? error) is null)
+            {
+                result.AddError(error!);
             }
         });
         command.SetAction((result, _) =>
@@ -86,13 +137,56 @@ internal static class ServeCommand
             algorithms.Read(result).ApplyTo(options);
             var logins = new LoginSettings(
                 result.GetValue(authorizedKeys), result.GetValue(passwordFile), result.GetValue(maxAuthTries), result.GetValue(loginGraceTime), result.GetValue(banner));
-            return RunAsync(result.GetRequiredValue(listen), result.GetValue(hostKeys) ?? [], options, logins, cli);
+            Dictionary<string, string> subsystemCommands = ParseSubsystems(result.GetValue(subsystems) ?? [], out string? error)
+                ?? throw new UsageException("serve: " + error);
+            var sessions = new SessionSettings(result.GetValue(allowExec), subsystemCommands, result.GetValue(allowTcpForwarding), result.GetValue(gatewayPorts));
+            return RunAsync(result.GetRequiredValue(listen), result.GetValue(hostKeys) ?? [], options, logins, sessions, cli);
         });
         return command;
     }
 
     /// <summary>The login options as given.</summary>
     private sealed record LoginSettings(string? AuthorizedKeys, string? PasswordFile, int MaxAuthTries, double LoginGraceTime, string? Banner);
+
+    /// <summary>What logged-in users may do, as given.</summary>
+    private sealed record SessionSettings(bool AllowExec, Dictionary<string, string> Subsystems, bool AllowTcpForwarding, bool GatewayPorts)
+    {
+        /// <summary>The sessions' settings, with the serving account read (from /etc/passwd) when commands or subsystems run.</summary>
+        public ServeSessions Load() => new()
+        {
+            AllowExec = AllowExec,
+            Subsystems = Subsystems,
+            AllowTcpForwarding = AllowTcpForwarding,
+            GatewayPorts = GatewayPorts,
+            Account = AllowExec || Subsystems.Count > 0 ? ServeAccount.Current() : null,
+        };
+    }
+
+    /// <summary>Parses the --subsystem values: NAME=COMMAND, a name without spaces or '=', each once.</summary>
+    /// <returns>The commands by name; null, with the mistake in <paramref name="error"/>, when a value is not one.</returns>
+    internal static Dictionary<string, string>? ParseSubsystems(string[] values, out string? error)
+    {
+        var subsystems = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string value in values)
+        {
+            int equals = value.IndexOf('=', StringComparison.Ordinal);
+            string name = equals < 0 ? value : value[..equals];
+            if (equals <= 0 || value[(equals + 1)..].Trim().Length == 0 || name.Any(char.IsWhiteSpace))
+            {
+                error = $"--subsystem expects NAME=COMMAND (e.g. sftp=/usr/lib/openssh/sftp-server), not '{value}'";
+                return null;
+            }
+
+            if (!subsystems.TryAdd(name, value[(equals + 1)..].Trim()))
+            {
+                error = $"--subsystem {name} is given more than once";
+                return null;
+            }
+        }
+
+        error = null;
+        return subsystems;
+    }
 
     /// <summary>Reads the authentication files; null when neither --authorized-keys nor --password-file was given.</summary>
     /// <exception cref="UsageException">A file cannot be read, or the password file has a malformed line.</exception>
@@ -166,7 +260,7 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<int> RunAsync(IPEndPoint endpoint, string[] hostKeyFiles, SshServerOptions options, LoginSettings logins, CliContext cli)
+    private static async Task<int> RunAsync(IPEndPoint endpoint, string[] hostKeyFiles, SshServerOptions options, LoginSettings logins, SessionSettings sessionSettings, CliContext cli)
     {
         // Every file is read before anything is printed: a mistake is the one line on stderr.
         List<(SshPrivateKey Key, string Source)> keys = LoadHostKeys(hostKeyFiles);
@@ -190,8 +284,14 @@ internal static class ServeCommand
                 cli.Out.WriteLine($"host key: {Algorithms.Describe(key.PublicKey)} {key.KeyType}, {source}");
             }
 
+            ServeSessions? sessions = authentication is null ? null : sessionSettings.Load();
             WriteLogins(cli.Out, logins, authentication);
-            await using ServeHost host = await ServeHost.StartAsync(endpoint, options, cli.Out, cli.Cancellation, authentication: authentication).ConfigureAwait(false);
+            if (sessions is not null)
+            {
+                cli.Out.WriteLine($"sessions: {sessions.Describe()}");
+            }
+
+            await using ServeHost host = await ServeHost.StartAsync(endpoint, options, cli.Out, cli.Cancellation, authentication: authentication, sessions: sessions).ConfigureAwait(false);
             cli.Out.WriteLine($"listening on {FormatEndPoint(host.LocalEndPoint)}; SIGINT or SIGTERM stops");
             cli.Out.Flush();
             try

@@ -26,7 +26,8 @@ internal sealed record ServedConnection(string Peer, int KeyExchanges, long Mess
 /// <summary>
 /// The SSH server of 'serve' and 'demo': Kestrel with one endpoint running <see cref="SshConnectionHandler"/> (no
 /// HTTP at all), and the per-connection application: without authentication settings it refuses every login; with
-/// them it runs user authentication and then the connection layer (<see cref="CreateConnection"/>).
+/// them it runs the library's server role with serve's handler (<see cref="ServeHandler"/>): user authentication, then
+/// sessions and forwardings as <see cref="ServeSessions"/> allow.
 /// </summary>
 internal sealed class ServeHost : IAsyncDisposable
 {
@@ -35,16 +36,18 @@ internal sealed class ServeHost : IAsyncDisposable
     private readonly TextWriter _log;
     private readonly ILogger _logger;
     private readonly Action<ServedConnection>? _onClosed;
-    private readonly SshServerAuthenticationOptions? _authentication;
+    private readonly ServeAuthentication? _authentication;
+    private readonly ServeSessions _sessions;
     private int _connections;
     private int _stopped;
 
-    private ServeHost(TextWriter log, Action<ServedConnection>? onClosed, ServeAuthentication? authentication)
+    private ServeHost(TextWriter log, Action<ServedConnection>? onClosed, ServeAuthentication? authentication, ServeSessions? sessions)
     {
         _log = log;
         _logger = new LineLogger(log);
         _onClosed = onClosed;
-        _authentication = authentication?.CreateOptions(_logger);
+        _authentication = authentication;
+        _sessions = sessions ?? ServeSessions.None;
     }
 
     /// <summary>The bound endpoint (with the real port when 0 was asked for).</summary>
@@ -60,8 +63,9 @@ internal sealed class ServeHost : IAsyncDisposable
     /// <param name="cancellationToken">Cancels starting.</param>
     /// <param name="onClosed">Called when a connection ends, after its line is logged.</param>
     /// <param name="authentication">Who may log in; null: every login is refused.</param>
+    /// <param name="sessions">What a logged-in client may do; null: nothing (sessions get a refusal, forwardings are refused).</param>
     public static async Task<ServeHost> StartAsync(IPEndPoint endpoint, SshServerOptions options, TextWriter log, CancellationToken cancellationToken,
-        Action<ServedConnection>? onClosed = null, ServeAuthentication? authentication = null)
+        Action<ServedConnection>? onClosed = null, ServeAuthentication? authentication = null, ServeSessions? sessions = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseKestrelCore();
@@ -69,7 +73,7 @@ internal sealed class ServeHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         // Kestrel's own log is off; handshake failures of the connection handler come out as one line each.
-        var host = new ServeHost(log, onClosed, authentication);
+        var host = new ServeHost(log, onClosed, authentication, sessions);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -138,12 +142,7 @@ internal sealed class ServeHost : IAsyncDisposable
             }
             else
             {
-                user = await AuthenticateAsync(transport, connection.RemoteEndPoint, peer, stop).ConfigureAwait(false);
-                if (user is not null)
-                {
-                    await using SshConnection ssh = CreateConnection(transport, user, peer);
-                    await ssh.RunAsync(stop).ConfigureAwait(false);
-                }
+                user = await ServeAsync(transport, connection.RemoteEndPoint, peer, stop).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -191,47 +190,39 @@ internal sealed class ServeHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// User authentication (RFC 4252) with serve's settings: one line for the success, one for a failure that ends
-    /// it (the refused attempts before have a line each, from the validators). Null when the client is not let in.
+    /// With authentication settings: the library's server role (<see cref="SshServer.RunAsync"/>) with serve's handler,
+    /// until the client leaves or the server stops. One line for the login's success (from the connection's log), one
+    /// for a failure that ends it (the refused attempts before have a line each, from the handler). Returns who logged
+    /// in, or null.
     /// </summary>
-    private async Task<SshAuthenticatedUser?> AuthenticateAsync(SshTransport transport, EndPoint? remote, string peer, CancellationToken stop)
+    /// <remarks>
+    /// Stopping the server cancels the runner, which sends the client a DISCONNECT (by application, "The server is
+    /// shutting down."), ends its sessions (their processes are killed) and forwardings, and returns.
+    /// </remarks>
+    private async Task<SshAuthenticatedUser?> ServeAsync(SshTransport transport, EndPoint? remote, string peer, CancellationToken stop)
     {
+        var log = new ServeConnectionLog(_logger, peer);
+        ServeHandler handler = ServeHandler.Create(_authentication!, _sessions, log);
         try
         {
-            SshAuthenticatedUser user = await SshServerAuthentication.AuthenticateAsync(transport, _authentication!, remote, stop).ConfigureAwait(false);
-            string key = user.PublicKey is { } k ? $" ({Algorithms.KeyLabel(k.KeyType)} {k.GetFingerprint()})" : "";
-            _logger.LogInformation("{Peer} authenticated {User} by {Methods}{Key}", peer, user.UserName, string.Join(", ", user.Methods), key);
-            return user;
+            await SshServer.RunAsync(transport, handler, _authentication!.CreateSettings(log), remote, stop).ConfigureAwait(false);
         }
-        catch (Exception e) when (CliMain.IsExpected(e) && e is not OperationCanceledException)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // Too many failures (the client was disconnected), the grace time passed, the client gave up or broke the protocol.
-            _logger.LogInformation("{Peer} not authenticated: {Reason}", peer, CliMain.Describe(e));
-            return null;
+            // The server is stopping: the runner told the client.
         }
-    }
-
-    /// <summary>
-    /// The connection layer of an authenticated client: what a logged-in user may do. This is where serve's session
-    /// layer (exec, shell, subsystems) plugs in: set the handlers of the <see cref="SshConnection"/> here. For now
-    /// every channel is refused, politely.
-    /// </summary>
-    /// <param name="transport">The authenticated transport.</param>
-    /// <param name="user">Who logged in, with the authorized_keys entry that let them (its command=, no-pty, ...).</param>
-    /// <param name="peer">The client's address, for the log.</param>
-    private SshConnection CreateConnection(SshTransport transport, SshAuthenticatedUser user, string peer)
-    {
-        var connection = new SshConnection(transport, new SshChannelOptions());
-        connection.ChannelOpenHandler = (request, _) =>
+        catch (Exception e) when (CliMain.IsExpected(e))
         {
-            _logger.LogInformation("{Peer} refused a {Type} channel for {User}: no channels configured", peer, request.Type, user.UserName);
-            request.Reject(SshChannelOpenFailureReason.AdministrativelyProhibited, "no channels configured");
-            return ValueTask.CompletedTask;
-        };
+            if (log.User is null)
+            {
+                // Too many failures (the client was disconnected), the grace time passed, the client gave up or broke the protocol.
+                log.Line($"not authenticated: {CliMain.Describe(e)}");
+            }
 
-        // No GlobalRequestHandler: every global request (keepalive@openssh.com, tcpip-forward, ...) is answered
-        // REQUEST_FAILURE, which is also how OpenSSH answers a keepalive.
-        return connection;
+            // Otherwise the connection failed after the login: the closing line says how.
+        }
+
+        return log.User;
     }
 
     /// <summary>Who ended the connection, with the reason and description sent or received, or the failure.</summary>

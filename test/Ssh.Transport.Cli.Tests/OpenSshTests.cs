@@ -177,13 +177,14 @@ public class OpenSshTests
 
         CliResult result = await LogInAsync(ssh, serve.Port, identity);
 
-        // ssh got past authentication; its session channel is then refused (no session layer yet), so it exits 255.
+        // ssh got past authentication; without --allow-exec its command gets serve's line on stderr and exit status 1.
         Assert.That(result.Error, Does.Contain($"Authenticated to 127.0.0.1 ([127.0.0.1]:{serve.Port}) using \"publickey\""), result.ToString());
-        Assert.That(result.Error, Does.Contain("open failed: administratively prohibited: no channels configured"), result.ToString());
+        Assert.That(result.Error, Does.Contain("ssh-transport serve: command execution is disabled (--allow-exec)"), result.ToString());
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
         Assert.That(result.Error, Does.Contain("publickey-hostbound@openssh.com"), "serve announces host-bound publickey");
         string log = await serve.WaitForOutputAsync(o => o.Contains(" closed after ", StringComparison.Ordinal));
         Assert.That(log, Does.Contain($" authenticated tester by publickey (ED25519 {fingerprint})"));
-        Assert.That(log, Does.Contain(" refused a session channel for tester: no channels configured"));
+        Assert.That(log, Does.Contain(" refused exec 'true' for tester: command execution is disabled (--allow-exec)"));
         Assert.That(log, Does.Contain("client disconnected").And.Contain("user tester"));
     }
 

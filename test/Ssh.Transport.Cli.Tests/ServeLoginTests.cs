@@ -5,7 +5,8 @@ namespace Ssh.Transport.Cli.Tests;
 /// <summary>
 /// 'serve --authorized-keys / --password-file' in-process over loopback TCP, against the library's own client
 /// (publickey, password, raw requests for the limits) and paramiko: who gets in, who does not, what serve logs, and
-/// that a logged-in client meets the connection layer, which refuses channels for now.
+/// that a logged-in client meets the connection layer, which by default refuses commands (one line on stderr, exit
+/// status 1) and forwardings.
 /// </summary>
 public class ServeLoginTests
 {
@@ -41,22 +42,70 @@ public class ServeLoginTests
         return await SshClientAuthentication.AuthenticateAsync(transport, options, timeout.Token);
     }
 
-    /// <summary>The connection layer after a login: a session channel is refused with the reason serve gives.</summary>
-    private static async Task AssertChannelsRefusedAsync(SshTransport transport)
+    /// <summary>
+    /// The connection layer after a login, without --allow-exec or --allow-tcp-forwarding: a session opens and its
+    /// "exec" is answered with one line on stderr and exit status 1; a direct-tcpip channel is refused.
+    /// </summary>
+    private static async Task AssertCommandsRefusedAsync(SshTransport transport)
     {
         await using var connection = new SshConnection(transport);
         using var timeout = new CancellationTokenSource(s_wait);
         Task running = connection.RunAsync(timeout.Token);
-        var refused = Assert.ThrowsAsync<SshChannelOpenException>(async () => await connection.OpenChannelAsync("session", timeout.Token));
+
+        SshChannel session = await connection.OpenChannelAsync("session", timeout.Token);
+        var exitStatus = new TaskCompletionSource<uint>(TaskCreationOptions.RunContinuationsAsynchronously);
+        session.RequestHandler = (_, request, _) =>
+        {
+            if (request.Type == "exit-status")
+            {
+                exitStatus.TrySetResult(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(request.Data.Span));
+            }
+
+            return ValueTask.FromResult(false);
+        };
+        bool started = await session.SendRequestAsync("exec", wantReply: true, "echo hi", static (ref SshWriter writer, string command) => writer.WriteString(command), timeout.Token);
+        Assert.That(started, Is.True, "the session starts; serve answers the command itself");
+        string stderr = await ReadToEndAsync(session.ExtendedInput, timeout.Token);
+        string stdout = await ReadToEndAsync(session.Input, timeout.Token);
+        Assert.That((await exitStatus.Task.WaitAsync(s_wait), stdout, stderr), Is.EqualTo((1u, "", "ssh-transport serve: command execution is disabled (--allow-exec)\n")));
+        await session.CloseAsync(timeout.Token);
+
+        var refused = Assert.ThrowsAsync<SshChannelOpenException>(async () => await connection.OpenChannelAsync(
+            "direct-tcpip", 0, static (ref SshWriter writer, int _) =>
+            {
+                // RFC 4254 §7.2: host to connect, port, originator address, originator port.
+                writer.WriteString("127.0.0.1");
+                writer.WriteUInt32(22u);
+                writer.WriteString("127.0.0.1");
+                writer.WriteUInt32(40000u);
+            }, timeout.Token));
         Assert.That(refused!.Reason, Is.EqualTo(SshChannelOpenFailureReason.AdministrativelyProhibited));
-        Assert.That(refused.Description, Is.EqualTo("no channels configured"));
 
         await transport.DisconnectAsync(SshDisconnectReason.ByApplication, "test finished", timeout.Token);
         await running.WaitAsync(s_wait);
     }
 
+    private static async Task<string> ReadToEndAsync(System.IO.Pipelines.PipeReader reader, CancellationToken cancellationToken)
+    {
+        var text = new System.Text.StringBuilder();
+        while (true)
+        {
+            System.IO.Pipelines.ReadResult result = await reader.ReadAsync(cancellationToken);
+            foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+            {
+                text.Append(System.Text.Encoding.UTF8.GetString(segment.Span));
+            }
+
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return text.ToString();
+            }
+        }
+    }
+
     [Test]
-    public async Task A_key_of_the_authorized_keys_file_logs_in_any_user_and_channels_are_refused()
+    public async Task A_key_of_the_authorized_keys_file_logs_in_any_user_whose_commands_are_refused_without_allow_exec()
     {
         using SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
         await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--authorized-keys", AuthorizedKeys($"# keys\n{key.PublicKey} alice@test\n"));
@@ -65,11 +114,12 @@ public class ServeLoginTests
         await using SshTransport transport = await ConnectAsync(serve);
         SshAuthenticatedUser user = await LogInAsync(transport, "anyone", key);
         Assert.That(user.Methods, Is.EqualTo(new[] { "publickey" }));
-        await AssertChannelsRefusedAsync(transport);
+        await AssertCommandsRefusedAsync(transport);
 
         string log = await serve.WaitForOutputAsync(o => o.Contains(" closed after ", StringComparison.Ordinal));
         Assert.That(log, Does.Contain($" authenticated anyone by publickey (ED25519 {key.PublicKey.GetFingerprint()})"));
-        Assert.That(log, Does.Contain(" refused a session channel for anyone: no channels configured"));
+        Assert.That(log, Does.Contain(" refused exec 'echo hi' for anyone: command execution is disabled (--allow-exec)"));
+        Assert.That(log, Does.Contain(" refused direct-tcpip to 127.0.0.1:22 for anyone: TCP forwarding is disabled (--allow-tcp-forwarding)"));
         Assert.That(log, Does.Contain("1 key exchange(s), user anyone"));
         Assert.That(log, Does.Not.Contain(" refused publickey"));
     }
@@ -129,7 +179,7 @@ public class ServeLoginTests
         {
             SshAuthenticatedUser user = await LogInAsync(transport, "alice", password: "s3cret:with colon");
             Assert.That(user.Methods, Is.EqualTo(new[] { "password" }));
-            await AssertChannelsRefusedAsync(transport);
+            await AssertCommandsRefusedAsync(transport);
         }
 
         foreach ((string name, string password) in new[] { ("alice", "s3cret"), ("alice", "other"), ("nobody", "other") })
@@ -231,14 +281,14 @@ public class ServeLoginTests
 
         Assert.That(await serve.StopAsync(), Is.Zero, serve.Out);
         SshConnectionClosedEventArgs closed = await transport.Completion.WaitAsync(s_wait);
-        Assert.That((closed.ClosedBy, closed.Reason, closed.Description), Is.EqualTo((SshInitiator.Remote, SshDisconnectReason.ByApplication, "server shutting down")));
+        Assert.That((closed.ClosedBy, closed.Reason, closed.Description), Is.EqualTo((SshInitiator.Remote, SshDisconnectReason.ByApplication, "The server is shutting down.")));
         await running.WaitAsync(s_wait);
-        Assert.That(serve.Out, Does.Contain("server disconnected (ByApplication): server shutting down; 1 key exchange(s), user alice"));
+        Assert.That(serve.Out, Does.Contain("server disconnected (ByApplication): The server is shutting down.; 1 key exchange(s), user alice"));
         Assert.That(serve.Out, Does.Contain("stopped after 1 connection(s)"));
     }
 
     [Test]
-    public async Task Paramiko_logs_in_with_a_password_and_meets_the_refused_channel()
+    public async Task Paramiko_logs_in_with_a_password_and_its_command_is_refused_without_allow_exec()
     {
         const string python = "/usr/bin/python3";
         if (!File.Exists(python) || (await CliRunner.RunProgramAsync(python, "-c", "import paramiko"))!.ExitCode != 0)
@@ -255,11 +305,11 @@ public class ServeLoginTests
             try:
                 t.auth_password(sys.argv[2], sys.argv[3])
                 print("authenticated", t.is_authenticated())
-                try:
-                    t.open_session(timeout=20)
-                    print("channel opened")
-                except paramiko.ChannelException as e:
-                    print("channel refused", e.code, e.text)
+                chan = t.open_session(timeout=20)
+                chan.exec_command("echo hi")
+                out = chan.makefile("rb").read()
+                err = chan.makefile_stderr("rb").read()
+                print("exit", chan.recv_exit_status(), repr(out), err.decode())
             except paramiko.AuthenticationException:
                 print("refused")
             t.close()
@@ -268,8 +318,7 @@ public class ServeLoginTests
 
         CliResult right = (await CliRunner.RunProgramAsync(python, "-c", script, port, "alice", "right"))!;
         Assert.That(right.ExitCode, Is.Zero, right.ToString());
-        // Code 1: SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (paramiko prints its own text for the code).
-        Assert.That(right.Out, Does.StartWith("authenticated True\nchannel refused 1 "), right.ToString());
+        Assert.That(right.Out, Is.EqualTo("authenticated True\nexit 1 b'' ssh-transport serve: command execution is disabled (--allow-exec)\n\n"), right.ToString());
 
         CliResult wrong = (await CliRunner.RunProgramAsync(python, "-c", script, port, "alice", "wrong"))!;
         Assert.That(wrong.ExitCode, Is.Zero, wrong.ToString());
