@@ -149,6 +149,123 @@ public class ChannelTests
         Assert.That(SHA256.HashData(received), Is.EqualTo(SHA256.HashData(data)));
     }
 
+    /// <summary>
+    /// A channel whose reader stops holds only its own window: another channel on the same connection still moves all
+    /// its data (the connection's loop never waits for an application's reads).
+    /// </summary>
+    [Test]
+    public async Task SlowChannel_DoesNotStallTheOthers()
+    {
+        var accepted = new List<SshChannel>();
+        var second = new TaskCompletionSource<SshChannel>();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+        {
+            SshChannel channel = request.Accept();
+            accepted.Add(channel);
+            if (accepted.Count == 2)
+            {
+                second.SetResult(channel);
+            }
+
+            return ValueTask.CompletedTask;
+        });
+
+        SshChannel stalled = await h.Client.OpenChannelAsync("session");
+        SshChannel flowing = await h.Client.OpenChannelAsync("session");
+        SshChannel flowingServer = await second.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        // The first channel's server side never reads: its writer fills the window and waits.
+        Task stalledWriting = WriteAllAsync(stalled.Output, Random(8 * 1024 * 1024, 4));
+        byte[] data = Random(16 * 1024 * 1024, 5);
+        Task<byte[]> received = ReadAllAsync(flowingServer.Input);
+        await WriteAllAsync(flowing.Output, data).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.That(SHA256.HashData(await received.WaitAsync(TimeSpan.FromSeconds(60))), Is.EqualTo(SHA256.HashData(data)));
+        Assert.That(stalledWriting.IsCompleted, Is.False, "the stalled channel still waits for its window");
+    }
+
+    /// <summary>
+    /// While one channel streams in bulk, an interactive channel's small messages still get through: round trips
+    /// complete one after another before the bulk transfer ends (each data message takes its turn at the transport; no
+    /// channel holds it for more than a packet).
+    /// </summary>
+    [Test]
+    public async Task BulkChannel_DoesNotStarveAnInteractiveOne()
+    {
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: ConnectionHarness.ServerAccepts(async channel =>
+        {
+            // Echo, message by message.
+            while (true)
+            {
+                ReadResult result = await channel.Input.ReadAsync();
+                foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+                {
+                    await channel.Output.WriteAsync(segment);
+                }
+
+                channel.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            await channel.Output.CompleteAsync();
+            await channel.ExtendedOutput.CompleteAsync();
+        }));
+
+        SshChannel bulk = await h.Client.OpenChannelAsync("session");
+        SshChannel interactive = await h.Client.OpenChannelAsync("session");
+        using var stopBulk = new CancellationTokenSource();
+        byte[] block = Random(64 * 1024, 6);
+        long echoedBulk = 0;
+        Task draining = Task.Run(async () =>
+        {
+            while (true)
+            {
+                ReadResult result = await bulk.Input.ReadAsync();
+                Interlocked.Add(ref echoedBulk, result.Buffer.Length);
+                bulk.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        });
+        Task streaming = Task.Run(async () =>
+        {
+            while (!stopBulk.IsCancellationRequested)
+            {
+                await bulk.Output.WriteAsync(block);
+            }
+
+            await bulk.Output.CompleteAsync();
+        });
+
+        // Let the bulk channel fill both windows first.
+        while (Interlocked.Read(ref echoedBulk) < 8L * 1024 * 1024)
+        {
+            await Task.Delay(10);
+        }
+
+        for (int i = 0; i < 50; i++)
+        {
+            byte[] ping = Encoding.ASCII.GetBytes($"ping {i}\n");
+            await interactive.Output.WriteAsync(ping).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+            int got = 0;
+            while (got < ping.Length)
+            {
+                ReadResult result = await interactive.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+                got += (int)result.Buffer.Length;
+                interactive.Input.AdvanceTo(result.Buffer.End);
+            }
+        }
+
+        Assert.That(streaming.IsCompleted, Is.False, "the bulk channel was streaming all along");
+        await stopBulk.CancelAsync();
+        await streaming.WaitAsync(TimeSpan.FromSeconds(30));
+        await draining.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     [Test]
     public async Task Requests_AreAnsweredInOrder_UnknownOnesRefused()
     {
