@@ -136,12 +136,26 @@ public class ClientAgainstServersTests(ServerKind kind)
         Assert.That(status.ExitCode, Is.Zero);
     }
 
-    /// <summary>64 MiB down (hashed by the server as it sends) and 64 MiB up (hashed by sha256sum there).</summary>
-    [Test]
-    public async Task Transfer_64MiB_DownAndUp_HashesEqual()
+    /// <summary>
+    /// 64 MiB down (hashed by the server as it sends) and 64 MiB up (hashed by sha256sum there): without rekeys, with a
+    /// rekey every 1 MiB started by our client, and with one every 1 MiB started by the server (sshd's RekeyLimit,
+    /// the Python servers' own limits; Dropbear's is fixed at build time).
+    /// </summary>
+    [TestCase(Rekeys.None)]
+    [TestCase(Rekeys.ByClient)]
+    [TestCase(Rekeys.ByServer)]
+    public async Task Transfer_64MiB_DownAndUp_HashesEqual(Rekeys rekeys)
     {
         const long Size = 64L * 1024 * 1024;
-        await using SshClient client = await ConnectWithKeyAsync();
+        await using SshClient client = await ConnectWithKeyAsync(rekeys);
+        int serverRekeys = 0;
+        client.Transport.KeyExchangeCompleted += (_, e) =>
+        {
+            if (e.InitiatedBy == SshInitiator.Remote)
+            {
+                Interlocked.Increment(ref serverRekeys);
+            }
+        };
         var watch = Stopwatch.StartNew();
         // The server's hash goes to a file read afterwards: Dropbear 2022 may close the channel at the shell's exit
         // before a late write to stderr has gone out.
@@ -167,7 +181,12 @@ public class ClientAgainstServersTests(ServerKind kind)
             Assert.That((await up.WaitForExitAsync().WaitAsync(Bound)).ExitCode, Is.Zero);
         }
 
-        Progress($"{kind}: 64 MiB up {Rate(Size, watch)}");
+        Progress($"{kind}: 64 MiB up {Rate(Size, watch)}; {client.Transport.KeyExchangeCount} key exchanges, {serverRekeys} started by the server");
+        if (rekeys != Rekeys.None)
+        {
+            Assert.That(client.Transport.KeyExchangeCount, Is.GreaterThan(32), "a rekey about every 1 MiB of the 128 MiB");
+            Assert.That(serverRekeys, rekeys == Rekeys.ByServer ? Is.GreaterThan(16) : Is.EqualTo(0), "rekeys started by the server");
+        }
     }
 
     [Test]
@@ -214,18 +233,38 @@ public class ClientAgainstServersTests(ServerKind kind)
         Assert.That((await client.RunCommandAsync("echo alive").WaitAsync(Bound)).StandardOutput, Is.EqualTo("alive\n"));
     }
 
-    private async Task<TestServer> StartAsync(string[]? sshdOptions = null)
+    private async Task<TestServer> StartAsync(string[]? sshdOptions = null, string[]? extraArguments = null)
     {
-        _server = await TestServer.StartAsync(kind, _directory, sshdOptions);
+        _server = await TestServer.StartAsync(kind, _directory, sshdOptions, extraArguments);
         return _server;
     }
 
-    private async Task<SshClient> ConnectWithKeyAsync()
+    private async Task<SshClient> ConnectWithKeyAsync(Rekeys rekeys = Rekeys.None)
     {
         TestUser.Authorize(OpenSshKeys.File("ed25519"));
-        TestServer server = await StartAsync();
+        const int Limit = 1024 * 1024;
+        TestServer server = rekeys != Rekeys.ByServer ? await StartAsync()
+            : kind switch
+            {
+                ServerKind.Sshd or ServerKind.Sshd10 => await StartAsync(sshdOptions: ["RekeyLimit 1M"]),
+                ServerKind.Paramiko or ServerKind.AsyncSsh => await StartAsync(extraArguments: [$"--rekey-bytes={Limit}"]),
+                _ => throw new IgnoreException("Dropbear's rekey limit is fixed when it is built (KEX_REKEY_DATA, 1 GiB): it cannot start a rekey within 64 MiB."),
+            };
         SshClientSettings settings = Settings(server);
         settings.PrivateKeyFiles.Add(OpenSshKeys.File("ed25519"));
+        if (rekeys == Rekeys.ByClient)
+        {
+            settings.TransportOptions.Packetizer.RekeyBytes = Limit;
+        }
+
         return await ConnectAsync(settings, server);
+    }
+
+    /// <summary>Who starts the rekeys of a transfer.</summary>
+    public enum Rekeys
+    {
+        None,
+        ByClient,
+        ByServer,
     }
 }

@@ -12,6 +12,8 @@ warnings.filterwarnings("ignore")
 import asyncssh  # noqa: E402
 
 HOST_KEY, AUTHORIZED_KEYS, USER, PASSWORD = sys.argv[1:5]
+# --rekey-bytes=N: the server starts a key exchange after N bytes (its own limit)
+REKEY_BYTES = next((int(a.split("=", 1)[1]) for a in sys.argv[5:] if a.startswith("--rekey-bytes=")), None)
 
 
 class Server(asyncssh.SSHServer):
@@ -70,7 +72,8 @@ async def handle(process):
 async def main():
     server = await asyncssh.create_server(
         Server, "127.0.0.1", 0, server_host_keys=[HOST_KEY], authorized_client_keys=AUTHORIZED_KEYS,
-        process_factory=handle, encoding=None, allow_scp=False)
+        process_factory=handle, encoding=None, allow_scp=False,
+        **({"rekey_bytes": REKEY_BYTES} if REKEY_BYTES else {}))
     port = server.sockets[0].getsockname()[1]
     print(f"listening {port}", flush=True)
     await asyncio.Event().wait()

@@ -15,7 +15,9 @@ warnings.filterwarnings("ignore")
 import paramiko  # noqa: E402
 
 HOST_KEY, AUTHORIZED_KEYS, USER, PASSWORD = sys.argv[1:5]
-DISABLED = sys.argv[5:]
+DISABLED = [a for a in sys.argv[5:] if not a.startswith("--")]
+# --rekey-bytes=N: the server starts a key exchange after N bytes either way (paramiko's Packetizer limit)
+REKEY_BYTES = next((int(a.split("=", 1)[1]) for a in sys.argv[5:] if a.startswith("--rekey-bytes=")), None)
 
 
 def authorized_blobs():
@@ -87,6 +89,8 @@ def run(channel, command):
 
 def serve(sock):
     transport = paramiko.Transport(sock, disabled_algorithms={"pubkeys": DISABLED} if DISABLED else None)
+    if REKEY_BYTES:
+        transport.packetizer.REKEY_BYTES = REKEY_BYTES
     transport.add_server_key(paramiko.Ed25519Key(filename=HOST_KEY))
     transport.start_server(server=Server())
     # Accepted channels are kept: paramiko closes a Channel object that is garbage-collected.
