@@ -1,5 +1,8 @@
 using System.Text;
+using Ssh.Transport.Compression;
+using Ssh.Transport.Crypto;
 using Ssh.Transport.HostKeys;
+using Ssh.Transport.Tests.Infrastructure;
 
 namespace Ssh.Transport.Tests.Fuzz;
 
@@ -20,5 +23,35 @@ public class FuzzRegressionTests
 
         Assert.Throws<FormatException>(() => SshPrivateKey.Parse(text, "fuzz"));
         Assert.Throws<FormatException>(() => SshPrivateKey.Parse(OpenSshPrivateKeyFile.BeginLine + "--" + OpenSshPrivateKeyFile.EndLine));
+    }
+
+    [Test]
+    public async Task ZlibPayload_AskingForPresetDictionary_IsCompressionError()
+    {
+        // The fuzzer's wire: IGNORE, NEWKEYS (zlib from here), then a payload whose zlib header sets FDICT: zlib's
+        // Z_NEED_DICT surfaced as ZLibException, an IOException, which the receive loop took for a lost connection.
+        var pipes = new PipePair();
+        await using var server = new SshPacketizer(pipes.Server, SshRole.Server, new SshPacketizerOptions());
+        server.SetPendingInbound(NoneProtection.CreateOpener(), CompressionMethod.Zlib);
+        await pipes.ClientToServer.Writer.WriteAsync(Input("packet-none-zlib-preset-dictionary"));
+        await pipes.ClientToServer.Writer.CompleteAsync();
+
+        var error = Assert.ThrowsAsync<SshProtocolException>(async () =>
+        {
+            while (!(await server.ReadPacketAsync()).IsCompleted)
+            {
+            }
+        });
+        Assert.That(error!.Reason, Is.EqualTo(SshDisconnectReason.CompressionError));
+    }
+
+    [Test]
+    public void ZlibDecompressor_PresetDictionaryHeader_IsCompressionError()
+    {
+        using var inflater = new ZlibDecompressor(1024);
+
+        // 0x78 0x20: deflate, 32 KiB window, FDICT; then a dictionary id.
+        var error = Assert.Throws<SshProtocolException>(() => inflater.Decompress(new byte[] { 0x78, 0x20, 0, 0, 0, 1, 0x01, 0x01, 0x00, 0xFE, 0xFF, 0x05 }));
+        Assert.That(error!.Reason, Is.EqualTo(SshDisconnectReason.CompressionError));
     }
 }
