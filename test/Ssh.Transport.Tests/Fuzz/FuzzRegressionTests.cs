@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 using Ssh.Transport.Compression;
 using Ssh.Transport.Crypto;
@@ -53,5 +54,33 @@ public class FuzzRegressionTests
         // 0x78 0x20: deflate, 32 KiB window, FDICT; then a dictionary id.
         var error = Assert.Throws<SshProtocolException>(() => inflater.Decompress(new byte[] { 0x78, 0x20, 0, 0, 0, 1, 0x01, 0x01, 0x00, 0xFE, 0xFF, 0x05 }));
         Assert.That(error!.Reason, Is.EqualTo(SshDisconnectReason.CompressionError));
+    }
+
+    [TestCase(0x7FFFFFFFu)]
+    [TestCase(0xFFFFFFFFu)]
+    [TestCase((uint)OpenSshKeyCipher.MaxBcryptRounds + 1)]
+    [CancelAfter(10_000)]
+    public void EncryptedKey_AskingForTooManyBcryptRounds_IsRefusedAtOnce(uint rounds)
+    {
+        // A key file names its own work factor: 2^31 rounds would run for months before the passphrase is checked.
+        using SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        string text = WithRounds(key.ExportOpenSsh("fuzz"), rounds);
+
+        Assert.That(() => SshPrivateKey.Parse(text, "fuzz"), Throws.InstanceOf(rounds > int.MaxValue ? typeof(FormatException) : typeof(NotSupportedException)));
+    }
+
+    /// <summary>The file with the rounds of its bcrypt kdfoptions replaced.</summary>
+    private static string WithRounds(string text, uint rounds)
+    {
+        string body = text.Replace(OpenSshPrivateKeyFile.BeginLine, "", StringComparison.Ordinal).Replace(OpenSshPrivateKeyFile.EndLine, "", StringComparison.Ordinal);
+        byte[] data = Convert.FromBase64String(body);
+
+        // "openssh-key-v1\0", string cipher, string kdf, string kdfoptions { string salt, uint32 rounds }.
+        int offset = 15;
+        offset += 4 + (int)BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(offset));
+        offset += 4 + (int)BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(offset));
+        int saltLength = (int)BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(offset + 4));
+        BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(offset + 8 + saltLength), rounds);
+        return OpenSshPrivateKeyFile.BeginLine + "\n" + Convert.ToBase64String(data) + "\n" + OpenSshPrivateKeyFile.EndLine + "\n";
     }
 }
