@@ -56,8 +56,15 @@ public static class Program
         return 0;
     }
 
-    private static int Replay(FuzzTarget target, IEnumerable<string> paths)
+    private static unsafe int Replay(FuzzTarget target, IEnumerable<string> paths)
     {
+        // Instrumented libraries (fuzz/out/bin) record every branch in SharpFuzz's coverage map, which only afl-fuzz
+        // (or Fuzzer.Run) provides; outside it they need one of their own.
+        if (SharpFuzz.Common.Trace.SharedMem == null)
+        {
+            SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
+        }
+
         int failures = 0, count = 0;
         foreach (string path in paths)
         {

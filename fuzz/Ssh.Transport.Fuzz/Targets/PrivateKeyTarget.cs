@@ -40,7 +40,7 @@ internal static class PrivateKeyTarget
     internal static string CapRounds(string text)
     {
         int begin = text.IndexOf(Begin, StringComparison.Ordinal);
-        int end = begin < 0 ? -1 : text.IndexOf(End, begin, StringComparison.Ordinal);
+        int end = begin < 0 ? -1 : text.IndexOf(End, begin + Begin.Length, StringComparison.Ordinal);
         if (end < 0)
         {
             return text;
