@@ -29,7 +29,9 @@ export AFL_SKIP_BIN_CHECK=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE
 export AFL_NO_UI=1 AFL_FORKSRV_INIT_TMOUT=120000 AFL_AUTORESUME=1 AFL_QUIET=1
 # Unbounded memory is a finding: past 2 GiB of managed heap the runtime throws OutOfMemoryException, a crash.
 export DOTNET_GCHeapHardLimit=0x80000000 DOTNET_TieredPGO=0
-timeout_ms=${SSH_FUZZ_TIMEOUT_MS:-10000}
+# afl-fuzz kills the whole harness on a timeout (SharpFuzz reports its own pid), so its limit is a backstop: the
+# transport-level targets report a hang themselves after SSH_FUZZ_HANG_SECONDS (20).
+timeout_ms=${SSH_FUZZ_TIMEOUT_MS:-60000}
 
 start=$(date +%s)
 set +e
@@ -60,6 +62,12 @@ if [ "$hangs" -gt 0 ]; then
     fi
   done
 fi
+# afl-fuzz stops with an error when the harness process dies outside an input (a crash the runtime cannot catch:
+# a stack overflow, a fatal error) or exceeds the timeout: a finding too.
+if [ "$status" -ne 0 ]; then
+  echo "  afl-fuzz exited with $status: the harness died; see fuzz/$root/$target.log"
+  grep -a -m 3 -E 'PROGRAM ABORT|Location' "$root/$target.log" | sed 's/^/    /'
+fi
 if [ "$crashes" -gt 0 ]; then
   for f in "$findings"/default/crashes/id:*; do
     echo "  crash: fuzz/$f"
@@ -67,4 +75,4 @@ if [ "$crashes" -gt 0 ]; then
   done
   exit 1
 fi
-[ "$reproduced" -eq 0 ]
+[ "$reproduced" -eq 0 ] && [ "$status" -eq 0 ]

@@ -51,7 +51,9 @@ public static class Program
         {
             using var buffer = new MemoryStream();
             stream.CopyTo(buffer);
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             fuzzTarget.Run(buffer.ToArray());
+            Harness.Trace($"{buffer.Length} bytes in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0.0} ms (at {Environment.TickCount64 % 1000000} ms)");
         });
         return 0;
     }
