@@ -100,7 +100,7 @@ internal static class ConnectionTargets
             // Then a global request of the client's own with want-reply: once it is answered (global answers come in
             // order), the server has handled every message before it.
             chunks.Add([0, SshMessageNumber.GlobalRequest, 0, 0, 0, 13, .. "end@fuzz.test"u8, 1]);
-            int globals = await SendAsync(client, chunks, static (_, _, payload) => payload, static payload => payload[0] == SshMessageNumber.GlobalRequest);
+            int globals = await SendAsync(client, chunks, static (_, _, payload) => payload, WantsGlobalReply);
             await Task.WhenAny(run, inbox.WaitForAsync(counts => counts[81] + counts[82] >= globals));
             await client.DisposeAsync();
             try
@@ -133,6 +133,20 @@ internal static class ConnectionTargets
 
             await Task.WhenAll(drains);
         });
+    }
+
+    /// <summary>A GLOBAL_REQUEST with want-reply TRUE: string name, boolean want-reply (RFC 4254 §4); only these are answered.</summary>
+    private static bool WantsGlobalReply(byte[] payload)
+    {
+        try
+        {
+            var reader = new SshReader(payload);
+            return reader.ReadByte() == SshMessageNumber.GlobalRequest && reader.ReadString().Length >= 0 && reader.ReadBoolean();
+        }
+        catch (SshProtocolException)
+        {
+            return false;
+        }
     }
 
     private static bool ParseRequest(SshChannelRequest request)
