@@ -35,9 +35,18 @@ timeout_ms=${SSH_FUZZ_TIMEOUT_MS:-60000}
 
 start=$(date +%s)
 set +e
-afl-fuzz -i "corpus/$target" -o "$findings" -t "$timeout_ms" -m none -V "$seconds" "${dicts[@]}" "$@" \
-  -- dotnet out/bin/Ssh.Transport.Fuzz.dll "$target" > "$root/$target.log" 2>&1
-status=$?
+for attempt in 1 2; do
+  afl-fuzz -i "corpus/$target" -o "$findings" -t "$timeout_ms" -m none -V "$seconds" "${dicts[@]}" "$@" \
+    -- dotnet out/bin/Ssh.Transport.Fuzz.dll "$target" > "$root/$target.log" 2>&1
+  status=$?
+  # Seen once under heavy load: afl-fuzz's dry run found no coverage from the harness's first input and gave up
+  # before fuzzing ("No instrumentation detected"), and starting it again worked.
+  if [ "$status" -ne 0 ] && [ ! -f "$findings/default/fuzzer_stats" ] && grep -aq 'No instrumentation detected' "$root/$target.log"; then
+    echo "fuzz: $target: afl-fuzz saw no coverage on its dry run; starting it again" >&2
+    continue
+  fi
+  break
+done
 set -e
 elapsed=$(( $(date +%s) - start ))
 stats=$findings/default/fuzzer_stats
