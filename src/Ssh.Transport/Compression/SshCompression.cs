@@ -175,8 +175,10 @@ internal sealed class ZlibDecompressor : IDisposable
                 }
             }
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
+            // IOException: zlib's own refusals surface as ZLibException, e.g. for a header that asks for a preset
+            // dictionary (FDICT), which SSH never uses.
             throw new SshProtocolException(SshDisconnectReason.CompressionError, "The peer sent corrupt zlib data.", e);
         }
 

@@ -153,8 +153,15 @@ internal sealed class OpenSshKeyCipher
         _ => CbcCipher.CreateTripleDes(key, iv, encrypt),
     };
 
+    /// <summary>
+    /// The most bcrypt_pbkdf rounds a key file may ask for. ssh-keygen writes 16 by default and people choose up to a few
+    /// hundred (-a); the work is linear in the rounds (10 000 rounds take over 600 times as long as the default).
+    /// </summary>
+    public const int MaxBcryptRounds = 10_000;
+
     /// <summary>Reads kdfoptions of kdf "bcrypt": string salt, uint32 rounds.</summary>
     /// <exception cref="FormatException">The options are malformed or out of range.</exception>
+    /// <exception cref="NotSupportedException">More than <see cref="MaxBcryptRounds"/> rounds.</exception>
     public static (byte[] Salt, int Rounds) ReadBcryptOptions(ReadOnlySpan<byte> options)
     {
         var reader = new SshReader(options);
@@ -173,6 +180,15 @@ internal sealed class OpenSshKeyCipher
         if (!reader.End || salt.Length == 0 || rounds == 0 || rounds > int.MaxValue)
         {
             throw new FormatException($"The bcrypt options of the OpenSSH private key are out of range ({salt.Length}-byte salt, {rounds} rounds).");
+        }
+
+        if (rounds > MaxBcryptRounds)
+        {
+            // The work grows linearly with the rounds and the file names them: without a bound, a key file with 2^31
+            // rounds would occupy a core for months.
+            throw new NotSupportedException(
+                $"The private key's bcrypt kdf asks for {rounds} rounds; at most {MaxBcryptRounds} are supported (ssh-keygen's default is 16). " +
+                "Re-encrypt it with 'ssh-keygen -p -a 100'.");
         }
 
         return (salt, (int)rounds);

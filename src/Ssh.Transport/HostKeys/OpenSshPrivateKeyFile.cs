@@ -51,7 +51,8 @@ internal static class OpenSshPrivateKeyFile
     public static PrivateKey Read(string text, string? passphrase, out string comment)
     {
         int begin = text.IndexOf(BeginLine, StringComparison.Ordinal);
-        int end = begin < 0 ? -1 : text.IndexOf(EndLine, begin, StringComparison.Ordinal);
+        // The END line is looked for after the whole BEGIN line: the two may share dashes ("...KEY-------END...").
+        int end = begin < 0 ? -1 : text.IndexOf(EndLine, begin + BeginLine.Length, StringComparison.Ordinal);
         if (end < 0)
         {
             throw new FormatException($"The OpenSSH private key has no '{EndLine}' line.");
