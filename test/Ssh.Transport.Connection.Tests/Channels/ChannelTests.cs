@@ -38,6 +38,28 @@ public class ChannelTests
         await writer.CompleteAsync();
     }
 
+    /// <summary>Echo: what comes in goes back out, then EOF.</summary>
+    private static async Task EchoAsync(SshChannel channel)
+    {
+        while (true)
+        {
+            ReadResult result = await channel.Input.ReadAsync();
+            foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+            {
+                await channel.Output.WriteAsync(segment);
+            }
+
+            channel.Input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        await channel.Output.CompleteAsync();
+        await channel.ExtendedOutput.CompleteAsync();
+    }
+
     private static byte[] Random(int length, int seed)
     {
         var data = new byte[length];
@@ -79,27 +101,7 @@ public class ChannelTests
     {
         await using ConnectionHarness h = await ConnectionHarness.StartAsync(
             configure: o => o.Packetizer.RekeyBytes = rekeys ? 1024 * 1024 : 1L << 40,
-            beforeRun: ConnectionHarness.ServerAccepts(async channel =>
-            {
-                // Echo: what comes in goes back out, then EOF.
-                while (true)
-                {
-                    ReadResult result = await channel.Input.ReadAsync();
-                    foreach (ReadOnlyMemory<byte> segment in result.Buffer)
-                    {
-                        await channel.Output.WriteAsync(segment);
-                    }
-
-                    channel.Input.AdvanceTo(result.Buffer.End);
-                    if (result.IsCompleted)
-                    {
-                        break;
-                    }
-                }
-
-                await channel.Output.CompleteAsync();
-                await channel.ExtendedOutput.CompleteAsync();
-            }));
+            beforeRun: ConnectionHarness.ServerAccepts(EchoAsync));
 
         async Task OneAsync(int seed)
         {
@@ -191,27 +193,7 @@ public class ChannelTests
     [Test]
     public async Task BulkChannel_DoesNotStarveAnInteractiveOne()
     {
-        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: ConnectionHarness.ServerAccepts(async channel =>
-        {
-            // Echo, message by message.
-            while (true)
-            {
-                ReadResult result = await channel.Input.ReadAsync();
-                foreach (ReadOnlyMemory<byte> segment in result.Buffer)
-                {
-                    await channel.Output.WriteAsync(segment);
-                }
-
-                channel.Input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-            }
-
-            await channel.Output.CompleteAsync();
-            await channel.ExtendedOutput.CompleteAsync();
-        }));
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: ConnectionHarness.ServerAccepts(EchoAsync));
 
         SshChannel bulk = await h.Client.OpenChannelAsync("session");
         SshChannel interactive = await h.Client.OpenChannelAsync("session");
