@@ -57,11 +57,12 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     private readonly Queue<TaskCompletionSource<bool>> _pendingRequests = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _confirmed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _sending;
     private SendWindow? _sendWindow;
     private uint _remoteMaxPacket;
     private long _receiveWindow;
     private long _consumedSinceAdjust;
-    private Task? _sending;
     private int _closeSent;
     private bool _closeReceived;
     private bool _eofReceived;
@@ -77,6 +78,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         _extendedOutput = new Pipe(outbound);
         _inputReader = new WindowedPipeReader(_input.Reader, OnConsumed);
         _extendedInputReader = new WindowedPipeReader(_extendedInput.Reader, OnConsumed);
+        _sending = SendAsync();
     }
 
     /// <summary>The channel type, e.g. "session" or "direct-tcpip".</summary>
@@ -179,16 +181,16 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     {
         await _output.Writer.CompleteAsync().ConfigureAwait(false);
         await _extendedOutput.Writer.CompleteAsync().ConfigureAwait(false);
-        if (_sending is { } sending)
+
+        // Also before the peer knows the channel (an accepted channel's confirmation goes out when the open handler
+        // returns): what was written, then EOF and CLOSE, all after the confirmation.
+        try
         {
-            try
-            {
-                await sending.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SshProtocolException or OperationCanceledException or InvalidOperationException or IOException)
-            {
-                // The connection is going down; the close below is best effort.
-            }
+            await _sending.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SshProtocolException or OperationCanceledException or InvalidOperationException or IOException)
+        {
+            // The connection is going down; the close below is best effort.
         }
 
         await SendCloseAsync(cancellationToken).ConfigureAwait(false);
@@ -219,10 +221,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     }
 
     /// <summary>Starts moving the application's writes: only once the peer knows the channel (after the confirmation).</summary>
-    internal void StartSending()
-    {
-        _sending = SendAsync();
-    }
+    internal void StartSending() => _confirmed.TrySetResult();
 
     /// <summary>
     /// Runs both pumps. Completing <see cref="Output"/> ends the data: what <see cref="ExtendedOutput"/> already holds
@@ -230,6 +229,18 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     /// </summary>
     private async Task SendAsync()
     {
+        try
+        {
+            await _confirmed.Task.WaitAsync(_stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e)
+        {
+            // Never confirmed (refused, or the connection ended first): writers fail rather than wait.
+            await _output.Reader.CompleteAsync(e).ConfigureAwait(false);
+            await _extendedOutput.Reader.CompleteAsync(e).ConfigureAwait(false);
+            throw;
+        }
+
         Task extended = PumpAsync(_extendedOutput.Reader, extended: true);
         await PumpAsync(_output.Reader, extended: false).ConfigureAwait(false);
         _extendedOutput.Reader.CancelPendingRead();
@@ -238,7 +249,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     }
 
     /// <summary>Completes once both outputs have been sent and EOF with them (faults if the channel or connection ended first).</summary>
-    internal Task OutputsSent => _sending ?? Task.CompletedTask;
+    internal Task OutputsSent => _sending;
 
     internal void OnWindowAdjust(uint bytes) => _sendWindow!.Add(bytes);
 
@@ -355,7 +366,8 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
 
     private async ValueTask SendCloseAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _closeSent, 1) != 0)
+        // RFC 4254 §5.1: nothing about a channel before its confirmation.
+        if (!_confirmed.Task.IsCompleted || Interlocked.Exchange(ref _closeSent, 1) != 0)
         {
             return;
         }

@@ -381,13 +381,15 @@ public sealed class SshConnection : IAsyncDisposable
         uint recipient = reader.ReadUInt32();
         var reason = (SshChannelOpenFailureReason)reader.ReadUInt32();
         string description = Encoding.UTF8.GetString(reader.ReadString());
-        (TaskCompletionSource<SshChannel> opened, _) = TakePendingOpen(recipient);
+        (TaskCompletionSource<SshChannel> opened, SshChannel channel) = TakePendingOpen(recipient);
         lock (_lock)
         {
             _channels.Remove(recipient);
         }
 
-        opened.TrySetException(new SshChannelOpenException(reason, description));
+        var refused = new SshChannelOpenException(reason, description);
+        channel.OnConnectionEnded(refused);
+        opened.TrySetException(refused);
     }
 
     private (TaskCompletionSource<SshChannel> Opened, SshChannel Channel) TakePendingOpen(uint recipient)

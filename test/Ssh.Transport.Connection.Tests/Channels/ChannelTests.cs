@@ -93,6 +93,35 @@ public class ChannelTests
         await channel.CloseAsync().WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>
+    /// An accepted channel's confirmation goes out when the open handler returns. A server that writes and closes
+    /// before that (a forwarding target that answers at once) must still send confirmation, data, EOF, CLOSE in that
+    /// order: closing first lost the data (and told the peer about a channel it did not know yet).
+    /// </summary>
+    [Test]
+    public async Task AcceptedChannel_WrittenAndClosedBeforeConfirmation_DataArrivesFirst()
+    {
+        Task? serving = null;
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: h => h.Server.ChannelOpenHandler = async (request, cancellationToken) =>
+        {
+            SshChannel channel = request.Accept();
+            serving = Task.Run(async () =>
+            {
+                await channel.Output.WriteAsync(new byte[] { 1, 2, 3 });
+                await channel.CloseAsync();
+            }, CancellationToken.None);
+
+            // Still deciding as far as the peer knows, while the channel above is written and closed.
+            await Task.WhenAny(serving, Task.Delay(300, cancellationToken));
+        });
+
+        SshChannel channel = await h.Client.OpenChannelAsync("session").WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(await ReadAllAsync(channel.Input).WaitAsync(TimeSpan.FromSeconds(10)), Is.EqualTo(new byte[] { 1, 2, 3 }));
+        Assert.That(channel.IsEofReceived, Is.True);
+        await channel.CloseAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await serving!.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     [TestCase(1, false)]
     [TestCase(1, true)]
     [TestCase(8, false)]
