@@ -394,6 +394,18 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         }
     }
 
+    /// <summary>What the peer may still send before our next WINDOW_ADJUST.</summary>
+    internal long ReceiveWindowLeft
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _receiveWindow;
+            }
+        }
+    }
+
     /// <summary>The window we grant now (it follows the path: see <see cref="SshChannelOptions.MaxWindowSize"/>).</summary>
     internal long WindowTarget
     {
@@ -409,7 +421,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     /// <summary>
     /// The application consumed inbound bytes: give the window back in halves (RFC 4254 §5.2), resized on the way:
     /// grown when the half went by within two round trips (the window, not the peer or the reader, limits the
-    /// rate), shrunk when the application leaves a quarter of it unread.
+    /// rate), shrunk when it took longer and the application left a quarter of it unread.
     /// </summary>
     private void OnConsumed(long bytes)
     {

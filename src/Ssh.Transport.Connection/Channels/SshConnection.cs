@@ -230,13 +230,17 @@ public sealed class SshConnection : IAsyncDisposable
     /// <paramref name="unread"/> what the application has not read yet. Grows (doubles) when half the window went by
     /// within two round trips, so that the window tracks twice the bandwidth-delay product, within
     /// <see cref="SshChannelOptions.MaxWindowSize"/> and <see cref="SshChannelOptions.MaxConnectionWindowSize"/>;
-    /// halves (not below <see cref="SshChannelOptions.WindowSize"/>) when the application is the bottleneck (a quarter
-    /// of the window still unread).
+    /// halves (not below <see cref="SshChannelOptions.WindowSize"/>) when the application is the bottleneck (slower
+    /// than that, with a quarter of the window still unread).
     /// </summary>
     internal long ResizeReceiveWindow(long target, TimeSpan epoch, long unread)
     {
-        // A quarter of the window left unread when half of it has been consumed: the reader, not the path, is slow.
-        if (unread >= target / 4)
+        TimeSpan? roundTrip = MinRoundTrip;
+        bool quick = roundTrip is { } rtt && epoch < 2 * rtt;
+
+        // Slow (more than two round trips for half a window) with a quarter of the window still unread: the reader,
+        // not the path, limits the rate.
+        if (!quick && unread >= target / 4)
         {
             long shrink = target - Math.Max(Options.WindowSize, target / 2);
             if (shrink > 0)
@@ -255,13 +259,13 @@ public sealed class SshConnection : IAsyncDisposable
             return 0;
         }
 
-        if (MinRoundTrip is not { } roundTrip)
+        if (roundTrip is null)
         {
             StartRoundTripProbe();
             return 0;
         }
 
-        if (epoch >= 2 * roundTrip)
+        if (!quick)
         {
             return 0;
         }
