@@ -22,13 +22,20 @@ internal sealed partial class SshServerConnectionHandler : ConnectionHandler
     private readonly IServiceScopeFactory _scopes;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger _logger;
-    private readonly SshServerAdmission _admission;
+    private readonly Lazy<SshServerAdmission> _admission;
 
-    public SshServerConnectionHandler(IOptionsMonitor<SshServerHostOptions> options, IServiceScopeFactory scopes, IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory, SshServerAdmission admission)
+    public SshServerConnectionHandler(IOptionsMonitor<SshServerHostOptions> options, IServiceScopeFactory scopes, IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory, IServiceProvider services)
     {
         _options = options;
-        _admission = admission;
-        admission.Refused += OnRefused;
+
+        // Resolved at the first connection: the options behind it are validated when the host starts, not when Kestrel
+        // is configured (UseSsh() creates this handler then).
+        _admission = new(() =>
+        {
+            SshServerAdmission admission = services.GetRequiredService<SshServerAdmission>();
+            admission.Refused += OnRefused;
+            return admission;
+        });
         _scopes = scopes;
         _lifetime = lifetime;
         _logger = loggerFactory.CreateLogger(LoggerCategory);
@@ -46,7 +53,7 @@ internal sealed partial class SshServerConnectionHandler : ConnectionHandler
         }
 
         // Before anything is sent: a refused connection is closed (Kestrel closes it when this returns), as sshd does.
-        using SshAdmissionTicket? ticket = _admission.TryAdmit(connection.RemoteEndPoint, options.Server.LoginGraceTime);
+        using SshAdmissionTicket? ticket = _admission.Value.TryAdmit(connection.RemoteEndPoint, options.Server.LoginGraceTime);
         if (ticket is null)
         {
             return;
