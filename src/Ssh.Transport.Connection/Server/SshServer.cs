@@ -165,9 +165,11 @@ internal sealed class ServerConnection : IAsyncDisposable
             // How sshd's listener classifies a pre-authentication child's exit, for the source's penalty.
             switch (e)
             {
-                case SshTimeoutException { Kind: SshTimeoutKind.Authentication }:
+                case SshTimeoutException { Kind: SshTimeoutKind.Authentication } timeout:
+                    // Reported as the whole grace time, which is what ran out (authentication had what the handshake left).
                     _admission.MarkLoginGraceExceeded();
-                    break;
+                    throw new SshTimeoutException(SshTimeoutKind.Authentication, _admission.LoginGraceTime, timeout.Reason,
+                        $"Authentication did not complete within the login grace time ({_admission.LoginGraceTime.TotalSeconds:0.###} s from accept).");
                 case SshAuthenticationException { TriedMethods.Count: > 0 }:
                     _admission.MarkAuthenticationFailed();
                     break;

@@ -524,6 +524,9 @@ public sealed class SshAdmissionTicket : IDisposable
     /// <summary>Cancelled when the login grace time runs out before <see cref="MarkAuthenticated"/>; never after it.</summary>
     public CancellationToken LoginGraceExpired => _grace.Token;
 
+    /// <summary>The time from admission the connection has to authenticate.</summary>
+    public TimeSpan LoginGraceTime => _loginGraceTime;
+
     /// <summary>What is left of the login grace time (zero once it ran out).</summary>
     public TimeSpan RemainingLoginGraceTime
     {
