@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Pre-authentication behaviour of 'ssh-transport serve' with its default defences (docs/security.md).
 
   trickle: N connections (default 200) opened at once from 127.0.0.1, each sending its identification line one byte
@@ -8,7 +8,7 @@
            connection (bounded by MaxAuthTries) and the connection at which PerSourcePenalties refuses the address.
 
 Loopback only; the server is started here on 127.0.0.1:0 with a generated host key and stopped with SIGTERM.
-Usage: python3 bench/load/preauth.py [trickle|retry|both] [--serve src/Ssh.Transport.Cli/bin/Release/net10.0/ssh-transport.dll]
+Usage: /usr/bin/python3 bench/load/preauth.py [trickle|retry|both] [--serve src/Ssh.Transport.Cli/bin/Release/net10.0/ssh-transport.dll]
 """
 import argparse
 import os
@@ -140,22 +140,25 @@ def trickle(dll, n):
     serve.stop()
 
 
-def retry(dll, tries):
+def retry(dll, tries, seconds=20):
+    import logging
     import paramiko
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     serve = Serve(dll, ["--max-auth-tries", str(tries)])
     print(f"server: {serve.command}")
     per_connection = []
-    refused_at = None
+    refusals = []
     start = time.monotonic()
-    for connection in range(1, 50):
+    while time.monotonic() - start < seconds:
         sock = socket.create_connection(("127.0.0.1", serve.port))
         transport = paramiko.Transport(sock)
         try:
             transport.start_client(timeout=10)
         except (paramiko.SSHException, EOFError, OSError):
-            refused_at = connection
+            refusals.append(time.monotonic() - start)
             transport.close()
-            break
+            time.sleep(0.1)
+            continue
         answers = 0
         while True:
             try:
@@ -167,10 +170,11 @@ def retry(dll, tries):
                 break
         transport.close()
         per_connection.append(answers)
-    elapsed = time.monotonic() - start
-    print(f"refused passwords answered per connection: {per_connection} (MaxAuthTries {tries})")
-    print(f"connection {refused_at} was refused before the banner after {elapsed:.1f} s "
-          f"({serve.count('refused before the banner: PerSourcePenalties')} refusal(s) logged)")
+    print(f"in {seconds} s: {len(per_connection)} connection(s) got answers, per connection {per_connection} "
+          f"(MaxAuthTries {tries}); {sum(per_connection)} answers in all")
+    if refusals:
+        print(f"{len(refusals)} connection(s) refused before the banner, the first after {refusals[0]:.1f} s "
+              f"({serve.count('refused before the banner: PerSourcePenalties')} refusal(s) logged)")
     serve.stop()
 
 
