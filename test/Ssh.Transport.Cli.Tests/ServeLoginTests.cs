@@ -468,4 +468,43 @@ public class ServeLoginTests
         Assert.That(log, Does.Contain("refused before the banner: MaxStartups, 1 unauthenticated connections (MaxStartups 1:100:1)"));
         Assert.That(serve.Out, Does.Contain("limits: max-startups 1:100:1"));
     }
+
+    /// <summary>The login grace time counts from accept: a client trickling its identification line is closed at it, mid-handshake.</summary>
+    [Test]
+    public async Task A_client_trickling_its_identification_line_is_closed_at_the_login_grace_time()
+    {
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--password-file", Passwords("alice:right\n"), "--login-grace-time", "1");
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, serve.Port);
+        System.Net.Sockets.NetworkStream stream = client.GetStream();
+        var buffer = new byte[256];
+        using var timeout = new CancellationTokenSource(s_wait);
+        int read = await stream.ReadAsync(buffer, timeout.Token);
+        Assert.That(System.Text.Encoding.ASCII.GetString(buffer, 0, read), Does.StartWith("SSH-2.0-"));
+
+        // One byte every 100 ms: the line would take 5 s; the server closes at 1 s.
+        bool closed = false;
+        foreach (byte b in "SSH-2.0-trickle-trickle-trickle-trickle-trickle"u8.ToArray())
+        {
+            try
+            {
+                await stream.WriteAsync(new[] { b }, timeout.Token);
+                await Task.Delay(100, timeout.Token);
+                if (client.Client.Poll(0, System.Net.Sockets.SelectMode.SelectRead) && client.Available == 0)
+                {
+                    closed = true;
+                    break;
+                }
+            }
+            catch (IOException)
+            {
+                closed = true;
+                break;
+            }
+        }
+
+        Assert.That(closed, Is.True);
+        string log = await serve.WaitForOutputAsync(o => o.Contains("login grace time", StringComparison.Ordinal));
+        Assert.That(log, Does.Contain(" closed: no handshake within the login grace time (1 s)"));
+    }
 }
