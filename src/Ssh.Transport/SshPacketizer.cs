@@ -181,8 +181,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
             _localIdentification.CopyTo(span);
             "\r\n"u8.CopyTo(span[_localIdentification.Length..]);
             _output.Advance(_localIdentification.Length + 2);
-            FlushResult flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
-            ThrowIfOutputClosed(flushed);
+            await FlushOutputAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -476,7 +475,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
                 }
             }
 
-            ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
+            await FlushOutputAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -561,12 +560,17 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         if (flushing.IsCompletedSuccessfully)
         {
             FlushResult flushed = flushing.Result;
+            if (IsStaleCancel(flushed, cancellationToken))
+            {
+                return AwaitFlushAndReleaseAsync(_output.FlushAsync(cancellationToken), written, cancellationToken);
+            }
+
             _writeLock.Release();
             ThrowIfOutputClosed(flushed);
             return new ValueTask<SshWriteResult>(written);
         }
 
-        return AwaitFlushAndReleaseAsync(flushing, written);
+        return AwaitFlushAndReleaseAsync(flushing, written, cancellationToken);
     }
 
     /// <summary>Writes one packet with a payload the caller already holds (copied once, into the pipe's memory).</summary>
@@ -590,7 +594,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
+            await FlushOutputAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -647,7 +651,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
 
                     if (flush && Volatile.Read(ref _queuedWriters) == 0)
                     {
-                        ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
+                        await FlushOutputAsync(cancellationToken).ConfigureAwait(false);
                     }
 
                     return written;
@@ -659,7 +663,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
                 if (last)
                 {
                     // Packets written by writers that left their flush to us still go out now.
-                    ThrowIfOutputClosed(await _output.FlushAsync(cancellationToken).ConfigureAwait(false));
+                    await FlushOutputAsync(cancellationToken).ConfigureAwait(false);
                 }
 
                 if (queued)
@@ -679,11 +683,17 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<SshWriteResult> AwaitFlushAndReleaseAsync(ValueTask<FlushResult> flushing, SshWriteResult written)
+    private async ValueTask<SshWriteResult> AwaitFlushAndReleaseAsync(ValueTask<FlushResult> flushing, SshWriteResult written, CancellationToken cancellationToken)
     {
         try
         {
-            ThrowIfOutputClosed(await flushing.ConfigureAwait(false));
+            FlushResult flushed = await flushing.ConfigureAwait(false);
+            while (IsStaleCancel(flushed, cancellationToken))
+            {
+                flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            ThrowIfOutputClosed(flushed);
             return written;
         }
         finally
@@ -948,6 +958,27 @@ public sealed partial class SshPacketizer : IAsyncDisposable
 
     private SshTimeoutException HandshakeTimeoutError() =>
         new(SshTimeoutKind.Handshake, _handshakeTimeout, SshDisconnectReason.ConnectionLost, $"The SSH handshake did not complete within {_handshakeTimeout}.");
+
+    /// <summary>Flushes the output; a stale cancellation (see <see cref="IsStaleCancel"/>) is flushed again.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FlushOutputAsync(CancellationToken cancellationToken)
+    {
+        FlushResult flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        while (IsStaleCancel(flushed, cancellationToken))
+        {
+            flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        ThrowIfOutputClosed(flushed);
+    }
+
+    /// <summary>
+    /// A flush that reports cancellation although neither disposal nor this caller's token asked for it. A pipe writer
+    /// turns a flush's token into CancelPendingFlush, which, when the token fires just as that flush finishes, stays
+    /// pending and cancels the next flush: another writer's, whose packet is in the pipe and must still go out.
+    /// </summary>
+    private bool IsStaleCancel(FlushResult flushed, CancellationToken cancellationToken) =>
+        flushed.IsCanceled && Volatile.Read(ref _disposed) == 0 && !cancellationToken.IsCancellationRequested;
 
     private static void ThrowIfOutputClosed(FlushResult flushed)
     {

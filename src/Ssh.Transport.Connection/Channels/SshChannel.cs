@@ -63,6 +63,9 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     private uint _remoteMaxPacket;
     private long _receiveWindow;
     private long _consumedSinceAdjust;
+    private long _windowTarget;
+    private long _adjustEpochStart;
+    private bool _windowReleased;
     private int _closeSent;
     private bool _closeReceived;
     private bool _eofReceived;
@@ -73,6 +76,8 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         LocalId = localId;
         Type = type;
         _receiveWindow = connection.Options.WindowSize;
+        _windowTarget = connection.Options.WindowSize;
+        _adjustEpochStart = connection.TimeProvider.GetTimestamp();
         var outbound = new PipeOptions(pauseWriterThreshold: connection.Options.MaxPacketSize * 4L, resumeWriterThreshold: connection.Options.MaxPacketSize * 2L, useSynchronizationContext: false);
         _output = new Pipe(outbound);
         _extendedOutput = new Pipe(outbound);
@@ -338,6 +343,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         FailPendingRequests(closed);
         await SendCloseAsync(cancellationToken).ConfigureAwait(false);
+        ReleaseWindow();
         _closed.TrySetResult();
     }
 
@@ -350,6 +356,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         _sendWindow?.Fail(ended);
         _stop.Cancel();
         FailPendingRequests(ended);
+        ReleaseWindow();
         _closed.TrySetResult();
     }
 
@@ -387,17 +394,54 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         }
     }
 
-    /// <summary>The application consumed inbound bytes: give the window back in halves (RFC 4254 §5.2).</summary>
+    /// <summary>What the peer may still send before our next WINDOW_ADJUST.</summary>
+    internal long ReceiveWindowLeft
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _receiveWindow;
+            }
+        }
+    }
+
+    /// <summary>The window we grant now (it follows the path: see <see cref="SshChannelOptions.MaxWindowSize"/>).</summary>
+    internal long WindowTarget
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _windowTarget;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The application consumed inbound bytes: give the window back in halves (RFC 4254 §5.2), resized on the way:
+    /// grown when the half went by within two round trips (the window, not the peer or the reader, limits the
+    /// rate), shrunk when it took longer and the application left a quarter of it unread.
+    /// </summary>
     private void OnConsumed(long bytes)
     {
         uint adjust = 0;
         lock (_lock)
         {
             _consumedSinceAdjust += bytes;
-            if (_consumedSinceAdjust >= _connection.Options.WindowSize / 2 && !_closeReceived)
+            if (_consumedSinceAdjust >= _windowTarget / 2 && !_closeReceived)
             {
-                adjust = (uint)_consumedSinceAdjust;
-                _receiveWindow += _consumedSinceAdjust;
+                long now = _connection.TimeProvider.GetTimestamp();
+                TimeSpan epoch = _connection.TimeProvider.GetElapsedTime(_adjustEpochStart, now);
+                _adjustEpochStart = now;
+
+                // Invariant: _receiveWindow + unread + _consumedSinceAdjust == _windowTarget.
+                long unread = _windowTarget - _receiveWindow - _consumedSinceAdjust;
+                long resize = !_windowReleased ? _connection.ResizeReceiveWindow(_windowTarget, epoch, unread) : 0;
+                _windowTarget += resize;
+                long give = _consumedSinceAdjust + resize;
+                adjust = (uint)give;
+                _receiveWindow += give;
                 _consumedSinceAdjust = 0;
             }
         }
@@ -406,6 +450,24 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         {
             _ = SendWindowAdjustAsync(adjust);
         }
+    }
+
+    /// <summary>The channel ended: its window leaves the connection's total (once).</summary>
+    private void ReleaseWindow()
+    {
+        long target;
+        lock (_lock)
+        {
+            if (_windowReleased)
+            {
+                return;
+            }
+
+            _windowReleased = true;
+            target = _windowTarget;
+        }
+
+        _connection.ReleaseReceiveWindow(target);
     }
 
     private async Task SendWindowAdjustAsync(uint bytes)

@@ -4,10 +4,26 @@ namespace Ssh.Transport.Connection;
 public sealed class SshChannelOptions
 {
     /// <summary>
-    /// The window we grant the peer for each channel: how many data bytes it may send before we have read them.
-    /// It bounds the memory one channel holds. Default 2 MiB (OpenSSH's session window).
+    /// The window we grant the peer for each channel when it opens: how many data bytes it may send before we have
+    /// read them. Default 2 MiB (OpenSSH's session window).
     /// </summary>
     public int WindowSize { get; set; } = 2 * 1024 * 1024;
+
+    /// <summary>
+    /// The most a channel's window grows to. A channel whose data arrives faster than the window lets through a
+    /// round trip (a long fat path) doubles its window at a window adjust, up to this; a channel whose application
+    /// reads slowly gives it back, down to <see cref="WindowSize"/>. The round trip is measured once per connection,
+    /// with a keepalive@openssh.com request, when a channel first carries bulk data. Set it to
+    /// <see cref="WindowSize"/> for a fixed window. Default 16 MiB.
+    /// </summary>
+    /// <remarks>What a channel holds unread is bounded by its window, so this bounds its memory.</remarks>
+    public int MaxWindowSize { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// The most the windows of one connection's channels grow to together: no channel's window grows beyond what keeps
+    /// the sum within this (every channel keeps at least <see cref="WindowSize"/>). Default 64 MiB.
+    /// </summary>
+    public int MaxConnectionWindowSize { get; set; } = 64 * 1024 * 1024;
 
     /// <summary>The largest data payload we accept in one message. Default 32 KiB (OpenSSH's).</summary>
     public int MaxPacketSize { get; set; } = 32 * 1024;
@@ -17,9 +33,9 @@ public sealed class SshChannelOptions
 
     internal void Validate()
     {
-        if (WindowSize < MaxPacketSize || MaxPacketSize < 1024 || MaxChannels < 1)
+        if (WindowSize < MaxPacketSize || MaxPacketSize < 1024 || MaxChannels < 1 || MaxWindowSize < WindowSize || MaxConnectionWindowSize < WindowSize)
         {
-            throw new ArgumentException($"Channel options are not valid: WindowSize ({WindowSize}) must be at least MaxPacketSize ({MaxPacketSize}), MaxPacketSize at least 1024, MaxChannels ({MaxChannels}) at least 1.");
+            throw new ArgumentException($"Channel options are not valid: WindowSize ({WindowSize}) must be at least MaxPacketSize ({MaxPacketSize}), MaxPacketSize at least 1024, MaxChannels ({MaxChannels}) at least 1, MaxWindowSize ({MaxWindowSize}) and MaxConnectionWindowSize ({MaxConnectionWindowSize}) at least WindowSize.");
         }
     }
 }

@@ -23,6 +23,9 @@ public sealed class SshConnection : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private uint _nextId;
     private bool _ended;
+    private long _totalWindow;
+    private long _minRoundTripTicks;
+    private int _roundTripProbe;
     private Exception? _deferredFailure;
 
     /// <summary>Creates the connection layer over a transport whose user authentication has succeeded.</summary>
@@ -49,6 +52,24 @@ public sealed class SshConnection : IAsyncDisposable
     public SshGlobalRequestHandler? GlobalRequestHandler { get; set; }
 
     internal SshChannelOptions Options { get; }
+
+    /// <summary>The clock of window tuning (the client's or server's settings set it; the system clock otherwise).</summary>
+    internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>The smallest round trip measured on this connection, or null before the first measurement.</summary>
+    internal TimeSpan? MinRoundTrip => Volatile.Read(ref _minRoundTripTicks) is > 0 and long ticks ? TimeSpan.FromTicks(ticks) : null;
+
+    /// <summary>The windows all open channels grant now, together.</summary>
+    internal long TotalWindow
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _totalWindow;
+            }
+        }
+    }
 
     /// <summary>Called on the loop after a channel request has been answered (its reply, if any, is on its way).</summary>
     internal Action<SshChannel>? ChannelRequestAnswered { get; set; }
@@ -198,7 +219,114 @@ public sealed class SshConnection : IAsyncDisposable
 
             var channel = new SshChannel(this, _nextId++, type);
             _channels.Add(channel.LocalId, channel);
+            _totalWindow += Options.WindowSize;
             return channel;
+        }
+    }
+
+    /// <summary>
+    /// How much a channel's window changes at a window adjust: <paramref name="target"/> is its window,
+    /// <paramref name="epoch"/> the time since its previous adjust (in which half the window was consumed), and
+    /// <paramref name="unread"/> what the application has not read yet. Grows (doubles) when half the window went by
+    /// within two round trips, so that the window tracks twice the bandwidth-delay product, within
+    /// <see cref="SshChannelOptions.MaxWindowSize"/> and <see cref="SshChannelOptions.MaxConnectionWindowSize"/>;
+    /// halves (not below <see cref="SshChannelOptions.WindowSize"/>) when the application is the bottleneck (slower
+    /// than that, with a quarter of the window still unread).
+    /// </summary>
+    internal long ResizeReceiveWindow(long target, TimeSpan epoch, long unread)
+    {
+        TimeSpan? roundTrip = MinRoundTrip;
+        bool quick = roundTrip is { } rtt && epoch < 2 * rtt;
+
+        // Slow (more than two round trips for half a window) with a quarter of the window still unread: the reader,
+        // not the path, limits the rate.
+        if (!quick && unread >= target / 4)
+        {
+            long shrink = target - Math.Max(Options.WindowSize, target / 2);
+            if (shrink > 0)
+            {
+                lock (_lock)
+                {
+                    _totalWindow -= shrink;
+                }
+            }
+
+            return -shrink;
+        }
+
+        if (target >= Options.MaxWindowSize)
+        {
+            return 0;
+        }
+
+        if (roundTrip is null)
+        {
+            StartRoundTripProbe();
+            return 0;
+        }
+
+        if (!quick)
+        {
+            return 0;
+        }
+
+        lock (_lock)
+        {
+            long grow = Math.Min(Math.Min(target, Options.MaxWindowSize - target), Options.MaxConnectionWindowSize - _totalWindow);
+            if (grow <= 0 || _ended)
+            {
+                return 0;
+            }
+
+            _totalWindow += grow;
+            return grow;
+        }
+    }
+
+    /// <summary>A channel ended: its window is no longer granted.</summary>
+    internal void ReleaseReceiveWindow(long target)
+    {
+        lock (_lock)
+        {
+            _totalWindow -= target;
+        }
+    }
+
+    /// <summary>Records a measured round trip (the minimum is kept: queues only ever add to it).</summary>
+    internal void OnRoundTrip(TimeSpan roundTrip)
+    {
+        long ticks = Math.Max(1, roundTrip.Ticks);
+        long current = Volatile.Read(ref _minRoundTripTicks);
+        while ((current == 0 || ticks < current) && Interlocked.CompareExchange(ref _minRoundTripTicks, ticks, current) is var seen && seen != current)
+        {
+            current = seen;
+        }
+    }
+
+    /// <summary>
+    /// Measures the round trip once, the first time a channel carries bulk data: a keepalive@openssh.com global request
+    /// that every peer answers (RFC 4254 §4: REQUEST_FAILURE for a name it does not know). Idle and interactive
+    /// connections never send it.
+    /// </summary>
+    private void StartRoundTripProbe()
+    {
+        if (Interlocked.Exchange(ref _roundTripProbe, 1) == 0)
+        {
+            _ = ProbeRoundTripAsync();
+        }
+    }
+
+    private async Task ProbeRoundTripAsync()
+    {
+        try
+        {
+            long start = TimeProvider.GetTimestamp();
+            await SendGlobalRequestAsync<object?>("keepalive@openssh.com", wantReply: true, null, null, _stop.Token).ConfigureAwait(false);
+            OnRoundTrip(TimeProvider.GetElapsedTime(start));
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or InvalidOperationException or SshProtocolException)
+        {
+            // The connection ended first: windows keep their size.
         }
     }
 

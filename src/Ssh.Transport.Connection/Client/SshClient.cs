@@ -45,8 +45,11 @@ public sealed partial class SshClient : IAsyncDisposable
             WindowSize = channels.WindowSize,
             MaxPacketSize = channels.MaxPacketSize,
             MaxChannels = channels.MaxChannels,
+            MaxWindowSize = channels.MaxWindowSize,
+            MaxConnectionWindowSize = channels.MaxConnectionWindowSize,
         })
         {
+            TimeProvider = _time,
             ChannelOpenHandler = OnChannelOpenAsync,
         };
         _loop = RunAsync();

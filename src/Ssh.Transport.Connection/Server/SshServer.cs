@@ -187,6 +187,7 @@ internal sealed class ServerConnection : IAsyncDisposable
         _context = new SshServerContext(_transport, user, _transport.LocalEndPoint, _remoteEndPoint);
         _connection = new SshConnection(_transport, _settings.Channels)
         {
+            TimeProvider = _settings.TimeProvider,
             ChannelOpenHandler = OnChannelOpenAsync,
             GlobalRequestHandler = OnGlobalRequestAsync,
             ChannelRequestAnswered = OnChannelRequestAnswered,

@@ -33,6 +33,36 @@ public class SshPacketizerTests
         }
     }
 
+    /// <summary>
+    /// A flush's token that fires just as that flush finishes becomes a pending CancelPendingFlush, which cancels the
+    /// next flush: another writer's, whose packet is already in the pipe. That stale cancellation must not fail the
+    /// write (it ended whole connections of the soak run, mid-stream, when channels closed while data flowed).
+    /// </summary>
+    [Test]
+    public async Task Write_StaleCancelledFlush_FlushedAgain_PacketArrives()
+    {
+        (SshPacketizer client, SshPacketizer server, PipePair pipes) = Connect();
+        for (int i = 0; i < 3; i++)
+        {
+            pipes.ClientToServer.Writer.CancelPendingFlush(); // no flush pending: the next one reports IsCanceled
+            byte[] payload = Packets.Payload(SshMessageNumber.ChannelData, 100 + i, (byte)i);
+            await client.WritePacketAsync(payload);
+            Assert.That((await server.ReadPacketAsync()).Payload.ToArray(), Is.EqualTo(payload));
+        }
+
+        pipes.ClientToServer.Writer.CancelPendingFlush();
+        await client.FlushAsync();
+    }
+
+    [Test]
+    public void Write_OwnTokenCancelled_StillThrows()
+    {
+        (SshPacketizer client, _, _) = Connect();
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.CatchAsync<OperationCanceledException>(async () => await client.WritePacketAsync(Packets.Payload(SshMessageNumber.Ignore, 10, 1), cancelled.Token));
+    }
+
     [Test]
     public async Task Write_PacketIsAlignedPaddedAndRandom()
     {
