@@ -16,6 +16,13 @@ public sealed class SshServerHostOptions
     public SshServerSettings Server { get; } = new();
 
     /// <summary>
+    /// Pre-authentication limits, with OpenSSH's defaults: MaxStartups 10:30:100, PerSourcePenalties, and a total
+    /// connection cap (off). Read once, when the server's <see cref="SshServerAdmission"/> is created (a DI singleton,
+    /// which an application may resolve to watch its <see cref="SshServerAdmission.Refused"/> event).
+    /// </summary>
+    public SshServerAdmissionOptions Admission { get; } = new();
+
+    /// <summary>
     /// Host key files (OpenSSH or PEM private keys; a relative path is relative to the content root) loaded into <see cref="SshServerOptions.HostKeys"/> when the options
     /// are first used; a file that cannot be read stops the host from starting.
     /// </summary>

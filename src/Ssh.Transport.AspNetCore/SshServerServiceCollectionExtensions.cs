@@ -12,7 +12,8 @@ public static class SshServerServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the SSH server with <typeparamref name="THandler"/> as the application (one instance per connection, in
-    /// a DI scope of its own) and <see cref="SshServerHostOptions"/> validated when the host starts.
+    /// a DI scope of its own), its <see cref="SshServerAdmission"/> (a singleton, from <see cref="SshServerHostOptions.Admission"/>)
+    /// and <see cref="SshServerHostOptions"/> validated when the host starts.
     /// </summary>
     /// <typeparam name="THandler">The application: authentication decisions, sessions, forwarding.</typeparam>
     /// <param name="services">The services.</param>
@@ -24,6 +25,7 @@ public static class SshServerServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddScoped<SshServerHandler, THandler>();
         services.TryAddSingleton<SshServerConnectionHandler>();
+        services.TryAddSingleton(static provider => new SshServerAdmission(provider.GetRequiredService<IOptions<SshServerHostOptions>>().Value.Admission));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<SshServerHostOptions>, SshServerHostOptionsSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SshServerHostOptions>, SshServerHostOptionsValidator>());
         OptionsBuilder<SshServerHostOptions> builder = services.AddOptions<SshServerHostOptions>();
@@ -75,6 +77,7 @@ internal sealed class SshServerHostOptionsValidator : IValidateOptions<SshServer
 
         Check(failures, options.Transport.Validate);
         Check(failures, options.Server.Validate);
+        Check(failures, options.Admission.Validate);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

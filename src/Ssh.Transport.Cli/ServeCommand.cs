@@ -43,6 +43,19 @@ internal static class ServeCommand
             "allow ssh -L (direct-tcpip) and ssh -R (tcpip-forward), within the key's authorized_keys restrictions; remote forwardings listen on loopback only");
         Option<bool> gatewayPorts = CliOptions.Flag("--gateway-ports",
             "with --allow-tcp-forwarding: remote forwardings may listen on any address (ssh -R '*:8080:...'), as sshd's GatewayPorts");
+        Option<(int Begin, int Rate, int Full)?> maxStartups = CliOptions.Parsed<(int Begin, int Rate, int Full)?>("--max-startups", null, "START:RATE:FULL",
+            "above START unauthenticated connections, drop new ones with a probability rising from RATE percent to 100 at FULL (default 10:30:100, as sshd's MaxStartups)",
+            null, ServeAdmission.ParseMaxStartups);
+        Option<int> maxConnections = CliOptions.WholeNumber("--max-connections", null, "N",
+            "connections open at once, logged in or not; more are closed at once (default 0: no limit)", 0, 0, 10_000_000);
+        Option<string?> penalties = CliOptions.Text("--per-source-penalties", null, "SPEC",
+            "yes, no, or sshd's PerSourcePenalties words, e.g. 'authfail:5 noauth:1 grace-exceeded:10 crash:90 max:600 min:15 max-sources4:65536 overflow:permissive' (defaults as sshd)");
+        Option<(int V4, int V6)?> netBlockSize = CliOptions.Parsed<(int V4, int V6)?>("--per-source-netblock-size", null, "V4[:V6]",
+            "prefix lengths that group client addresses for penalties (default 32:128, as sshd's PerSourceNetBlockSize)", null, ServeAdmission.ParseNetBlockSize);
+        Option<string[]> exempt = CliOptions.Parsed("--per-source-penalty-exempt-list", null, "LIST",
+            "addresses and networks never penalised, comma-separated (e.g. 127.0.0.1,10.0.0.0/8; sshd's PerSourcePenaltyExemptList)", Array.Empty<string>(), ServeAdmission.ParseExemptList);
+        Option<double> statsInterval = CliOptions.Seconds("--stats-interval", null,
+            "every SECONDS, log one line of connection counts, GC heap (after a full collection) and RSS (default 0: never)", 0, 0, 24 * 3600);
 
         var command = new VerbCommand("serve", "--listen ADDRESS:PORT [options]",
             "run an SSH server (Kestrel) that logs users in with an authorized_keys file or a password file, and runs their commands, sftp and forwardings as allowed (without a login file, it refuses every login)")
@@ -69,6 +82,13 @@ internal static class ServeCommand
                 line on stderr and exit status 1. --allow-tcp-forwarding allows ssh -L and ssh -R (remote forwardings on
                 loopback unless --gateway-ports). The key's authorized_keys options are enforced: command=, no-pty,
                 no-port-forwarding, permitopen=, permitlisten=, environment=, restrict, from=, expiry-time=.
+
+                Before authentication, sshd's defences apply with its defaults (docs/security.md): above 10
+                unauthenticated connections new ones are dropped with a probability rising from 30% to 100% at 100
+                (--max-startups), a client address whose connections fail earns penalty time and is refused while it
+                has more than 15 s (--per-source-penalties), and every connection has the login grace time from accept,
+                the handshake included (--login-grace-time, 120 s without a login file). A refused connection is closed
+                before the SSH banner, with one line in the log.
 
                 One line is logged when a connection is established (peer, identification, negotiated algorithms), one
                 per refused key or password and per login success or failure, one as each session starts and ends (with
@@ -100,6 +120,12 @@ internal static class ServeCommand
         command.Options.Add(subsystems);
         command.Options.Add(allowTcpForwarding);
         command.Options.Add(gatewayPorts);
+        command.Options.Add(maxStartups);
+        command.Options.Add(maxConnections);
+        command.Options.Add(penalties);
+        command.Options.Add(netBlockSize);
+        command.Options.Add(exempt);
+        command.Options.Add(statsInterval);
         command.Validators.Add(result =>
         {
             bool logins = result.GetResult(authorizedKeys) is not null || result.GetResult(passwordFile) is not null;
@@ -125,6 +151,12 @@ internal static class ServeCommand
             if (ParseSubsystems(result.GetValue(subsystems) ?? [], out string? error) is null)
             {
                 result.AddError(error!);
+                return;
+            }
+
+            if (result.GetValue(penalties) is { } spec && ServeAdmission.ApplyPenalties(spec, new SshServerAdmissionOptions()) is { } mistake)
+            {
+                result.AddError(mistake);
             }
         });
         command.SetAction((result, _) =>
@@ -140,10 +172,35 @@ internal static class ServeCommand
             Dictionary<string, string> subsystemCommands = ParseSubsystems(result.GetValue(subsystems) ?? [], out string? error)
                 ?? throw new UsageException("serve: " + error);
             var sessions = new SessionSettings(result.GetValue(allowExec), subsystemCommands, result.GetValue(allowTcpForwarding), result.GetValue(gatewayPorts));
-            return RunAsync(result.GetRequiredValue(listen), result.GetValue(hostKeys) ?? [], options, logins, sessions, cli);
+            var admission = new SshServerAdmissionOptions { MaxConnections = result.GetValue(maxConnections) };
+            if (result.GetValue(maxStartups) is { } startups)
+            {
+                (admission.MaxStartupsBegin, admission.MaxStartupsRate, admission.MaxStartups) = startups;
+            }
+
+            if (result.GetValue(netBlockSize) is { } blocks)
+            {
+                (admission.SourcePrefixLengthIPv4, admission.SourcePrefixLengthIPv6) = blocks;
+            }
+
+            if (result.GetValue(penalties) is { } spec)
+            {
+                ServeAdmission.ApplyPenalties(spec, admission);
+            }
+
+            foreach (string network in result.GetValue(exempt) ?? [])
+            {
+                admission.PenaltyExemptNetworks.Add(network);
+            }
+
+            var limits = new AdmissionSettings(admission, result.GetValue(statsInterval));
+            return RunAsync(result.GetRequiredValue(listen), result.GetValue(hostKeys) ?? [], options, logins, sessions, limits, cli);
         });
         return command;
     }
+
+    /// <summary>The pre-authentication limits as given, and the --stats-interval in seconds (0: none).</summary>
+    private sealed record AdmissionSettings(SshServerAdmissionOptions Options, double StatsInterval);
 
     /// <summary>The login options as given.</summary>
     private sealed record LoginSettings(string? AuthorizedKeys, string? PasswordFile, int MaxAuthTries, double LoginGraceTime, string? Banner);
@@ -260,7 +317,7 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<int> RunAsync(IPEndPoint endpoint, string[] hostKeyFiles, SshServerOptions options, LoginSettings logins, SessionSettings sessionSettings, CliContext cli)
+    private static async Task<int> RunAsync(IPEndPoint endpoint, string[] hostKeyFiles, SshServerOptions options, LoginSettings logins, SessionSettings sessionSettings, AdmissionSettings limits, CliContext cli)
     {
         // Every file is read before anything is printed: a mistake is the one line on stderr.
         List<(SshPrivateKey Key, string Source)> keys = LoadHostKeys(hostKeyFiles);
@@ -291,9 +348,17 @@ internal static class ServeCommand
                 cli.Out.WriteLine($"sessions: {sessions.Describe()}");
             }
 
-            await using ServeHost host = await ServeHost.StartAsync(endpoint, options, cli.Out, cli.Cancellation, authentication: authentication, sessions: sessions).ConfigureAwait(false);
+            // Every connection, logins or not, has the login grace time from accept (sshd's LoginGraceTime).
+            var admission = new ServeAdmission(limits.Options, authentication?.LoginGraceTime ?? TimeSpan.FromSeconds(ServeAuthentication.DefaultLoginGraceTime), cli.Out);
+            SshServerAdmissionOptions a = limits.Options;
+            cli.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"limits: max-startups {a.MaxStartupsBegin}:{a.MaxStartupsRate}:{a.MaxStartups}, max-connections {(a.MaxConnections == 0 ? "none" : a.MaxConnections)}, login grace time {admission.LoginGraceTime.TotalSeconds:0.###} s, per-source penalties {(a.PerSourcePenalties ? $"on (authfail {a.PenaltyAuthFail.TotalSeconds:0.###} s, noauth {a.PenaltyNoAuth.TotalSeconds:0.###} s, grace-exceeded {a.PenaltyGraceExceeded.TotalSeconds:0.###} s, crash {a.PenaltyCrash.TotalSeconds:0.###} s, min {a.PenaltyMin.TotalSeconds:0.###} s, max {a.PenaltyMax.TotalSeconds:0.###} s)" : "off")}"));
+            await using ServeHost host = await ServeHost.StartAsync(endpoint, options, cli.Out, cli.Cancellation, authentication: authentication, sessions: sessions, admission: admission).ConfigureAwait(false);
             cli.Out.WriteLine($"listening on {FormatEndPoint(host.LocalEndPoint)}; SIGINT or SIGTERM stops");
             cli.Out.Flush();
+            Task stats = limits.StatsInterval > 0
+                ? admission.WriteStatsAsync(TimeSpan.FromSeconds(limits.StatsInterval), cli.Out, cli.Cancellation)
+                : Task.CompletedTask;
             try
             {
                 await Task.Delay(Timeout.Infinite, cli.Cancellation).ConfigureAwait(false);
@@ -303,6 +368,7 @@ internal static class ServeCommand
                 // SIGINT/SIGTERM: stop cleanly below.
             }
 
+            await stats.ConfigureAwait(false);
             cli.Out.WriteLine("stopping");
             await host.StopAsync().ConfigureAwait(false);
             cli.Out.WriteLine($"stopped after {host.ConnectionCount} connection(s)");

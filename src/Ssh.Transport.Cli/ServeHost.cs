@@ -64,8 +64,9 @@ internal sealed class ServeHost : IAsyncDisposable
     /// <param name="onClosed">Called when a connection ends, after its line is logged.</param>
     /// <param name="authentication">Who may log in; null: every login is refused.</param>
     /// <param name="sessions">What a logged-in client may do; null: nothing (sessions get a refusal, forwardings are refused).</param>
+    /// <param name="admission">The pre-authentication defences in front of the endpoint; null: none (demo).</param>
     public static async Task<ServeHost> StartAsync(IPEndPoint endpoint, SshServerOptions options, TextWriter log, CancellationToken cancellationToken,
-        Action<ServedConnection>? onClosed = null, ServeAuthentication? authentication = null, ServeSessions? sessions = null)
+        Action<ServedConnection>? onClosed = null, ServeAuthentication? authentication = null, ServeSessions? sessions = null, ServeAdmission? admission = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseKestrelCore();
@@ -80,6 +81,12 @@ internal sealed class ServeHost : IAsyncDisposable
             kestrel.Listen(endpoint, l =>
             {
                 host._listen = l;
+                if (admission is not null)
+                {
+                    // First: a refused connection is closed before the SSH banner.
+                    l.Use(admission.Gate);
+                }
+
                 l.UseSsh(options, (transport, connection) => host.RunConnectionAsync(transport, connection), host._logger);
             });
         });
@@ -134,20 +141,31 @@ internal sealed class ServeHost : IAsyncDisposable
         CancellationToken stop = lifetime?.ConnectionClosedRequested ?? CancellationToken.None;
         var refused = new RefusedLogins();
         SshAuthenticatedUser? user = null;
+
+        // Admitted by serve's gate: from here the time left of the login grace time bounds authentication.
+        ServeAdmission.Admitted? admitted = connection.Features.Get<ServeAdmission.Admitted>();
+        admitted?.HandshakeCompleted();
+        SshAdmissionTicket? ticket = admitted?.Ticket;
         try
         {
             if (_authentication is null)
             {
-                await RefuseLoginsAsync(transport, refused, stop).ConfigureAwait(false);
+                await RefuseLoginsAsync(transport, refused, ticket, stop).ConfigureAwait(false);
             }
             else
             {
-                user = await ServeAsync(transport, connection.RemoteEndPoint, peer, stop).ConfigureAwait(false);
+                user = await ServeAsync(transport, connection.RemoteEndPoint, peer, ticket, stop).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             await TryDisconnectAsync(transport, SshDisconnectReason.ByApplication, "server shutting down").ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ticket is { LoginGraceExpired.IsCancellationRequested: true })
+        {
+            // Every login is refused, so the grace time always ends such a connection (sshd: LoginGraceTime).
+            ticket.MarkLoginGraceExceeded();
+            await TryDisconnectAsync(transport, SshDisconnectReason.ConnectionLost, "Login grace time exceeded").ConfigureAwait(false);
         }
         catch (Exception e) when (CliMain.IsExpected(e))
         {
@@ -166,12 +184,14 @@ internal sealed class ServeHost : IAsyncDisposable
     /// <summary>Without authentication settings: refuse every login, ignore the rest, until the peer leaves.</summary>
     /// <param name="transport">The connection.</param>
     /// <param name="counts">What was read, counted as it comes (the counts stand if the connection fails).</param>
+    /// <param name="ticket">The connection's admission: its grace time ends the connection, each refused login counts as a failure.</param>
     /// <param name="stop">The server is going away.</param>
-    private static async Task RefuseLoginsAsync(SshTransport transport, RefusedLogins counts, CancellationToken stop)
+    private static async Task RefuseLoginsAsync(SshTransport transport, RefusedLogins counts, SshAdmissionTicket? ticket, CancellationToken stop)
     {
+        using var until = CancellationTokenSource.CreateLinkedTokenSource(stop, ticket?.LoginGraceExpired ?? CancellationToken.None);
         while (true)
         {
-            SshPacket packet = await transport.ReadMessageAsync(stop).ConfigureAwait(false);
+            SshPacket packet = await transport.ReadMessageAsync(until.Token).ConfigureAwait(false);
             if (packet.IsCompleted)
             {
                 return;
@@ -182,9 +202,10 @@ internal sealed class ServeHost : IAsyncDisposable
             if (packet.MessageNumber == SshMessageNumber.UserAuthRequest)
             {
                 counts.AuthRequests++;
+                ticket?.MarkAuthenticationFailed();
 
                 // Written from the read loop: during a key exchange the transport queues it for after its NEWKEYS.
-                await WriteUserAuthFailureAsync(transport, stop).ConfigureAwait(false);
+                await WriteUserAuthFailureAsync(transport, until.Token).ConfigureAwait(false);
             }
         }
     }
@@ -199,13 +220,16 @@ internal sealed class ServeHost : IAsyncDisposable
     /// Stopping the server cancels the runner, which sends the client a DISCONNECT (by application, "The server is
     /// shutting down."), ends its sessions (their processes are killed) and forwardings, and returns.
     /// </remarks>
-    private async Task<SshAuthenticatedUser?> ServeAsync(SshTransport transport, EndPoint? remote, string peer, CancellationToken stop)
+    private async Task<SshAuthenticatedUser?> ServeAsync(SshTransport transport, EndPoint? remote, string peer, SshAdmissionTicket? ticket, CancellationToken stop)
     {
         var log = new ServeConnectionLog(_logger, peer);
         ServeHandler handler = ServeHandler.Create(_authentication!, _sessions, log);
+        SshServerSettings settings = _authentication!.CreateSettings(log);
         try
         {
-            await SshServer.RunAsync(transport, handler, _authentication!.CreateSettings(log), remote, stop).ConfigureAwait(false);
+            await (ticket is null
+                ? SshServer.RunAsync(transport, handler, settings, remote, stop)
+                : SshServer.RunAdmittedAsync(transport, handler, settings, ticket, remote, stop)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {

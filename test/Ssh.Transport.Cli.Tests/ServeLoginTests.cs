@@ -367,4 +367,144 @@ public class ServeLoginTests
         var e = Assert.Throws<FormatException>(() => PasswordFile.Parse(text));
         Assert.That(e!.Message, Does.Contain(expected));
     }
+
+    /// <summary>
+    /// A client that keeps retrying a refused password: each connection gets at most --max-auth-tries answers (the
+    /// last a DISCONNECT), each failed connection earns 127.0.0.1 5 s of penalty (sshd's authfail), and once more
+    /// than 15 s (sshd's min) are accrued the next connection is closed before the banner.
+    /// </summary>
+    [Test]
+    public async Task A_client_that_keeps_retrying_a_refused_password_is_refused_by_its_penalty()
+    {
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--password-file", Passwords("alice:right\n"), "--max-auth-tries", "3");
+        var answersPerConnection = new List<int>();
+        Exception? refused = null;
+        for (int connection = 1; connection <= 6 && refused is null; connection++)
+        {
+            SshTransport transport;
+            try
+            {
+                transport = await ConnectAsync(serve);
+            }
+            catch (Exception e) when (e is SshProtocolException or IOException or System.Net.Sockets.SocketException)
+            {
+                refused = e;
+                break;
+            }
+
+            await using (transport)
+            {
+                using var timeout = new CancellationTokenSource(s_wait);
+                await transport.RequestServiceAsync(SshTransportOptions.UserAuthService, timeout.Token);
+                int answers = 0;
+                try
+                {
+                    while (true)
+                    {
+                        await transport.WriteMessageAsync("wrong", static (buffer, password) =>
+                        {
+                            var writer = new SshWriter(buffer);
+                            writer.WriteByte(SshMessageNumber.UserAuthRequest);
+                            writer.WriteString("alice");
+                            writer.WriteString("ssh-connection");
+                            writer.WriteString("password");
+                            writer.WriteBoolean(false);
+                            writer.WriteString(password);
+                        }, timeout.Token);
+                        SshPacket answer = await transport.ReadMessageAsync(timeout.Token);
+                        if (answer.IsCompleted)
+                        {
+                            answers++; // closed: the end counts as the last answer
+                            break;
+                        }
+
+                        answers++;
+                    }
+                }
+                catch (Exception e) when (e is SshProtocolException or IOException)
+                {
+                    answers++; // the DISCONNECT
+                }
+
+                answersPerConnection.Add(answers);
+            }
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(answersPerConnection, Is.EqualTo(new[] { 3, 3, 3, 3 }), "two failures and a DISCONNECT each, then 20 s of penalty > 15 s");
+            Assert.That(refused, Is.Not.Null);
+        });
+        string log = await serve.WaitForOutputAsync(o => o.Contains("refused before the banner", StringComparison.Ordinal));
+        Assert.That(log, Does.Contain("refused before the banner: PerSourcePenalties, penalty: failed authentication"));
+    }
+
+    /// <summary>--max-startups: above it, a new unauthenticated connection is closed with nothing sent.</summary>
+    [Test]
+    public async Task Connections_above_max_startups_are_closed_before_the_banner()
+    {
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--max-startups", "1:100:1");
+        using var first = new System.Net.Sockets.TcpClient();
+        await first.ConnectAsync(System.Net.IPAddress.Loopback, serve.Port);
+        var buffer = new byte[256];
+        using var timeout = new CancellationTokenSource(s_wait);
+        int read = await first.GetStream().ReadAsync(buffer, timeout.Token);
+        Assert.That(System.Text.Encoding.ASCII.GetString(buffer, 0, read), Does.StartWith("SSH-2.0-"));
+
+        using var second = new System.Net.Sockets.TcpClient();
+        await second.ConnectAsync(System.Net.IPAddress.Loopback, serve.Port);
+        int nothing;
+        try
+        {
+            nothing = await second.GetStream().ReadAsync(buffer, timeout.Token);
+        }
+        catch (IOException)
+        {
+            nothing = 0;
+        }
+
+        Assert.That(nothing, Is.Zero);
+        string log = await serve.WaitForOutputAsync(o => o.Contains("refused before the banner", StringComparison.Ordinal));
+        Assert.That(log, Does.Contain("refused before the banner: MaxStartups, 1 unauthenticated connections (MaxStartups 1:100:1)"));
+        Assert.That(serve.Out, Does.Contain("limits: max-startups 1:100:1"));
+    }
+
+    /// <summary>The login grace time counts from accept: a client trickling its identification line is closed at it, mid-handshake.</summary>
+    [Test]
+    public async Task A_client_trickling_its_identification_line_is_closed_at_the_login_grace_time()
+    {
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, null, "--password-file", Passwords("alice:right\n"), "--login-grace-time", "1");
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, serve.Port);
+        System.Net.Sockets.NetworkStream stream = client.GetStream();
+        var buffer = new byte[256];
+        using var timeout = new CancellationTokenSource(s_wait);
+        int read = await stream.ReadAsync(buffer, timeout.Token);
+        Assert.That(System.Text.Encoding.ASCII.GetString(buffer, 0, read), Does.StartWith("SSH-2.0-"));
+
+        // One byte every 100 ms: the line would take 5 s; the server closes at 1 s.
+        bool closed = false;
+        foreach (byte b in "SSH-2.0-trickle-trickle-trickle-trickle-trickle"u8.ToArray())
+        {
+            try
+            {
+                await stream.WriteAsync(new[] { b }, timeout.Token);
+                await Task.Delay(100, timeout.Token);
+                if (client.Client.Poll(0, System.Net.Sockets.SelectMode.SelectRead) && client.Available == 0)
+                {
+                    closed = true;
+                    break;
+                }
+            }
+            catch (IOException)
+            {
+                closed = true;
+                break;
+            }
+        }
+
+        Assert.That(closed, Is.True);
+        string log = await serve.WaitForOutputAsync(o => o.Contains("login grace time", StringComparison.Ordinal));
+        Assert.That(log, Does.Contain(" closed: no handshake within the login grace time (1 s)"));
+    }
 }

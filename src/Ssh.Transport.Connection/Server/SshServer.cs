@@ -40,7 +40,37 @@ public static class SshServer
     /// <exception cref="SshTimeoutException">Authentication took longer than <see cref="SshServerSettings.LoginGraceTime"/>; the client was disconnected.</exception>
     /// <exception cref="SshProtocolException">The client broke the protocol (it was disconnected with the reason), disconnected with an error, or the connection failed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the client was disconnected.</exception>
-    public static Task RunAsync(SshTransport transport, SshServerHandler handler, SshServerSettings settings, EndPoint? remoteEndPoint = null, CancellationToken cancellationToken = default)
+    public static Task RunAsync(SshTransport transport, SshServerHandler handler, SshServerSettings settings, EndPoint? remoteEndPoint = null, CancellationToken cancellationToken = default) =>
+        Run(transport, handler, settings, remoteEndPoint, admission: null, cancellationToken);
+
+    /// <summary>
+    /// Serves one accepted connection, as <see cref="RunAsync(SshTransport, SshServerHandler, SshServerSettings, EndPoint?, CancellationToken)"/>,
+    /// for a connection admitted by an <see cref="SshServerAdmission"/>: authentication gets what is left of the
+    /// ticket's login grace time (one deadline from accept to authenticated, sshd's LoginGraceTime, rather than
+    /// <see cref="SshServerSettings.LoginGraceTime"/> from now), and the ticket learns how authentication went: success
+    /// (the connection leaves MaxStartups' count), failed attempts, the deadline passing, or a server fault.
+    /// </summary>
+    /// <param name="transport">A server's transport, before user authentication.</param>
+    /// <param name="handler">The application's decisions and sessions.</param>
+    /// <param name="settings">Limits and policies; shared by connections.</param>
+    /// <param name="admission">The connection's ticket from <see cref="SshServerAdmission.TryAdmit"/>; the caller disposes it when the connection ends.</param>
+    /// <param name="remoteEndPoint">The client's end point; null for <see cref="SshTransport.RemoteEndPoint"/>.</param>
+    /// <param name="cancellationToken">Ends the connection: the client is sent DISCONNECT (by application).</param>
+    /// <returns>A task that completes when the client has disconnected normally.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="settings"/> are not valid, or require a method <paramref name="handler"/> does not implement.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="transport"/> is a client's.</exception>
+    /// <exception cref="SshAuthenticationException">The client did not authenticate: too many failures (it was disconnected), or it gave up.</exception>
+    /// <exception cref="SshTimeoutException">The login grace time ran out before authentication completed; the client was disconnected.</exception>
+    /// <exception cref="SshProtocolException">The client broke the protocol (it was disconnected with the reason), disconnected with an error, or the connection failed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the client was disconnected.</exception>
+    public static Task RunAdmittedAsync(SshTransport transport, SshServerHandler handler, SshServerSettings settings, SshAdmissionTicket admission, EndPoint? remoteEndPoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(admission);
+        return Run(transport, handler, settings, remoteEndPoint, admission, cancellationToken);
+    }
+
+    private static Task Run(SshTransport transport, SshServerHandler handler, SshServerSettings settings, EndPoint? remoteEndPoint, SshAdmissionTicket? admission, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(handler);
@@ -60,7 +90,7 @@ public static class SshServer
             }
         }
 
-        return RunCoreAsync(new ServerConnection(transport, handler, settings, capabilities, remoteEndPoint ?? transport.RemoteEndPoint), cancellationToken);
+        return RunCoreAsync(new ServerConnection(transport, handler, settings, capabilities, remoteEndPoint ?? transport.RemoteEndPoint, admission), cancellationToken);
     }
 
     private static async Task RunCoreAsync(ServerConnection connection, CancellationToken cancellationToken)
@@ -90,10 +120,12 @@ internal sealed class ServerConnection : IAsyncDisposable
     private SshServerContext? _context;
     private SshConnection? _connection;
     private RemoteForwarding? _forwards;
+    private readonly SshAdmissionTicket? _admission;
     private bool _noMoreSessions;
 
-    public ServerConnection(SshTransport transport, SshServerHandler handler, SshServerSettings settings, SshServerHandler.Capabilities capabilities, EndPoint? remoteEndPoint)
+    public ServerConnection(SshTransport transport, SshServerHandler handler, SshServerSettings settings, SshServerHandler.Capabilities capabilities, EndPoint? remoteEndPoint, SshAdmissionTicket? admission = null)
     {
+        _admission = admission;
         _transport = transport;
         _handler = handler;
         _settings = settings;
@@ -128,7 +160,30 @@ internal sealed class ServerConnection : IAsyncDisposable
             await DisconnectAsync().ConfigureAwait(false);
             throw;
         }
+        catch (Exception e) when (_admission is not null)
+        {
+            // How sshd's listener classifies a pre-authentication child's exit, for the source's penalty.
+            switch (e)
+            {
+                case SshTimeoutException { Kind: SshTimeoutKind.Authentication } timeout:
+                    // Reported as the whole grace time, which is what ran out (authentication had what the handshake left).
+                    _admission.MarkLoginGraceExceeded();
+                    throw new SshTimeoutException(SshTimeoutKind.Authentication, _admission.LoginGraceTime, timeout.Reason,
+                        $"Authentication did not complete within the login grace time ({_admission.LoginGraceTime.TotalSeconds:0.###} s from accept).");
+                case SshAuthenticationException { TriedMethods.Count: > 0 }:
+                    _admission.MarkAuthenticationFailed();
+                    break;
+                case SshProtocolException or IOException or OperationCanceledException or ObjectDisposedException:
+                    break; // noauth
+                default:
+                    _admission.MarkFault();
+                    break;
+            }
 
+            throw;
+        }
+
+        _admission?.MarkAuthenticated();
         _context = new SshServerContext(_transport, user, _transport.LocalEndPoint, _remoteEndPoint);
         _connection = new SshConnection(_transport, _settings.Channels)
         {
@@ -185,12 +240,13 @@ internal sealed class ServerConnection : IAsyncDisposable
         var options = new SshServerAuthenticationOptions
         {
             NoneValidator = _handler.AuthenticateNoneAsync,
-            PasswordValidator = _capabilities.Password ? _handler.AuthenticatePasswordAsync : null,
-            PublicKeyValidator = _capabilities.PublicKey ? _handler.AuthenticatePublicKeyAsync : null,
+            PasswordValidator = !_capabilities.Password ? null : _admission is null ? _handler.AuthenticatePasswordAsync : CheckPasswordAsync,
+            PublicKeyValidator = !_capabilities.PublicKey ? null : _admission is null ? _handler.AuthenticatePublicKeyAsync : CheckPublicKeyAsync,
             AllowHostBoundPublicKey = _settings.AllowHostBoundPublicKey,
             Banner = _settings.Banner,
             MaxAttempts = _settings.MaxAuthTries,
-            Timeout = _settings.LoginGraceTime,
+            // With a ticket, one deadline from accept to authenticated: what the handshake left of the grace time.
+            Timeout = _admission is null ? _settings.LoginGraceTime : Max(_admission.RemainingLoginGraceTime, TimeSpan.FromMilliseconds(1)),
             TimeProvider = _settings.TimeProvider,
             Logger = _settings.LoggerFactory?.CreateLogger("Ssh.Transport.Connection.Authentication"),
         };
@@ -205,6 +261,31 @@ internal sealed class ServerConnection : IAsyncDisposable
         }
 
         return options;
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    // With a ticket: a refused password or key is a failed attempt (sshd's authfail penalty when the connection then ends unauthenticated).
+    private async ValueTask<bool> CheckPasswordAsync(SshAuthenticationContext context, string password, CancellationToken cancellationToken)
+    {
+        bool accepted = await _handler.AuthenticatePasswordAsync(context, password, cancellationToken).ConfigureAwait(false);
+        if (!accepted)
+        {
+            _admission!.MarkAuthenticationFailed();
+        }
+
+        return accepted;
+    }
+
+    private async ValueTask<SshAuthorizedKey?> CheckPublicKeyAsync(SshAuthenticationContext context, SshPublicKey key, CancellationToken cancellationToken)
+    {
+        SshAuthorizedKey? accepted = await _handler.AuthenticatePublicKeyAsync(context, key, cancellationToken).ConfigureAwait(false);
+        if (accepted is null)
+        {
+            _admission!.MarkAuthenticationFailed();
+        }
+
+        return accepted;
     }
 
     /// <summary>The end of the connection: sessions cancelled, listeners closed, channels ended; waits for the sessions.</summary>

@@ -19,7 +19,11 @@ public sealed class SshServerSettings
     /// </summary>
     public int MaxAuthTries { get; set; } = 6;
 
-    /// <summary>How long authentication may take (sshd's LoginGraceTime); past it the client is disconnected. Default 120 seconds.</summary>
+    /// <summary>
+    /// How long a client has to authenticate (sshd's LoginGraceTime); past it the client is disconnected. Default 120
+    /// seconds. With an <see cref="SshAdmissionTicket"/> (the Kestrel host and serve admit every connection) it counts
+    /// from accept, the handshake included, as sshd's does; without one, from the start of authentication.
+    /// </summary>
     public TimeSpan LoginGraceTime { get; set; } = TimeSpan.FromSeconds(120);
 
     /// <summary>Text sent in SSH_MSG_USERAUTH_BANNER before the first answer (sshd's Banner); null for none.</summary>

@@ -207,6 +207,133 @@ public class KestrelHostingTests
         }
     }
 
+    /// <summary>MaxStartups: an unauthenticated connection above the limit is closed before the SSH banner; an authenticated one does not count.</summary>
+    [Test]
+    public async Task Admission_ClosesConnectionsAboveMaxStartups_BeforeTheBanner()
+    {
+        using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        WebApplication app = BuildHost(options =>
+        {
+            options.Transport.HostKeys.Add(hostKey);
+            (options.Admission.MaxStartupsBegin, options.Admission.MaxStartupsRate, options.Admission.MaxStartups) = (1, 100, 1);
+        });
+        await using (app)
+        {
+            await app.StartAsync().WaitAsync(s_timeout);
+            int port = SshPort(app);
+            SshServerAdmission admission = app.Services.GetRequiredService<SshServerAdmission>();
+            var refusals = new List<SshAdmissionRefusal>();
+            admission.Refused += (_, e) => refusals.Add(e.Reason);
+
+            using (System.Net.Sockets.Socket first = await ConnectRawAsync(port))
+            {
+                Assert.That(await ReadAsync(first), Does.StartWith("SSH-2.0-"), "the first is admitted");
+                using System.Net.Sockets.Socket second = await ConnectRawAsync(port);
+                Assert.That(await ReadAsync(second), Is.Empty, "closed with nothing sent");
+                Assert.That(refusals, Is.EqualTo(new[] { SshAdmissionRefusal.MaxStartups }));
+            }
+
+            await WaitUntil(() => admission.ConnectionCount == 0);
+            await using SshClient client = await SshClient.ConnectAsync(PasswordSettings(port)).WaitAsync(s_timeout);
+            Assert.That(admission.UnauthenticatedCount, Is.Zero, "logged in: no longer a startup");
+            using System.Net.Sockets.Socket third = await ConnectRawAsync(port);
+            Assert.That(await ReadAsync(third), Does.StartWith("SSH-2.0-"));
+        }
+    }
+
+    /// <summary>PerSourcePenalties: a failed login earns authfail time; above the minimum the address is refused before the banner.</summary>
+    [Test]
+    public async Task Admission_RefusesASourceWhoseLoginsFailed()
+    {
+        using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        WebApplication app = BuildHost(options =>
+        {
+            options.Transport.HostKeys.Add(hostKey);
+            options.Admission.PenaltyAuthFail = TimeSpan.FromSeconds(60); // one failure is above the 15 s minimum
+        });
+        await using (app)
+        {
+            await app.StartAsync().WaitAsync(s_timeout);
+            int port = SshPort(app);
+            SshServerAdmission admission = app.Services.GetRequiredService<SshServerAdmission>();
+            SshClientSettings wrong = PasswordSettings(port);
+            wrong.Password = "wrong";
+            Assert.ThrowsAsync<SshAuthenticationException>(async () => await SshClient.ConnectAsync(wrong).WaitAsync(s_timeout));
+            await WaitUntil(() => admission.ConnectionCount == 0);
+
+            Assert.That(admission.PenalizedSourceCount, Is.EqualTo(1));
+            using System.Net.Sockets.Socket next = await ConnectRawAsync(port);
+            Assert.That(await ReadAsync(next), Is.Empty, "127.0.0.1 is penalised");
+        }
+    }
+
+    /// <summary>LoginGraceTime from accept: a client that trickles its identification line is closed at the deadline.</summary>
+    [Test]
+    public async Task LoginGraceTime_ClosesATricklingClient()
+    {
+        using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        WebApplication app = BuildHost(options =>
+        {
+            options.Transport.HostKeys.Add(hostKey);
+            options.Server.LoginGraceTime = TimeSpan.FromSeconds(1);
+        });
+        await using (app)
+        {
+            await app.StartAsync().WaitAsync(s_timeout);
+            SshServerAdmission admission = app.Services.GetRequiredService<SshServerAdmission>();
+            using System.Net.Sockets.Socket socket = await ConnectRawAsync(SshPort(app));
+            Assert.That(await ReadAsync(socket), Does.StartWith("SSH-2.0-"));
+            using var timeout = new CancellationTokenSource(s_timeout);
+            bool closed = false;
+            foreach (byte b in "SSH-2.0-trickle-trickle-trickle-trickle-trickle"u8.ToArray())
+            {
+                try
+                {
+                    await socket.SendAsync(new[] { b }, System.Net.Sockets.SocketFlags.None, timeout.Token);
+                    await Task.Delay(100, timeout.Token);
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    closed = true;
+                    break;
+                }
+
+                if (socket.Poll(0, System.Net.Sockets.SelectMode.SelectRead) && socket.Available == 0)
+                {
+                    closed = true;
+                    break;
+                }
+            }
+
+            Assert.That(closed, Is.True, "closed at the login grace time, before the 4.7 s the line would take");
+            await WaitUntil(() => admission.ConnectionCount == 0);
+            Assert.That(admission.PenalizedSourceCount, Is.EqualTo(1), "grace-exceeded");
+        }
+    }
+
+    private static async Task<System.Net.Sockets.Socket> ConnectRawAsync(int port)
+    {
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).WaitAsync(s_timeout);
+        return socket;
+    }
+
+    /// <summary>What the server sends first: its identification line, or nothing when it closes the connection.</summary>
+    private static async Task<string> ReadAsync(System.Net.Sockets.Socket socket)
+    {
+        var buffer = new byte[256];
+        using var timeout = new CancellationTokenSource(s_timeout);
+        try
+        {
+            int read = await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token);
+            return System.Text.Encoding.ASCII.GetString(buffer, 0, read);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return ""; // reset
+        }
+    }
+
     private WebApplication BuildHost(Action<SshServerHostOptions> configure, Action<IServiceCollection>? services = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = _directory });
