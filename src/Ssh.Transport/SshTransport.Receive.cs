@@ -413,6 +413,7 @@ public sealed partial class SshTransport
             return;
         }
 
+        FailPendingPings();
         Raise(Closed, args);
     }
 
