@@ -195,6 +195,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 61, Level = LogLevel.Trace, Message = "PONG of {Length} bytes sent")]
     public static partial void PongSent(ILogger logger, int length);
 
+    [LoggerMessage(EventId = 63, Level = LogLevel.Debug, Message = "{Count} unanswered PING(s) sent again after a key exchange")]
+    public static partial void PingsResent(ILogger logger, int count);
+
     /// <summary>
     /// True when <paramref name="exception"/> is what a peer or the network causes: an SSH protocol failure (a
     /// violation, a disconnect, a timeout, a rejected host key), a lost connection, a cancellation, or malformed input

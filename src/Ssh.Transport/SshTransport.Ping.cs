@@ -258,7 +258,13 @@ public sealed partial class SshTransport
             }
         }
 
-        foreach (ulong id in resend ?? [])
+        if (resend is null)
+        {
+            return;
+        }
+
+        Log.PingsResent(_logger, resend.Count);
+        foreach (ulong id in resend)
         {
             // On the write chain, gated: the loop or the chain calls this and must not wait.
             QueueTransportWrite(id, static async (t, id, ct) =>

@@ -567,8 +567,9 @@ public class PacketizerKeyInstallationTests
     private static readonly byte[] s_text = Encoding.ASCII.GetBytes("SSH_MSG_CHANNEL_DATA: the quick brown fox jumps over the lazy dog 0123456789. ");
 
     /// <summary>
-    /// Message <paramref name="index"/> of one direction: an upper-layer message number (50-255), then random bytes for
-    /// even indexes and repeated text (compressible) for odd ones; the same every time it is asked for.
+    /// Message <paramref name="index"/> of one direction: an upper-layer message number (50-255 but PING and PONG, which
+    /// the transport handles itself), then random bytes for even indexes and repeated text (compressible) for odd ones;
+    /// the same every time it is asked for.
     /// </summary>
     private static byte[] Payload(int index, int size, bool fromServer)
     {
@@ -586,6 +587,11 @@ public class PacketizerKeyInstallationTests
         }
 
         payload[0] = (byte)(50 + ((index + (fromServer ? 7 : 0)) % 206));
+        if (payload[0] is SshMessageNumber.Ping or SshMessageNumber.Pong)
+        {
+            payload[0] += 2;
+        }
+
         return payload;
     }
 }
