@@ -186,6 +186,18 @@ internal static partial class Log
     [LoggerMessage(EventId = 33, Level = LogLevel.Warning, Message = "Recording telemetry failed (a meter or activity listener threw?)")]
     public static partial void TelemetryFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 60, Level = LogLevel.Debug, Message = "PING of {Length} bytes not answered: before user authentication")]
+    public static partial void PingBeforeAuthentication(ILogger logger, int length);
+
+    [LoggerMessage(EventId = 62, Level = LogLevel.Debug, Message = "PING of {Length} bytes not answered: {Queued} answers already queued")]
+    public static partial void PingOverLimit(ILogger logger, int length, int queued);
+
+    [LoggerMessage(EventId = 61, Level = LogLevel.Trace, Message = "PONG of {Length} bytes sent")]
+    public static partial void PongSent(ILogger logger, int length);
+
+    [LoggerMessage(EventId = 63, Level = LogLevel.Debug, Message = "{Count} unanswered PING(s) sent again after a key exchange")]
+    public static partial void PingsResent(ILogger logger, int count);
+
     /// <summary>
     /// True when <paramref name="exception"/> is what a peer or the network causes: an SSH protocol failure (a
     /// violation, a disconnect, a timeout, a rejected host key), a lost connection, a cancellation, or malformed input

@@ -409,6 +409,9 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         static async ValueTask<bool> AwaitNeedRekeyAsync(ValueTask<SshWriteResult> writing) => (await writing.ConfigureAwait(false)).NeedRekey;
     }
 
+    /// <summary>True once user authentication has succeeded (see <see cref="EnableDelayedCompression"/>).</summary>
+    internal bool IsAuthenticated => _transport.Authenticated;
+
     /// <summary>True while upper-layer writes are held for a key exchange.</summary>
     internal bool IsHoldingUpperLayerWrites => Volatile.Read(ref _kexHold) is not null;
 

@@ -152,6 +152,7 @@ public sealed partial class SshTransport
 
         _kexStarted = _options.Packetizer.TimeProvider.GetTimestamp();
         _kexInitiator = initiator;
+        MarkPingsCrossingKeyExchange();
         Volatile.Write(ref _kexInProgress, true);
         int number = _kexCount + 1;
         if (number > 1)
@@ -273,6 +274,12 @@ public sealed partial class SshTransport
                 return true;
             case >= 30 and <= 49:
                 await OnKexMethodMessageAsync(packet.Payload, cancellationToken).ConfigureAwait(false);
+                return true;
+            case SshMessageNumber.Ping:
+                OnPing(packet.Payload);
+                return true;
+            case SshMessageNumber.Pong:
+                OnPong(packet.Payload.Span);
                 return true;
             case < 50:
                 // RFC 4253 §11.4: an unrecognized message gets SSH_MSG_UNIMPLEMENTED with its sequence number.
@@ -774,17 +781,14 @@ public sealed partial class SshTransport
                 if (s.sendExtInfo)
                 {
                     // RFC 8308 §2.4: the server's EXT_INFO goes right after its first NEWKEYS.
-                    string algorithms = string.Join(',', t._serverOptions!.ServerSignatureAlgorithms);
-                    IDictionary<string, string> extensions = t._serverOptions.Extensions;
-                    int size = algorithms.Length + 32 + extensions.Sum(e => 8 + Encoding.UTF8.GetByteCount(e.Key) + Encoding.UTF8.GetByteCount(e.Value));
-                    await t._packetizer.WritePacketAsync((algorithms, extensions), static (w, s) =>
+                    List<(string Name, string Value)> extensions = t.ServerExtensions();
+                    int size = 32 + extensions.Sum(e => 8 + Encoding.UTF8.GetByteCount(e.Name) + Encoding.UTF8.GetByteCount(e.Value));
+                    await t._packetizer.WritePacketAsync(extensions, static (w, extensions) =>
                     {
                         var writer = new SshWriter(w);
                         writer.WriteByte(SshMessageNumber.ExtInfo);
-                        writer.WriteUInt32(1 + (uint)s.extensions.Count);
-                        writer.WriteString(SshServerOptions.ServerSignatureAlgorithmsExtension);
-                        writer.WriteString(s.algorithms);
-                        foreach ((string name, string value) in s.extensions)
+                        writer.WriteUInt32((uint)extensions.Count);
+                        foreach ((string name, string value) in extensions)
                         {
                             writer.WriteString(name);
                             writer.WriteString(value);
@@ -801,6 +805,25 @@ public sealed partial class SshTransport
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// What a server's EXT_INFO carries: server-sig-algs (RFC 8308 §3.1), the configured extensions, and
+    /// ping@openssh.com = "0" while PINGs are answered (OpenSSH PROTOCOL §1.8).
+    /// </summary>
+    private List<(string Name, string Value)> ServerExtensions()
+    {
+        var extensions = new List<(string Name, string Value)>
+        {
+            (SshServerOptions.ServerSignatureAlgorithmsExtension, string.Join(',', _serverOptions!.ServerSignatureAlgorithms)),
+        };
+        extensions.AddRange(_serverOptions.Extensions.Select(e => (e.Key, e.Value)));
+        if (_options.MaxQueuedPongs > 0)
+        {
+            extensions.Add((PingExtension, PingExtensionVersion));
+        }
+
+        return extensions;
     }
 
     private T CreateProtection<T>(byte[] encodedK, byte[] h, bool client, bool outbound, Func<CipherAlgorithm, byte[], byte[], MacAlgorithm?, byte[], T> create)
@@ -866,7 +889,10 @@ public sealed partial class SshTransport
             _kexCompletion = null;
             completed = new SshKeyExchangeEventArgs(number, _kexInitiator, algorithms, _options.Packetizer.TimeProvider.GetElapsedTime(_kexStarted));
             Volatile.Write(ref _kexInProgress, false);
+            ReleaseDeferredPongsUnsynchronized();
         }
+
+        ResendPingsAfterKeyExchange();
 
         Log.KeyExchangeCompleted(KexLogger, completed.Number, algorithms.ToString());
         Raise(KeyExchangeCompleted, completed);

@@ -33,8 +33,8 @@ public sealed partial class SshTransport
     private volatile bool _discarding;
 
     /// <summary>
-    /// Reads the next message of the layers above (message numbers 50 and up). Transport and key-exchange messages
-    /// never reach the consumer: the receive loop handles them.
+    /// Reads the next message of the layers above (message numbers 50 and up). Transport and key-exchange messages,
+    /// and OpenSSH's PING (192) and PONG (193), never reach the consumer: the receive loop handles them.
     /// </summary>
     /// <param name="cancellationToken">Cancels the wait; the connection goes on.</param>
     /// <returns>
@@ -413,6 +413,7 @@ public sealed partial class SshTransport
             return;
         }
 
+        FailPendingPings();
         Raise(Closed, args);
     }
 

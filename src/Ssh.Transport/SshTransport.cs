@@ -16,9 +16,9 @@ namespace Ssh.Transport;
 /// <remarks>
 /// <para>
 /// The transport owns its receive loop. From the handshake on, one loop reads every packet: transport and
-/// key-exchange messages (IGNORE, DEBUG, UNIMPLEMENTED, DISCONNECT, EXT_INFO, SERVICE_*, KEXINIT ... NEWKEYS) are
-/// handled there whether or not the consumer is reading, so a key exchange always progresses; messages of the layers
-/// above (50 and up) wait for the consumer in <see cref="ReadMessageAsync"/>, each in the buffer it was decrypted into
+/// key-exchange messages (IGNORE, DEBUG, UNIMPLEMENTED, DISCONNECT, EXT_INFO, SERVICE_*, KEXINIT ... NEWKEYS, and
+/// OpenSSH's PING and PONG) are handled there whether or not the consumer is reading, so a key exchange always
+/// progresses; messages of the layers above (50 and up) wait for the consumer in <see cref="ReadMessageAsync"/>, each in the buffer it was decrypted into
 /// (no copy). The loop reads ahead of the consumer by at most <see cref="SshTransportOptions.MaxBufferedInboundBytes"/>:
 /// a consumer that stops reading stops the socket being read.
 /// </para>

@@ -79,6 +79,14 @@ public abstract class SshTransportOptions
     /// </summary>
     public int MaxBufferedInboundBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// The ping@openssh.com extension (OpenSSH PROTOCOL §1.8): how many PONGs may wait to be written, the answers to
+    /// the peer's PINGs still queued behind a slow writer or deferred by a key exchange; a PING that finds them all
+    /// taken gets no answer, so a flood of PINGs cannot grow our memory. A server advertises the extension in its
+    /// EXT_INFO when this is above 0; 0 answers no PING. Default 16.
+    /// </summary>
+    public int MaxQueuedPongs { get; set; } = 16;
+
     /// <summary>Send SSH_MSG_IGNORE after this long without traffic. Default: off (<see cref="Timeout.InfiniteTimeSpan"/>).</summary>
     public TimeSpan KeepAliveInterval { get; set; } = Timeout.InfiniteTimeSpan;
 
@@ -151,6 +159,7 @@ public abstract class SshTransportOptions
         OptionsValidation.CheckTimeout(problems, nameof(KeyExchangeTimeout), KeyExchangeTimeout, allowInfinite: false);
         OptionsValidation.CheckTimeout(problems, nameof(KeepAliveInterval), KeepAliveInterval, allowInfinite: true);
         OptionsValidation.CheckRange(problems, nameof(MaxQueuedPacketsDuringKeyExchange), MaxQueuedPacketsDuringKeyExchange, 1);
+        OptionsValidation.CheckRange(problems, nameof(MaxQueuedPongs), MaxQueuedPongs, 0, 4096);
         if (Packetizer is null)
         {
             problems.Add($"{nameof(Packetizer)} is null.");
@@ -247,6 +256,11 @@ public sealed class SshServerOptions : SshTransportOptions
         if (Extensions.ContainsKey(ServerSignatureAlgorithmsExtension))
         {
             problems.Add($"{nameof(Extensions)} lists '{ServerSignatureAlgorithmsExtension}'; set {nameof(ServerSignatureAlgorithms)} instead.");
+        }
+
+        if (Extensions.ContainsKey(SshTransport.PingExtension))
+        {
+            problems.Add($"{nameof(Extensions)} lists '{SshTransport.PingExtension}'; the transport advertises it itself (set {nameof(MaxQueuedPongs)} to 0 not to).");
         }
 
         if (Extensions.Values.Contains(null!))

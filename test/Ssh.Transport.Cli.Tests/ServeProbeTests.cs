@@ -121,7 +121,7 @@ public class ServeProbeTests
             .And.Contain($"host key:           256 {fingerprint} (ED25519), ssh-ed25519, trusted")
             .And.Contain("cipher:             aes128-gcm@openssh.com (both directions)")
             .And.Contain("strict kex:         on")
-            .And.Contain("extensions:         server-sig-algs")
+            .And.Contain("extensions:         ping@openssh.com, server-sig-algs")
             .And.Contain("service:            ssh-userauth accepted")
             .And.Contain("key exchanges:      1"));
     }

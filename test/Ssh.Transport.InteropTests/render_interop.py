@@ -279,7 +279,7 @@ def main():
         w("")
 
     # The post-quantum hybrids: which peers have them, and how the cases went, in both roles.
-    hybrids = ["mlkem768x25519-sha256", "sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com"]
+    hybrids = ["mlkem768x25519-sha256", "sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com", "mlkem768nistp256-sha256"]
     pq_rows = []
     for peer in PEERS:
         for generation in generations_of(peers, peer):

@@ -279,6 +279,8 @@ public class OptionsValidationTests
         yield return Case("MaxNameListLength", o => o.MaxNameListLength = o.Packetizer.MaxPacketLength + 1);
         yield return Case("MaxQueuedPacketsDuringKeyExchange", o => o.MaxQueuedPacketsDuringKeyExchange = 0);
         yield return Case("MaxQueuedPacketsDuringKeyExchange", o => o.MaxQueuedPacketsDuringKeyExchange = -1);
+        yield return Case("MaxQueuedPongs", o => o.MaxQueuedPongs = -1);
+        yield return Case("MaxQueuedPongs", o => o.MaxQueuedPongs = 4097);
         yield return Case("MaxBufferedInboundBytes", o => o.MaxBufferedInboundBytes = 4095);
         yield return Case("MaxBufferedInboundBytes", o => o.MaxBufferedInboundBytes = 0);
         yield return Case("Packetizer is null", o => o.Packetizer = null!);

@@ -171,6 +171,23 @@ public sealed partial class SshClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Measures the round-trip time to the server with OpenSSH's transport-level ping (SSH2_MSG_PING and PONG,
+    /// "ping@openssh.com", OpenSSH 9.5 and later): see <see cref="SshTransport.PingAsync"/>. Unlike a keepalive global
+    /// request it involves no channel or request handling on the server, only its transport.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The round-trip time, on the transport's clock (<see cref="SshClientSettings.TimeProvider"/> unless the transport options name another).</returns>
+    /// <exception cref="NotSupportedException">The server does not offer ping@openssh.com (<see cref="SshTransport.IsPingSupported"/>).</exception>
+    /// <exception cref="SshProtocolException">The connection has ended, or ended before the answer.</exception>
+    /// <exception cref="ObjectDisposedException">The client has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfEnded();
+        return Transport.PingAsync(cancellationToken);
+    }
+
+    /// <summary>
     /// Sends SSH_MSG_DISCONNECT (by application) and waits for the connection to end; the channels still open end
     /// with it. Does nothing once the connection has ended.
     /// </summary>

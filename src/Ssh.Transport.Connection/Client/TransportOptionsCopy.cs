@@ -15,6 +15,7 @@ internal static class TransportOptionsCopy
             HandshakeTimeout = template.HandshakeTimeout,
             KeyExchangeTimeout = template.KeyExchangeTimeout,
             MaxQueuedPacketsDuringKeyExchange = template.MaxQueuedPacketsDuringKeyExchange,
+            MaxQueuedPongs = template.MaxQueuedPongs,
             MaxBufferedInboundBytes = template.MaxBufferedInboundBytes,
             KeepAliveInterval = template.KeepAliveInterval,
             MaxNameListLength = template.MaxNameListLength,

@@ -8,7 +8,7 @@ namespace Ssh.Transport.KeyExchange;
 /// curve25519-sha256 (RFC 8731): Q_C and Q_S are 32-byte X25519 public keys (RFC 7748 §5); K is the 32-byte X25519
 /// output read as an unsigned big-endian number and encoded as an mpint (RFC 8731 §3.1).
 /// </summary>
-internal sealed class Curve25519Agreement : KexAgreement
+internal sealed class Curve25519Agreement : KexAgreement, IRawKeyAgreement
 {
     /// <summary>The size of X25519 keys and outputs.</summary>
     public const int KeySize = 32;
@@ -37,8 +37,18 @@ internal sealed class Curve25519Agreement : KexAgreement
         return new Curve25519Agreement(privateKey.ToArray());
     }
 
-    /// <inheritdoc/>
+    /// <inheritdoc cref="KexAgreement.LocalPublic"/>
     public override ReadOnlyMemory<byte> LocalPublic => _public;
+
+    /// <inheritdoc/>
+    public int SecretLength => KeySize;
+
+    /// <inheritdoc/>
+    public void DeriveRawSecret(ReadOnlySpan<byte> peerPublic, Span<byte> secret)
+    {
+        ThrowIfDisposed();
+        Agree(_privateKey, peerPublic, secret);
+    }
 
     /// <inheritdoc/>
     public override void ComputeSharedSecret(ReadOnlySpan<byte> peerPublic, IBufferWriter<byte> encodedK)

@@ -7,7 +7,7 @@ namespace Ssh.Transport.KeyExchange;
 /// ECDH over the NIST prime curves (RFC 5656 §4, §7.1): Q_C and Q_S are uncompressed points (SEC1 2.3.3,
 /// 0x04 || X || Y); K is the x-coordinate of the shared point, encoded as an mpint.
 /// </summary>
-internal sealed class EcdhAgreement : KexAgreement
+internal sealed class EcdhAgreement : KexAgreement, IRawKeyAgreement
 {
     private readonly ECCurve _curve;
     private readonly int _fieldBytes;
@@ -54,8 +54,11 @@ internal sealed class EcdhAgreement : KexAgreement
         }
     }
 
-    /// <inheritdoc/>
+    /// <inheritdoc cref="KexAgreement.LocalPublic"/>
     public override ReadOnlyMemory<byte> LocalPublic => _public;
+
+    /// <inheritdoc/>
+    public int SecretLength => _fieldBytes;
 
     /// <inheritdoc/>
     public override void ComputeSharedSecret(ReadOnlySpan<byte> peerPublic, IBufferWriter<byte> encodedK)
@@ -68,6 +71,29 @@ internal sealed class EcdhAgreement : KexAgreement
         }
 
         _computed = true;
+        Span<byte> secret = stackalloc byte[66];
+        secret = secret[.._fieldBytes];
+        try
+        {
+            DeriveRawSecret(peerPublic, secret);
+            var writer = new SshWriter(encodedK);
+            writer.WriteUnsignedMPInt(secret);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(secret);
+        }
+    }
+
+    /// <summary>
+    /// The x-coordinate of the shared point, <see cref="SecretLength"/> bytes big-endian with leading zeros kept
+    /// (SEC1 3.3.1), after validating the peer's point.
+    /// </summary>
+    /// <param name="peerPublic">The peer's uncompressed point.</param>
+    /// <param name="secret">Receives <see cref="SecretLength"/> bytes.</param>
+    public void DeriveRawSecret(ReadOnlySpan<byte> peerPublic, Span<byte> secret)
+    {
+        ThrowIfDisposed();
 
         // RFC 5656 §4: the recipient must validate the point (SEC1 3.2.2.1); only the uncompressed form is used.
         if (peerPublic.Length != _public.Length || peerPublic[0] != 0x04)
@@ -75,7 +101,7 @@ internal sealed class EcdhAgreement : KexAgreement
             throw Fail($"The peer's ECDH public key is not an uncompressed point of {_public.Length} bytes.");
         }
 
-        byte[]? secret = null;
+        byte[]? raw = null;
         try
         {
             var peerParameters = new ECParameters
@@ -90,21 +116,17 @@ internal sealed class EcdhAgreement : KexAgreement
 
             // Importing checks that the point lies on the curve (and is not the point at infinity).
             using var peerKey = ECDiffieHellman.Create(peerParameters);
-            secret = _key.DeriveRawSecretAgreement(peerKey.PublicKey);
+            raw = _key.DeriveRawSecretAgreement(peerKey.PublicKey);
+            raw.CopyTo(secret[(_fieldBytes - raw.Length)..]);
+            secret[..(_fieldBytes - raw.Length)].Clear();
         }
         catch (CryptographicException e)
         {
             throw Fail("The peer's ECDH public key is not a valid point on the curve.", e);
         }
-
-        try
-        {
-            var writer = new SshWriter(encodedK);
-            writer.WriteUnsignedMPInt(secret);
-        }
         finally
         {
-            CryptographicOperations.ZeroMemory(secret);
+            CryptographicOperations.ZeroMemory(raw);
         }
     }
 

@@ -1,13 +1,14 @@
 using System.Buffers;
 using System.Security.Cryptography;
-using Org.BouncyCastle.Math.EC.Rfc7748;
 
 namespace Ssh.Transport.KeyExchange;
 
 /// <summary>
-/// The post-quantum hybrids mlkem768x25519-sha256 (draft-ietf-sshm-mlkem-hybrid-kex) and sntrup761x25519-sha512
-/// (draft-ietf-sshm-ntruprime-ssh): C_INIT = KEM public key || X25519 public key; S_REPLY = KEM ciphertext ||
-/// X25519 public key; K = string(HASH(kem_secret || x25519_secret)).
+/// The post-quantum hybrids: a KEM combined with a classical ECDH. mlkem768x25519-sha256 and mlkem768nistp256-sha256
+/// (draft-ietf-sshm-mlkem-hybrid-kex; OpenSSH's kexmlkem768x25519.c, kexmlkem768ecdh.c) and sntrup761x25519-sha512
+/// (draft-ietf-sshm-ntruprime-ssh): C_INIT = KEM public key || client ECDH public value; S_REPLY = KEM ciphertext ||
+/// server ECDH public value; K = string(HASH(kem_secret || ecdh_secret)), the ECDH secret raw (X25519 output, or
+/// the P-256 x-coordinate as 32 bytes). Both values are strings on the wire and in the exchange hash.
 /// </summary>
 /// <remarks>
 /// The server's reply depends on the client's key: a server calls <see cref="ComputeSharedSecret"/> first and only
@@ -15,51 +16,55 @@ namespace Ssh.Transport.KeyExchange;
 /// </remarks>
 internal sealed class HybridKemAgreement : KexAgreement
 {
+    /// <summary>The largest raw ECDH secret a hybrid uses (X25519 and P-256 both give 32 bytes).</summary>
+    private const int MaxClassicalSecret = 32;
+
     private readonly PostQuantumKem _kem;
+    private readonly IRawKeyAgreement _classical;
     private readonly HashAlgorithmName _hash;
     private readonly bool _server;
-    private readonly byte[] _x25519Private;
     private byte[]? _local;
     private bool _computed;
 
-    private HybridKemAgreement(PostQuantumKem kem, HashAlgorithmName hash, bool server, byte[] x25519Private)
+    private HybridKemAgreement(PostQuantumKem kem, IRawKeyAgreement classical, HashAlgorithmName hash, bool server)
     {
         _kem = kem;
+        _classical = classical;
         _hash = hash;
         _server = server;
-        _x25519Private = x25519Private;
         if (!server)
         {
-            // Client: C_INIT = KEM public key || X25519 public key.
-            byte[] local = new byte[kem.PublicKeyLength + Curve25519Agreement.KeySize];
+            // Client: C_INIT = KEM public key || ECDH public value.
+            byte[] local = new byte[kem.PublicKeyLength + classical.LocalPublic.Length];
             kem.GenerateKeyPair(local.AsSpan(0, kem.PublicKeyLength));
-            X25519.GeneratePublicKey(x25519Private, local.AsSpan(kem.PublicKeyLength));
+            classical.LocalPublic.Span.CopyTo(local.AsSpan(kem.PublicKeyLength));
             _local = local;
         }
     }
 
-    /// <summary>Creates one side of a hybrid exchange.</summary>
+    /// <summary>Creates one side of a hybrid exchange; the agreement owns (and disposes) both halves.</summary>
     /// <param name="kemFactory">Makes the KEM.</param>
+    /// <param name="classicalFactory">Makes the ECDH half (a fresh key, or a fixed one for known-answer tests).</param>
     /// <param name="hash">SHA-256 for ML-KEM, SHA-512 for sntrup761.</param>
     /// <param name="server">True for the server.</param>
-    /// <param name="x25519Private">A fixed X25519 private key (known-answer tests only), or null for a fresh one.</param>
-    internal static HybridKemAgreement Create(Func<PostQuantumKem> kemFactory, HashAlgorithmName hash, bool server, ReadOnlySpan<byte> x25519Private)
+    internal static HybridKemAgreement Create(Func<PostQuantumKem> kemFactory, Func<IRawKeyAgreement> classicalFactory, HashAlgorithmName hash, bool server)
     {
-        if (!x25519Private.IsEmpty && x25519Private.Length != Curve25519Agreement.KeySize)
-        {
-            throw new ArgumentOutOfRangeException(nameof(x25519Private), "An X25519 private key is 32 bytes.");
-        }
-
-        byte[] privateKey = x25519Private.IsEmpty ? Curve25519Agreement.NewPrivateKey() : x25519Private.ToArray();
-        PostQuantumKem kem = kemFactory();
+        IRawKeyAgreement classical = classicalFactory();
+        PostQuantumKem? kem = null;
         try
         {
-            return new HybridKemAgreement(kem, hash, server, privateKey);
+            if (classical.SecretLength > MaxClassicalSecret)
+            {
+                throw new ArgumentOutOfRangeException(nameof(classicalFactory), "A hybrid's ECDH secret is at most 32 bytes.");
+            }
+
+            kem = kemFactory();
+            return new HybridKemAgreement(kem, classical, hash, server);
         }
         catch
         {
-            kem.Dispose();
-            CryptographicOperations.ZeroMemory(privateKey);
+            kem?.Dispose();
+            classical.Dispose();
             throw;
         }
     }
@@ -80,23 +85,26 @@ internal sealed class HybridKemAgreement : KexAgreement
 
         _computed = true;
         int kemLength = _server ? _kem.PublicKeyLength : _kem.CiphertextLength;
-        if (peerPublic.Length != kemLength + Curve25519Agreement.KeySize)
+        int expected = kemLength + _classical.LocalPublic.Length;
+        if (peerPublic.Length != expected)
         {
-            throw Fail($"The peer's hybrid key exchange value is {peerPublic.Length} bytes, not {kemLength + Curve25519Agreement.KeySize}.");
+            throw Fail($"The peer's hybrid key exchange value is {peerPublic.Length} bytes, not {expected}.");
         }
 
-        // material = kem_secret || x25519_secret; K = string(HASH(material)).
-        Span<byte> material = stackalloc byte[PostQuantumKem.SecretLength + Curve25519Agreement.KeySize];
+        // material = kem_secret || ecdh_secret; K = string(HASH(material)).
+        int classicalLength = _classical.SecretLength;
+        Span<byte> buffer = stackalloc byte[PostQuantumKem.SecretLength + MaxClassicalSecret];
+        Span<byte> material = buffer[..(PostQuantumKem.SecretLength + classicalLength)];
         Span<byte> digest = stackalloc byte[64];
         try
         {
-            Curve25519Agreement.Agree(_x25519Private, peerPublic[kemLength..], material[PostQuantumKem.SecretLength..]);
+            _classical.DeriveRawSecret(peerPublic[kemLength..], material[PostQuantumKem.SecretLength..]);
             byte[]? reply = null;
             if (_server)
             {
-                reply = new byte[_kem.CiphertextLength + Curve25519Agreement.KeySize];
+                reply = new byte[_kem.CiphertextLength + _classical.LocalPublic.Length];
                 _kem.Encapsulate(peerPublic[..kemLength], reply.AsSpan(0, _kem.CiphertextLength), material[..PostQuantumKem.SecretLength]);
-                X25519.GeneratePublicKey(_x25519Private, reply.AsSpan(_kem.CiphertextLength));
+                _classical.LocalPublic.Span.CopyTo(reply.AsSpan(_kem.CiphertextLength));
             }
             else
             {
@@ -113,7 +121,7 @@ internal sealed class HybridKemAgreement : KexAgreement
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(material);
+            CryptographicOperations.ZeroMemory(buffer);
             CryptographicOperations.ZeroMemory(digest);
         }
     }
@@ -121,9 +129,9 @@ internal sealed class HybridKemAgreement : KexAgreement
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        CryptographicOperations.ZeroMemory(_x25519Private);
         if (disposing)
         {
+            _classical.Dispose();
             _kem.Dispose();
         }
     }

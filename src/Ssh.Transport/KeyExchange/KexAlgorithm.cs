@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Security.Cryptography;
+using Org.BouncyCastle.Security;
 
 namespace Ssh.Transport.KeyExchange;
 
@@ -29,6 +30,11 @@ internal sealed class KexAlgorithm
         new("mlkem768x25519-sha256", HashAlgorithmName.SHA256, Method.MlKem768X25519),
         new("sntrup761x25519-sha512", HashAlgorithmName.SHA512, Method.Sntrup761X25519),
         new("sntrup761x25519-sha512@openssh.com", HashAlgorithmName.SHA512, Method.Sntrup761X25519),
+
+        // Below the X25519 hybrids (which OpenSSH 10.5 prefers, and offers by default where this one it does not),
+        // above every classical method: against a peer whose only hybrid is this one (P-256 for FIPS-bound peers), a
+        // post-quantum exchange still beats a classical one.
+        new("mlkem768nistp256-sha256", HashAlgorithmName.SHA256, Method.MlKem768NistP256, fieldBytes: 32),
         new("curve25519-sha256", HashAlgorithmName.SHA256, Method.Curve25519),
         new("curve25519-sha256@libssh.org", HashAlgorithmName.SHA256, Method.Curve25519),
         new("ecdh-sha2-nistp256", HashAlgorithmName.SHA256, Method.Nist, fieldBytes: 32),
@@ -71,6 +77,7 @@ internal sealed class KexAlgorithm
     private enum Method
     {
         MlKem768X25519,
+        MlKem768NistP256,
         Sntrup761X25519,
         Curve25519,
         Nist,
@@ -125,13 +132,15 @@ internal sealed class KexAlgorithm
 
     /// <summary>
     /// An agreement with a fixed private key, for known-answer tests only: the DH exponent x (big-endian), the
-    /// NIST scalar d (big-endian), or the X25519 private key (the X25519 half of a hybrid; the KEM half stays random).
+    /// NIST scalar d (big-endian), or the X25519 private key; for a hybrid, the key of its ECDH half, and the KEM's
+    /// randomness from <paramref name="kemRandom"/> (ML-KEM only) or fresh.
     /// </summary>
     /// <param name="server">True for the server side.</param>
     /// <param name="privateKey">The private key bytes.</param>
     /// <param name="group">The group, for a <see cref="KexFamily.GroupExchange"/> method.</param>
-    internal KexAgreement CreateWithPrivateKey(bool server, ReadOnlySpan<byte> privateKey, DhGroup? group = null) =>
-        Create(server, group is null ? null : RequireGroup(group), privateKey.ToArray());
+    /// <param name="kemRandom">The ML-KEM randomness: the key pair's seed d || z (client), m (server).</param>
+    internal KexAgreement CreateWithPrivateKey(bool server, ReadOnlySpan<byte> privateKey, DhGroup? group = null, SecureRandom? kemRandom = null) =>
+        Create(server, group is null ? null : RequireGroup(group), privateKey.ToArray(), kemRandom);
 
     /// <inheritdoc/>
     public override string ToString() => Name;
@@ -147,26 +156,23 @@ internal sealed class KexAlgorithm
         return group;
     }
 
-    private KexAgreement Create(bool server, DhGroup? group, byte[]? privateKey)
+    private KexAgreement Create(bool server, DhGroup? group, byte[]? privateKey, SecureRandom? kemRandom = null)
     {
         try
         {
+            Func<PostQuantumKem> mlKem = kemRandom is null ? PostQuantumKem.CreateMlKem768 : () => PostQuantumKem.CreateMlKem768(kemRandom);
             switch (_method)
             {
                 case Method.Curve25519:
-                    return privateKey is null ? new Curve25519Agreement() : Curve25519Agreement.WithPrivateKey(privateKey);
+                    return CreateCurve25519(privateKey);
                 case Method.Nist:
-                    ECCurve curve = _fieldBytes switch
-                    {
-                        32 => ECCurve.NamedCurves.nistP256,
-                        48 => ECCurve.NamedCurves.nistP384,
-                        _ => ECCurve.NamedCurves.nistP521,
-                    };
-                    return privateKey is null ? new EcdhAgreement(curve, _fieldBytes) : EcdhAgreement.WithPrivateKey(curve, _fieldBytes, privateKey);
+                    return CreateNist(privateKey);
                 case Method.MlKem768X25519:
-                    return HybridKemAgreement.Create(PostQuantumKem.CreateMlKem768, Hash, server, privateKey);
+                    return HybridKemAgreement.Create(mlKem, () => CreateCurve25519(privateKey), Hash, server);
+                case Method.MlKem768NistP256:
+                    return HybridKemAgreement.Create(mlKem, () => CreateNist(privateKey), Hash, server);
                 case Method.Sntrup761X25519:
-                    return HybridKemAgreement.Create(PostQuantumKem.CreateSntrup761, Hash, server, privateKey);
+                    return HybridKemAgreement.Create(PostQuantumKem.CreateSntrup761, () => CreateCurve25519(privateKey), Hash, server);
                 default:
                     DhGroup dhGroup = _group ?? group ?? throw new InvalidOperationException($"{Name} needs the group from the group exchange.");
                     return privateKey is null ? new DhAgreement(dhGroup, DhExponentBits) : DhAgreement.WithPrivateKey(dhGroup, privateKey);
@@ -179,6 +185,20 @@ internal sealed class KexAlgorithm
                 CryptographicOperations.ZeroMemory(privateKey);
             }
         }
+    }
+
+    private static Curve25519Agreement CreateCurve25519(byte[]? privateKey) =>
+        privateKey is null ? new Curve25519Agreement() : Curve25519Agreement.WithPrivateKey(privateKey);
+
+    private EcdhAgreement CreateNist(byte[]? privateKey)
+    {
+        ECCurve curve = _fieldBytes switch
+        {
+            32 => ECCurve.NamedCurves.nistP256,
+            48 => ECCurve.NamedCurves.nistP384,
+            _ => ECCurve.NamedCurves.nistP521,
+        };
+        return privateKey is null ? new EcdhAgreement(curve, _fieldBytes) : EcdhAgreement.WithPrivateKey(curve, _fieldBytes, privateKey);
     }
 
     private static int HashBits(HashAlgorithmName hash) =>

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Org.BouncyCastle.Crypto.Generators;
 using Org.BouncyCastle.Crypto.Kems;
 using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Crypto.Prng;
@@ -34,7 +33,14 @@ internal abstract class PostQuantumKem : IDisposable
 
     /// <summary>ML-KEM-768 (FIPS 203): the platform's when supported, else BouncyCastle's.</summary>
     public static PostQuantumKem CreateMlKem768() =>
-        UsePlatformMlKem && MLKem.IsSupported ? new PlatformMlKem768() : new BouncyMlKem768();
+        UsePlatformMlKem && MLKem.IsSupported ? new PlatformMlKem768() : new BouncyMlKem768(s_random);
+
+    /// <summary>
+    /// ML-KEM-768 (BouncyCastle) drawing its randomness from <paramref name="random"/>: the 64-byte seed d || z of a
+    /// key pair (FIPS 203 §7.1), or the 32-byte m of an encapsulation (§7.2). Known-answer tests only.
+    /// </summary>
+    /// <param name="random">The randomness.</param>
+    internal static PostQuantumKem CreateMlKem768(SecureRandom random) => new BouncyMlKem768(random);
 
     /// <summary>Streamlined NTRU Prime sntrup761 (BouncyCastle).</summary>
     public static PostQuantumKem CreateSntrup761() => new Sntrup761();
@@ -144,9 +150,10 @@ internal abstract class PostQuantumKem : IDisposable
     }
 
     /// <summary>ML-KEM-768 through BouncyCastle, for platforms without it (e.g. OpenSSL 3.0).</summary>
-    private sealed class BouncyMlKem768 : PostQuantumKem
+    private sealed class BouncyMlKem768(SecureRandom random) : PostQuantumKem
     {
         public const int PublicKeySize = 1184;
+        private const int SeedSize = 64;
 
         private MLKemPrivateKeyParameters? _privateKey;
 
@@ -156,11 +163,18 @@ internal abstract class PostQuantumKem : IDisposable
 
         public override void GenerateKeyPair(Span<byte> publicKey)
         {
-            var generator = new MLKemKeyPairGenerator();
-            generator.Init(new MLKemKeyGenerationParameters(s_random, MLKemParameters.ml_kem_768));
-            var pair = generator.GenerateKeyPair();
-            _privateKey = (MLKemPrivateKeyParameters)pair.Private;
-            ((MLKemPublicKeyParameters)pair.Public).GetEncoded().CopyTo(publicKey);
+            // ML-KEM.KeyGen from the seed d || z (FIPS 203 algorithm 19), the form OpenSSL and others import too.
+            byte[] seed = new byte[SeedSize];
+            try
+            {
+                random.NextBytes(seed);
+                _privateKey = MLKemPrivateKeyParameters.FromSeed(MLKemParameters.ml_kem_768, seed);
+                _privateKey.GetPublicKeyEncoded().CopyTo(publicKey);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(seed);
+            }
         }
 
         public override void Decapsulate(ReadOnlySpan<byte> ciphertext, Span<byte> secret)
@@ -178,7 +192,7 @@ internal abstract class PostQuantumKem : IDisposable
             }
 
             var encapsulator = new MLKemEncapsulator(MLKemParameters.ml_kem_768);
-            encapsulator.Init(MLKemPublicKeyParameters.FromEncoding(MLKemParameters.ml_kem_768, publicKey.ToArray()));
+            encapsulator.Init(new ParametersWithRandom(MLKemPublicKeyParameters.FromEncoding(MLKemParameters.ml_kem_768, publicKey.ToArray()), random));
             encapsulator.Encapsulate(ciphertext, secret);
         }
 

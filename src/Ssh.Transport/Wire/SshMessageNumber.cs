@@ -43,6 +43,12 @@ public static class SshMessageNumber
     public const byte ChannelRequest = 98;
     public const byte ChannelSuccess = 99;
     public const byte ChannelFailure = 100;
+
+    /// <summary>SSH2_MSG_PING (OpenSSH PROTOCOL §1.8, "ping@openssh.com"): string data.</summary>
+    public const byte Ping = 192;
+
+    /// <summary>SSH2_MSG_PONG: the data of the PING it answers.</summary>
+    public const byte Pong = 193;
 #pragma warning restore CS1591
 
     /// <summary>
@@ -95,6 +101,8 @@ public static class SshMessageNumber
         ChannelRequest => "CHANNEL_REQUEST",
         ChannelSuccess => "CHANNEL_SUCCESS",
         ChannelFailure => "CHANNEL_FAILURE",
+        Ping => "PING",
+        Pong => "PONG",
         _ => "UNKNOWN",
     };
 }

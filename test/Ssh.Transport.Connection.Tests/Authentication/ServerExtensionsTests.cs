@@ -14,7 +14,7 @@ public class ServerExtensionsTests
         Task<(SshTransport Client, SshTransport Server)> connecting = Harness.ConnectAsync(server: server);
         server.Extensions["late@test"] = "not sent";
         (SshTransport c, SshTransport s) = await connecting;
-        Assert.That(c.RemoteExtensions.Keys, Is.EquivalentTo(new[] { "server-sig-algs", "publickey-hostbound@openssh.com", "example@test" }));
+        Assert.That(c.RemoteExtensions.Keys, Is.EquivalentTo(new[] { "server-sig-algs", "publickey-hostbound@openssh.com", "example@test", "ping@openssh.com" }));
         Assert.That(c.RemoteExtensions["example@test"], Is.EqualTo("value"u8.ToArray()));
         await c.DisposeAsync();
         await s.DisposeAsync();
@@ -26,7 +26,8 @@ public class ServerExtensionsTests
         SshServerOptions server = Harness.ServerOptions();
         server.Extensions["server-sig-algs"] = "ssh-ed25519";
         server.Extensions["has space"] = "x";
+        server.Extensions["ping@openssh.com"] = "0";
         ArgumentException error = Assert.Throws<ArgumentException>(server.Validate)!;
-        Assert.That(error.Message, Does.Contain("set ServerSignatureAlgorithms instead").And.Contain("'has space'"));
+        Assert.That(error.Message, Does.Contain("set ServerSignatureAlgorithms instead").And.Contain("'has space'").And.Contain("MaxQueuedPongs to 0"));
     }
 }

@@ -43,7 +43,7 @@ public class SshClientSettingsTests
         {
             "Ciphers", "CompressionAlgorithms", "HandshakeTimeout", "HostKeyAlgorithms", "HostKeyVerifier", "KeepAliveInterval",
             "KeyExchangeAlgorithms", "KeyExchangeTimeout", "LoggerFactory", "Macs", "MaxBufferedInboundBytes", "MaxNameListLength",
-            "MaxQueuedPacketsDuringKeyExchange", "Packetizer",
+            "MaxQueuedPacketsDuringKeyExchange", "MaxQueuedPongs", "Packetizer",
         }), "a new transport option: copy it in TransportOptionsCopy, then list it here");
         Assert.That(Names(typeof(SshPacketizerOptions)), Is.EqualTo(new[]
         {
@@ -57,6 +57,7 @@ public class SshClientSettingsTests
             HandshakeTimeout = TimeSpan.FromSeconds(7),
             KeyExchangeTimeout = TimeSpan.FromSeconds(8),
             MaxQueuedPacketsDuringKeyExchange = 9,
+            MaxQueuedPongs = 3,
             MaxBufferedInboundBytes = 10000,
             KeepAliveInterval = TimeSpan.FromSeconds(11),
             MaxNameListLength = 12000,

@@ -41,6 +41,9 @@ internal sealed class RealServer : IAsyncDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
+    /// <summary>The transport options every connection starts with; changes reach the connections accepted after them.</summary>
+    public SshServerOptions TransportOptions => _options;
+
     /// <summary>Key exchanges after the first, over every connection that has ended.</summary>
     public int Rekeys => Volatile.Read(ref _rekeys);
 

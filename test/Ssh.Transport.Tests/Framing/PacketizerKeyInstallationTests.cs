@@ -337,7 +337,7 @@ public class PacketizerKeyInstallationTests
     }
 
     /// <summary>A server that offers every suite, and a bare client (packetizer + the key exchange below) connected to it.</summary>
-    internal static async Task<(SshPacketizer Client, SshTransport Server)> ConnectBareClientAsync(string cipher, string? mac, string compression, bool strictKex, Action<SshServerOptions>? configure = null)
+    internal static async Task<(SshPacketizer Client, SshTransport Server)> ConnectBareClientAsync(string cipher, string? mac, string compression, bool strictKex, Action<SshServerOptions>? configure = null, PipePair? pipes = null)
     {
         SshServerOptions options = SessionHarness.ServerOptions(SshHostKeyType.Ed25519);
         configure?.Invoke(options);
@@ -359,7 +359,7 @@ public class PacketizerKeyInstallationTests
             options.CompressionAlgorithms.Add(z);
         }
 
-        var pipes = new PipePair();
+        pipes ??= new PipePair();
         Task<SshTransport> accepting = SshTransport.AcceptAsync(pipes.Server, options);
         var client = new SshPacketizer(pipes.Client, SshRole.Client);
         try
@@ -448,7 +448,7 @@ public class PacketizerKeyInstallationTests
         Assert.That(client.InboundSequenceNumber, Is.EqualTo(strictKex ? 0u : 3u));
     }
 
-    private static (byte[] HostKeyBlob, byte[] ServerPublic, byte[] Signature) ParseReply(ReadOnlySpan<byte> payload)
+    internal static (byte[] HostKeyBlob, byte[] ServerPublic, byte[] Signature) ParseReply(ReadOnlySpan<byte> payload)
     {
         var reader = new SshReader(payload[1..]);
         byte[] hostKeyBlob = reader.ReadString().ToArray();
@@ -458,7 +458,7 @@ public class PacketizerKeyInstallationTests
         return (hostKeyBlob, serverPublic, signature);
     }
 
-    private static void InstallKeys(SshPacketizer client, NegotiatedAlgorithms n, ReadOnlySpan<byte> encodedK, byte[] h, byte[] sessionId)
+    internal static void InstallKeys(SshPacketizer client, NegotiatedAlgorithms n, ReadOnlySpan<byte> encodedK, byte[] h, byte[] sessionId)
     {
         Install(n.CipherClientToServer, n.MacClientToServer, n.CompressionClientToServer, KeyDerivation.IvClientToServer, KeyDerivation.KeyClientToServer, KeyDerivation.MacClientToServer, outbound: true, client, encodedK, h, sessionId);
         Install(n.CipherServerToClient, n.MacServerToClient, n.CompressionServerToClient, KeyDerivation.IvServerToClient, KeyDerivation.KeyServerToClient, KeyDerivation.MacServerToClient, outbound: false, client, encodedK, h, sessionId);
@@ -567,8 +567,9 @@ public class PacketizerKeyInstallationTests
     private static readonly byte[] s_text = Encoding.ASCII.GetBytes("SSH_MSG_CHANNEL_DATA: the quick brown fox jumps over the lazy dog 0123456789. ");
 
     /// <summary>
-    /// Message <paramref name="index"/> of one direction: an upper-layer message number (50-255), then random bytes for
-    /// even indexes and repeated text (compressible) for odd ones; the same every time it is asked for.
+    /// Message <paramref name="index"/> of one direction: an upper-layer message number (50-255 but PING and PONG, which
+    /// the transport handles itself), then random bytes for even indexes and repeated text (compressible) for odd ones;
+    /// the same every time it is asked for.
     /// </summary>
     private static byte[] Payload(int index, int size, bool fromServer)
     {
@@ -586,6 +587,11 @@ public class PacketizerKeyInstallationTests
         }
 
         payload[0] = (byte)(50 + ((index + (fromServer ? 7 : 0)) % 206));
+        if (payload[0] is SshMessageNumber.Ping or SshMessageNumber.Pong)
+        {
+            payload[0] += 2;
+        }
+
         return payload;
     }
 }

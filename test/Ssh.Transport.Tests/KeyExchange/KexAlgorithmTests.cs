@@ -47,7 +47,7 @@ public class KexAlgorithmTests
         Assert.That(KexAlgorithm.DefaultOrder, Is.EqualTo(new[]
         {
             "mlkem768x25519-sha256", "sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com",
-            "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+            "mlkem768nistp256-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
             "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
             "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256",
         }));
@@ -56,6 +56,7 @@ public class KexAlgorithmTests
     [TestCase("mlkem768x25519-sha256", "SHA256", "Ecdh", false)]
     [TestCase("sntrup761x25519-sha512", "SHA512", "Ecdh", false)]
     [TestCase("sntrup761x25519-sha512@openssh.com", "SHA512", "Ecdh", false)]
+    [TestCase("mlkem768nistp256-sha256", "SHA256", "Ecdh", false)]
     [TestCase("curve25519-sha256", "SHA256", "Ecdh", false)]
     [TestCase("curve25519-sha256@libssh.org", "SHA256", "Ecdh", false)]
     [TestCase("ecdh-sha2-nistp256", "SHA256", "Ecdh", false)]
@@ -90,7 +91,7 @@ public class KexAlgorithmTests
     {
         Assert.That(KexAlgorithm.Find("kex-strict-c-v00@openssh.com"), Is.Null);
         Assert.That(KexAlgorithm.Find("CURVE25519-SHA256"), Is.Null);
-        Assert.That(KexAlgorithm.All, Has.Count.EqualTo(15));
+        Assert.That(KexAlgorithm.All, Has.Count.EqualTo(16));
     }
 
     [Test]
