@@ -341,6 +341,38 @@ public class ClientAgainstOpenSshTests(ServerKind kind)
     }
 
     [Test]
+    public async Task KnownHosts_CertAuthority_HostCertificateTrustedOtherCaRefused()
+    {
+        // sshd presents a certificate of its host key made by ssh-keygen -s; known_hosts trusts the CA, not the key.
+        TestUser.Authorize(OpenSshKeys.File("ed25519"));
+        string ca = Path.Combine(_directory, "ca");
+        string other = Path.Combine(_directory, "other_ca");
+        Peers.RunChecked("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ca);
+        Peers.RunChecked("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other);
+        string hostPub = Path.Combine(_directory, "host.pub");
+        File.Copy(OpenSshKeys.File("host") + ".pub", hostPub);
+        Peers.RunChecked("ssh-keygen", "-q", "-s", ca, "-I", "sshd", "-h", "-n", "127.0.0.1", "-V", "-5m:+1h", hostPub);
+        string certificate = Path.Combine(_directory, "host-cert.pub");
+        TestServer server = await StartAsync([$"HostCertificate {certificate}"]);
+        string knownHosts = Path.Combine(_directory, "known_hosts");
+        SshClientSettings settings = Settings(server);
+        settings.AcceptAnyHostKey = false;
+        settings.KnownHostsFile = knownHosts;
+        settings.PrivateKeyFiles.Add(OpenSshKeys.File("ed25519"));
+
+        File.WriteAllText(knownHosts, $"@cert-authority [127.0.0.1]:{server.Port} {File.ReadAllText(other + ".pub")}");
+        SshHostKeyRejectedException refused = Assert.ThrowsAsync<SshHostKeyRejectedException>(() => SshClient.ConnectAsync(settings).WaitAsync(Bound))!;
+        Assert.That(refused.KnownHostsResult, Is.EqualTo(KnownHostsResult.CertificateUnknownAuthority));
+        Assert.That(refused.Certificate?.CertificateAuthority, Is.EqualTo(SshPublicKey.Parse(File.ReadAllText(ca + ".pub"))));
+
+        File.WriteAllText(knownHosts, $"@cert-authority [127.0.0.1]:{server.Port} {File.ReadAllText(ca + ".pub")}");
+        await using SshClient client = await ClientTestKit.ConnectAsync(settings, server);
+        Assert.That(client.Transport.HostKey, Is.EqualTo(SshPublicKey.Parse(File.ReadAllText(certificate))));
+        Assert.That(client.Transport.Algorithms.HostKey, Is.EqualTo("ssh-ed25519-cert-v01@openssh.com"));
+        Assert.That((await client.RunCommandAsync("echo certified").WaitAsync(Bound)).StandardOutput, Is.EqualTo("certified\n"));
+    }
+
+    [Test]
     public async Task Session_PseudoTerminalEnvironmentAndResize()
     {
         (SshClient client, _) = await ConnectAsync(["AcceptEnv SSHCLIENTTEST_*"]);
