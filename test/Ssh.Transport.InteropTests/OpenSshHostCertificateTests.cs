@@ -14,7 +14,7 @@ public sealed partial class OpenSshInteropTests
 {
     private static IEnumerable<TestCaseData> CertificateCases() =>
         from generation in Generations()
-        from kind in new[] { "ed25519", "ecdsa256", "rsa" }
+        from kind in new[] { "ed25519", "ecdsa256", "rsa", "rsa-sha2-256" }
         select new TestCaseData(generation, kind);
 
     /// <summary>The plain host key algorithm of a key kind, and the certificate algorithm that presents it.</summary>
@@ -22,8 +22,12 @@ public sealed partial class OpenSshInteropTests
     {
         "ed25519" => (SshHostKeyAlgorithms.Ed25519, SshHostKeyAlgorithms.Ed25519Cert),
         "ecdsa256" => (SshHostKeyAlgorithms.EcdsaNistP256, SshHostKeyAlgorithms.EcdsaNistP256Cert),
+        "rsa-sha2-256" => (SshHostKeyAlgorithms.RsaSha256, SshHostKeyAlgorithms.RsaSha256Cert),
         _ => (SshHostKeyAlgorithms.RsaSha512, SshHostKeyAlgorithms.RsaSha512Cert),
     };
+
+    /// <summary>The key kind (PeerKeys) of a case's kind: the RSA key for both RSA signature algorithms.</summary>
+    private static string KeyKind(string kind) => kind.StartsWith("rsa", StringComparison.Ordinal) ? "rsa" : kind;
 
     private static string Keygen => Tools.Find("ssh-keygen") ?? NewestPeers.Find("openssh/bin/ssh-keygen")
         ?? throw new InvalidOperationException("ssh-keygen is not installed (apt install openssh-client).");
@@ -61,7 +65,7 @@ public sealed partial class OpenSshInteropTests
         {
             peer.RequireAvailable();
             string ca = NewCa(context, "ca");
-            string certificate = Certify(context, ca, File.ReadAllText(PeerKeys.OpenSsh[kind] + ".pub"), "sshd_" + kind);
+            string certificate = Certify(context, ca, File.ReadAllText(PeerKeys.OpenSsh[KeyKind(kind)] + ".pub"), "sshd_" + kind);
             ServerHandle server = await peer.StartServerAsync(context, new AlgorithmChoice(), [$"HostCertificate {certificate}"]);
             SshClientOptions options = ClientTrusting(context, ca + ".pub", server.Port, plain);
             SshTransport transport = await SshClientConnector.ConnectAsync("127.0.0.1", server.Port, options, TimeSpan.FromSeconds(10), context.Token);
