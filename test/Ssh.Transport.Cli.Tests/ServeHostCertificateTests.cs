@@ -74,6 +74,36 @@ public class ServeHostCertificateTests
     }
 
     [TestCaseSource(nameof(s_sshClients))]
+    public async Task Ssh_logs_in_with_a_key_after_verifying_the_certificate(string ssh)
+    {
+        // publickey-hostbound-v00@openssh.com signs the host key as presented: here the certificate.
+        if (CliRunner.FindProgram(ssh) is null)
+        {
+            Assert.Ignore($"{ssh} is not installed");
+        }
+
+        string ca = await NewCaAsync();
+        string identity = _folder.PathOf("id_ed25519");
+        CliResult keygen = (await CliRunner.RunProgramAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", identity))!;
+        Assert.That(keygen.ExitCode, Is.Zero, keygen.ToString());
+        string authorizedKeys = _folder.Write("authorized_keys", File.ReadAllText(identity + ".pub"));
+        using SshPrivateKey key = SshPrivateKey.Generate(SshHostKeyType.EcdsaNistP256);
+        string certificate = await CertifyAsync(ca, key.PublicKey);
+        await using InProcessServe serve = await InProcessServe.StartAsync(_folder, SshPrivateKey.Parse(key.ExportOpenSsh()),
+            "--host-cert", certificate, "--authorized-keys", authorizedKeys);
+        string knownHosts = _folder.Write("known_hosts", $"@cert-authority [127.0.0.1]:{serve.Port} {File.ReadAllText(ca + ".pub").Trim()}\n");
+
+        CliResult result = (await CliRunner.RunProgramAsync(ssh,
+            "-v", "-F", "/dev/null", "-p", $"{serve.Port}", "-i", identity, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", $"UserKnownHostsFile={knownHosts}",
+            "-o", "GlobalKnownHostsFile=/dev/null", "-o", "PasswordAuthentication=no", "-o", "ConnectTimeout=20", "tester@127.0.0.1", "true"))!;
+
+        Assert.That(result.Error, Does.Contain("matches the ECDSA-CERT host certificate"), result.ToString());
+        Assert.That(result.Error, Does.Contain($"Authenticated to 127.0.0.1 ([127.0.0.1]:{serve.Port}) using \"publickey\""), result.ToString());
+        Assert.That(result.Error, Does.Contain("publickey-hostbound"), result.ToString());
+    }
+
+    [TestCaseSource(nameof(s_sshClients))]
     public async Task Ssh_trusting_another_CA_refuses_the_host(string ssh)
     {
         if (CliRunner.FindProgram(ssh) is null)
