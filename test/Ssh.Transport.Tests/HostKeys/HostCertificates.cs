@@ -27,7 +27,17 @@ internal static class HostCertificates
     private static readonly Lazy<string> s_directory = new(() =>
     {
         string path = Directory.CreateTempSubdirectory("ssh-transport-certs-").FullName;
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(path, recursive: true);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Under the temporary folder; harmless.
+            }
+        };
         return path;
     });
     private static readonly Dictionary<string, string> s_keys = [];
