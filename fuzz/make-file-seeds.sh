@@ -52,4 +52,26 @@ cp keys/id_ed25519.pub "$ak/plain"
   printf 'cert-authority %s f\n' "$ed"
   printf 'ssh-dss AAAAB3NzaC1kc3M= g\n'
 } > "$ak/options"
+# Host certificates (ssh-keygen -s, CA = id_ecdsa384) for the host-key target: uint16 length, the certificate blob, then
+# the certified key's signature of HostKeyTarget.SignedData (python3-cryptography signs).
+hk="$out/host-key"
+cp keys/id_ecdsa384 "$tmp/ca"; chmod 600 "$tmp/ca"
+for t in ed25519 rsa2048; do
+  cp "keys/id_$t.pub" "$tmp/$t.pub"
+  ssh-keygen -q -s "$tmp/ca" -I "fuzz $t" -h -n example.com,*.example.org -O extension:x@example.com=1 -V 20250101:20350101 "$tmp/$t.pub"
+  python3 - "$tmp/$t-cert.pub" "keys/id_$t" "$hk/cert-$t" <<'PY'
+import base64, struct, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding
+blob = base64.b64decode(open(sys.argv[1]).read().split()[1])
+key = serialization.load_ssh_private_key(open(sys.argv[2], "rb").read(), password=None)
+data = b"Ssh.Transport fuzz: the exchange hash"
+s = lambda b: struct.pack(">I", len(b)) + b
+if isinstance(key, ed25519.Ed25519PrivateKey):
+    sig = s(b"ssh-ed25519") + s(key.sign(data))
+else:
+    sig = s(b"rsa-sha2-512") + s(key.sign(data, padding.PKCS1v15(), hashes.SHA512()))
+open(sys.argv[3], "wb").write(struct.pack(">H", len(blob)) + blob + sig)
+PY
+done
 echo "file seeds written to $out/"

@@ -28,6 +28,13 @@ public sealed class SshServerHostOptions
     /// </summary>
     public IList<string> HostKeyFiles { get; } = [];
 
+    /// <summary>
+    /// OpenSSH host certificate files (<c>ssh-keygen -s CA -h</c>, the "-cert.pub" files; a relative path is relative to
+    /// the content root) loaded into <see cref="SshServerOptions.HostCertificates"/> beside the host keys; each must be
+    /// a host certificate of one of the host keys, or the host does not start.
+    /// </summary>
+    public IList<string> HostCertificateFiles { get; } = [];
+
     /// <summary>The passphrase of encrypted <see cref="HostKeyFiles"/>, if any.</summary>
     public string? HostKeyPassphrase { get; set; }
 

@@ -59,6 +59,20 @@ internal sealed class SshServerHostOptionsSetup(ILoggerFactory loggerFactory, IH
             }
         }
 
+        foreach (string file in options.HostCertificateFiles)
+        {
+            // Whether it certifies one of the host keys is the transport options' validation, at start.
+            string path = Path.Combine(environment.ContentRootPath, file);
+            try
+            {
+                options.Transport.HostCertificates.Add(SshPublicKey.Parse(File.ReadAllText(path)));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or NotSupportedException)
+            {
+                options.HostKeyErrors.Add($"host certificate file '{path}': {e.Message}");
+            }
+        }
+
         options.Transport.LoggerFactory ??= loggerFactory;
         options.Server.LoggerFactory ??= loggerFactory;
     }

@@ -23,6 +23,8 @@ internal static class ServeCommand
             new IPEndPoint(IPAddress.Loopback, 2222), text => (TryParseListen(text, out IPEndPoint? endpoint, out string? error) ? endpoint : null!, error));
         Option<string[]> hostKeys = CliOptions.Repeatable("--host-key", "-k", "FILE",
             "an OpenSSH or PEM private key file (unencrypted); may be repeated. Without one, an ed25519 key is generated in memory.");
+        Option<string[]> hostCerts = CliOptions.Repeatable("--host-cert", null, "FILE",
+            "an OpenSSH host certificate (ssh-keygen -s CA -h, the -cert.pub file) of a --host-key key, presented to clients that trust its CA; may be repeated");
         Option<long?> rekeyBytes = CliOptions.Bytes("--rekey-bytes", "rekey after N bytes in either direction (at least 16K; K, M, G suffixes)", 16 * 1024);
         Option<string?> authorizedKeys = CliOptions.Text("--authorized-keys", null, "FILE",
             "let in any user name with a key of this authorized_keys file (publickey); the from= and expiry-time= of a key's line are checked");
@@ -70,6 +72,11 @@ internal static class ServeCommand
                 SSH_MSG_USERAUTH_REQUEST is answered with SSH_MSG_USERAUTH_FAILURE ("publickey,password") and anything
                 else is ignored until the client disconnects.
 
+                --host-key loads the host keys (an ed25519 key is generated in memory without one); --host-cert adds an
+                OpenSSH host certificate of one of them (ssh-keygen -s CA -h), which is presented to clients that ask for
+                certificate algorithms (ssh with an @cert-authority line for the host in known_hosts); a certificate
+                that is not a host certificate of a --host-key key is refused at start.
+
                 Whatever the user name, commands run as the account serve runs as (no user switching): --allow-exec
                 runs exec requests with that account's login shell (/etc/passwd; /bin/sh without one) as SHELL -c
                 COMMAND and shells as SHELL -l, in its home directory, with sshd's environment: USER, LOGNAME, HOME,
@@ -104,11 +111,13 @@ internal static class ServeCommand
                 ssh-transport serve --authorized-keys ./keys --allow-tcp-forwarding
                 ssh -p 2222 -N -L 8080:localhost:80 user@127.0.0.1
                 ssh-transport serve --listen *:2222 --host-key /etc/ssh/ssh_host_ed25519_key --password-file ./passwords --max-auth-tries 3
+                ssh-transport serve --host-key ./host_ed25519 --host-cert ./host_ed25519-cert.pub --authorized-keys ./keys
                 ssh-transport serve --listen 127.0.0.1:2222 --cipher aes256-gcm@openssh.com --rekey-bytes 1M
                 """,
         };
         command.Options.Add(listen);
         command.Options.Add(hostKeys);
+        command.Options.Add(hostCerts);
         var algorithms = new AlgorithmOptions(command);
         command.Options.Add(rekeyBytes);
         command.Options.Add(authorizedKeys);
@@ -128,6 +137,12 @@ internal static class ServeCommand
         command.Options.Add(statsInterval);
         command.Validators.Add(result =>
         {
+            if (result.GetResult(hostCerts) is { Implicit: false } && result.GetResult(hostKeys) is not { Implicit: false })
+            {
+                result.AddError("--host-cert certifies a host key: give its --host-key too");
+                return;
+            }
+
             bool logins = result.GetResult(authorizedKeys) is not null || result.GetResult(passwordFile) is not null;
             if (!logins && result.GetResult(allowExec) is { Implicit: false })
             {
@@ -194,7 +209,7 @@ internal static class ServeCommand
             }
 
             var limits = new AdmissionSettings(admission, result.GetValue(statsInterval));
-            return RunAsync(result.GetRequiredValue(listen), result.GetValue(hostKeys) ?? [], options, logins, sessions, limits, cli);
+            return RunAsync(result.GetRequiredValue(listen), result.GetValue(hostKeys) ?? [], result.GetValue(hostCerts) ?? [], options, logins, sessions, limits, cli);
         });
         return command;
     }
@@ -317,7 +332,43 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<int> RunAsync(IPEndPoint endpoint, string[] hostKeyFiles, SshServerOptions options, LoginSettings logins, SessionSettings sessionSettings, AdmissionSettings limits, CliContext cli)
+    /// <summary>Reads the host certificates; each must be a host certificate of one of <paramref name="keys"/>.</summary>
+    /// <exception cref="UsageException">A file is not such a certificate.</exception>
+    private static List<SshPublicKey> LoadHostCertificates(string[] files, List<(SshPrivateKey Key, string Source)> keys)
+    {
+        var certificates = new List<SshPublicKey>();
+        foreach (string path in files)
+        {
+            SshPublicKey certificate;
+            try
+            {
+                certificate = SshPublicKey.Parse(File.ReadAllText(path));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or NotSupportedException)
+            {
+                throw new UsageException($"serve: cannot use host certificate {path}: {CliMain.Describe(e)}");
+            }
+
+            string? problem = certificate.Certificate switch
+            {
+                null => $"it holds a plain {certificate.KeyType} key, not a certificate",
+                { Type: not SshCertificateType.Host } c => $"it is a {c.Type.ToString().ToLowerInvariant()} certificate, not a host certificate (ssh-keygen -h)",
+                { } c when !keys.Any(k => k.Key.PublicKey == c.Key) =>
+                    $"it certifies {Algorithms.Describe(c.Key)}, which is not the key of any --host-key",
+                _ => null,
+            };
+            if (problem is not null)
+            {
+                throw new UsageException($"serve: cannot use host certificate {path}: {problem}");
+            }
+
+            certificates.Add(certificate);
+        }
+
+        return certificates;
+    }
+
+    private static async Task<int> RunAsync(IPEndPoint endpoint, string[] hostKeyFiles, string[] hostCertificateFiles, SshServerOptions options, LoginSettings logins, SessionSettings sessionSettings, AdmissionSettings limits, CliContext cli)
     {
         // Every file is read before anything is printed: a mistake is the one line on stderr.
         List<(SshPrivateKey Key, string Source)> keys = LoadHostKeys(hostKeyFiles);
@@ -326,6 +377,11 @@ internal static class ServeCommand
             foreach ((SshPrivateKey key, _) in keys)
             {
                 options.HostKeys.Add(key);
+            }
+
+            foreach (SshPublicKey certificate in LoadHostCertificates(hostCertificateFiles, keys))
+            {
+                options.HostCertificates.Add(certificate);
             }
 
             CheckHostKeyAlgorithms(options);
@@ -339,6 +395,12 @@ internal static class ServeCommand
             foreach ((SshPrivateKey key, string source) in keys)
             {
                 cli.Out.WriteLine($"host key: {Algorithms.Describe(key.PublicKey)} {key.KeyType}, {source}");
+            }
+
+            foreach (SshPublicKey certificate in options.HostCertificates)
+            {
+                SshCertificate c = certificate.Certificate!;
+                cli.Out.WriteLine($"host certificate: {certificate.KeyType} {certificate.GetFingerprint()}, ID \"{c.KeyId}\", serial {c.Serial}, principals {string.Join(',', c.Principals)}, CA {Algorithms.Describe(c.CertificateAuthority)}");
             }
 
             ServeSessions? sessions = authentication is null ? null : sessionSettings.Load();

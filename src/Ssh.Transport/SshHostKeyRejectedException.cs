@@ -17,9 +17,32 @@ public sealed class SshHostKeyRejectedException : SshProtocolException
         Fingerprint = hostKey.GetFingerprint();
     }
 
-    /// <summary>The key the server presented.</summary>
+    /// <summary>Creates the exception for a key a known_hosts file refused.</summary>
+    /// <param name="hostKey">The key the server presented (and proved it holds).</param>
+    /// <param name="knownHostsResult">What the file says about it (<see cref="KnownHostsVerifier.Verify"/>).</param>
+    /// <param name="message">Why it was refused.</param>
+    public SshHostKeyRejectedException(SshPublicKey hostKey, KnownHostsResult knownHostsResult, string message)
+        : this(hostKey, message)
+    {
+        KnownHostsResult = knownHostsResult;
+    }
+
+    /// <summary>The key the server presented; a host certificate when <see cref="Certificate"/> is not null.</summary>
     public SshPublicKey HostKey { get; }
 
-    /// <summary>The key's SHA-256 fingerprint as <c>ssh-keygen -l</c> prints it, e.g. "SHA256:IxM++a1d...".</summary>
+    /// <summary>The host certificate the server presented, with its CA key, or null for a plain host key.</summary>
+    public SshCertificate? Certificate => HostKey.Certificate;
+
+    /// <summary>
+    /// The key's SHA-256 fingerprint as <c>ssh-keygen -l</c> prints it, e.g. "SHA256:IxM++a1d..." (for a certificate,
+    /// its certified key's).
+    /// </summary>
     public string Fingerprint { get; }
+
+    /// <summary>
+    /// Why a known_hosts file refused the key (e.g. <see cref="Transport.KnownHostsResult.Changed"/> or
+    /// <see cref="Transport.KnownHostsResult.CertificateExpired"/>), when the verifier was
+    /// <see cref="KnownHostsVerifier.ForHost"/>'s; null when another verifier refused it or it changed in a rekey.
+    /// </summary>
+    public KnownHostsResult? KnownHostsResult { get; }
 }

@@ -40,6 +40,7 @@ public sealed partial class SshTransport
     private uint _gexPreferred;
     private uint _gexMax;
     private SshPrivateKey? _serverHostKey;
+    private SshPublicKey? _serverHostCertificate;
     private bool _skipGuessedPacket;
     private bool _newKeysSentThisExchange;
     private bool _newKeysReceivedThisExchange;
@@ -209,14 +210,34 @@ public sealed partial class SshTransport
             }
         }
 
-        var hostKeys = new List<string>();
+        // Certificate algorithms (PROTOCOL.certkeys) are never listed in the options: each is the variant of a plain
+        // one, offered first, as OpenSSH's defaults and order_hostkeyalgs put them: by a server for the keys it has
+        // certificates of, by a client that wants certificates (a CA in known_hosts for the host).
+        var plain = new List<string>();
         foreach (string name in _options.HostKeyAlgorithms)
         {
-            if (Role == SshRole.Client ? SshHostKeyAlgorithms.GetKeyType(name) is not null : _serverOptions!.HostKeys.Any(k => k.SignatureAlgorithms.Contains(name)))
+            if (Role == SshRole.Client ? SshHostKeyAlgorithms.GetKeyType(name) is not null : _serverOptions!.FindHostKey(name) is not null)
             {
-                hostKeys.Add(name);
+                plain.Add(name);
             }
         }
+
+        var hostKeys = new List<string>();
+        bool certificates = Role == SshRole.Server
+            || (_clientOptions!.PreferHostCertificates ?? (_clientOptions.HostKeyVerifier?.Target is KnownHostsVerifier.HostCheck check && check.HasCertificateAuthority));
+        if (certificates)
+        {
+            foreach (string name in _options.HostKeyAlgorithms)
+            {
+                if (SshHostKeyAlgorithms.GetCertificateAlgorithm(name) is string certificate
+                    && (Role == SshRole.Client || _serverOptions!.FindHostKey(certificate) is not null))
+                {
+                    hostKeys.Add(certificate);
+                }
+            }
+        }
+
+        hostKeys.AddRange(plain);
 
         return KexInitMessage.Create(kex, hostKeys, [.. _options.Ciphers], [.. _options.Macs], [.. _options.CompressionAlgorithms]);
     }
@@ -458,8 +479,8 @@ public sealed partial class SshTransport
 
         if (Role == SshRole.Server)
         {
-            string algorithm = _negotiated.HostKey;
-            _serverHostKey = _serverOptions!.HostKeys.First(k => k.SignatureAlgorithms.Contains(algorithm));
+            (_serverHostKey, _serverHostCertificate) = _serverOptions!.FindHostKey(_negotiated.HostKey)
+                ?? throw new InvalidOperationException($"No host key presents the negotiated {_negotiated.HostKey}.");
             return;
         }
 
@@ -623,8 +644,13 @@ public sealed partial class SshTransport
         {
             throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, "The server's host key is malformed.", e);
         }
+        catch (SshProtocolException e) when (SshHostKeyAlgorithms.IsCertificate(negotiated.HostKey))
+        {
+            // A certificate that does not parse strictly or whose CA signature does not verify proves nothing.
+            throw new SshProtocolException(SshDisconnectReason.HostKeyNotVerifiable, $"The server's host certificate is refused: {e.Message}", e);
+        }
 
-        if (SshHostKeyAlgorithms.GetKeyType(negotiated.HostKey) != hostKey.KeyType)
+        if (SshHostKeyAlgorithms.GetHostKeyType(negotiated.HostKey) != hostKey.KeyType)
         {
             throw new SshProtocolException(SshDisconnectReason.KeyExchangeFailed, $"The server sent a {hostKey.KeyType} key for host key algorithm {negotiated.HostKey}.");
         }
@@ -677,10 +703,13 @@ public sealed partial class SshTransport
         {
             _agreement.ComputeSharedSecret(clientPublic, encodedK);
             SshPrivateKey key = _serverHostKey!;
-            byte[] hostKeyBlob = key.PublicKey.Blob.ToArray();
+            SshPublicKey presented = _serverHostCertificate ?? key.PublicKey;
+            byte[] hostKeyBlob = presented.Blob.ToArray();
             byte[] h = ComputeExchangeHash(hostKeyBlob, clientPublic, _agreement.LocalPublic.Span, encodedK.WrittenSpan);
             var signature = new ArrayBufferWriter<byte>(512);
-            key.Sign(negotiated.HostKey, h, signature, allowSha1: AllowsSha1HostKeys);
+
+            // With a certificate the certified key signs, with the plain algorithm (PROTOCOL.certkeys).
+            key.Sign(SshHostKeyAlgorithms.GetSignatureName(negotiated.HostKey), h, signature, allowSha1: AllowsSha1HostKeys);
 
             byte replyNumber = family == KexFamily.GroupExchange ? SshMessageNumber.KexDhGexReply : SshMessageNumber.KexDhReply;
             QueueTransportWrite((replyNumber, hostKeyBlob, serverPublic: _agreement.LocalPublic.ToArray(), signature: signature.WrittenMemory, family), static (t, reply, ct) => t._packetizer.WritePacketAsync(reply, static (w, s) =>
@@ -700,7 +729,7 @@ public sealed partial class SshTransport
                 writer.WriteString(s.signature.Span);
             }, reply.hostKeyBlob.Length + reply.serverPublic.Length + reply.signature.Length + 32, flush: false, ct));
 
-            _hostKey = key.PublicKey;
+            _hostKey = presented;
             await InstallKeysAsync(encodedK.WrittenSpan.ToArray(), h, cancellationToken).ConfigureAwait(false);
         }
         finally

@@ -103,7 +103,10 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <summary>The algorithms of the keys in use.</summary>
     public SshAlgorithms Algorithms => _algorithms ?? throw new InvalidOperationException("No key exchange has completed.");
 
-    /// <summary>The server's host key: verified (client) or ours (server).</summary>
+    /// <summary>
+    /// The server's host key: verified (client) or ours (server); a host certificate
+    /// (<see cref="SshPublicKey.Certificate"/>) when a certificate algorithm was negotiated.
+    /// </summary>
     public SshPublicKey HostKey => _hostKey ?? throw new InvalidOperationException("No key exchange has completed.");
 
     /// <summary>True when strict key exchange (kex-strict-*-v00@openssh.com) is on.</summary>

@@ -194,6 +194,16 @@ public sealed class SshClientOptions : SshTransportOptions
     /// <summary>Decides whether the server's host key is trusted; required. See <see cref="KnownHostsVerifier"/>.</summary>
     public SshHostKeyVerifier? HostKeyVerifier { get; set; }
 
+    /// <summary>
+    /// Whether to offer the OpenSSH host certificate algorithms ("ssh-ed25519-cert-v01@openssh.com",
+    /// "rsa-sha2-512-cert-v01@openssh.com"..., the certificate variant of each of
+    /// <see cref="SshTransportOptions.HostKeyAlgorithms"/>) first, so that a server with a host certificate presents
+    /// it and the verifier receives it (<see cref="SshPublicKey.Certificate"/>). True: always; false: never. Default
+    /// null: when <see cref="HostKeyVerifier"/> comes from <see cref="KnownHostsVerifier.ForHost"/> and the file has an
+    /// @cert-authority line for the host, as ssh does.
+    /// </summary>
+    public bool? PreferHostCertificates { get; set; }
+
     /// <inheritdoc cref="SshTransportOptions.Snapshot"/>
     internal new SshClientOptions Snapshot() => (SshClientOptions)base.Snapshot();
 
@@ -211,6 +221,7 @@ public sealed class SshClientOptions : SshTransportOptions
 public sealed class SshServerOptions : SshTransportOptions
 {
     private IList<SshPrivateKey> _hostKeys = [];
+    private IList<SshPublicKey> _hostCertificates = [];
     private IList<string> _services = [UserAuthService];
     private IList<string> _serverSignatureAlgorithms = [.. SshHostKeyAlgorithms.Default];
     private IDictionary<string, string> _extensions = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -227,6 +238,16 @@ public sealed class SshServerOptions : SshTransportOptions
     /// dispose them.
     /// </summary>
     public IList<SshPrivateKey> HostKeys => _hostKeys;
+
+    /// <summary>
+    /// OpenSSH host certificates (PROTOCOL.certkeys, made with <c>ssh-keygen -s ca -h</c>) to present beside the host
+    /// keys: each certifies the public key of one of <see cref="HostKeys"/>, as a host certificate. A server with a
+    /// certificate for a key also offers the certificate variant of each of
+    /// <see cref="SshTransportOptions.HostKeyAlgorithms"/> that key signs with ("ssh-ed25519-cert-v01@openssh.com",
+    /// "rsa-sha2-512-cert-v01@openssh.com"...), first, as sshd does; a client that asks for one gets the certificate,
+    /// and the signature of the key exchange is the certified key's. Empty by default.
+    /// </summary>
+    public IList<SshPublicKey> HostCertificates => _hostCertificates;
 
     /// <summary>Services the client may request (RFC 4253 §10). Default: ssh-userauth.</summary>
     public IList<string> Services => _services;
@@ -280,6 +301,22 @@ public sealed class SshServerOptions : SshTransportOptions
             return;
         }
 
+        foreach (SshPublicKey? certificate in HostCertificates)
+        {
+            if (certificate?.Certificate is not SshCertificate c)
+            {
+                problems.Add($"{nameof(HostCertificates)} contains {(certificate is null ? "null" : $"a plain {certificate.KeyType} key, not a certificate")}.");
+            }
+            else if (c.Type != SshCertificateType.Host)
+            {
+                problems.Add($"{nameof(HostCertificates)} contains a {c.Type.ToString().ToLowerInvariant()} certificate (ID \"{c.KeyId}\"), not a host certificate.");
+            }
+            else if (!HostKeys.Any(k => k.PublicKey == c.Key))
+            {
+                problems.Add($"{nameof(HostCertificates)} contains a certificate (ID \"{c.KeyId}\") of {c.Key.KeyType} {c.Key.GetFingerprint()}, which is not one of the {nameof(HostKeys)}.");
+            }
+        }
+
         // Only the names the library knows count; unknown ones were reported above.
         if (!HostKeyAlgorithms.Any(name => name is not null && SshAlgorithmCatalog.IsSupported(SshAlgorithmCategory.HostKey, name)
             && HostKeys.Any(key => key.SignatureAlgorithms.Contains(name))))
@@ -293,9 +330,38 @@ public sealed class SshServerOptions : SshTransportOptions
     {
         base.Freeze();
         _hostKeys = OptionsValidation.Freeze(_hostKeys);
+        _hostCertificates = OptionsValidation.Freeze(_hostCertificates);
         _services = OptionsValidation.Freeze(_services);
         _serverSignatureAlgorithms = OptionsValidation.Freeze(_serverSignatureAlgorithms);
         _extensions = new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(new Dictionary<string, string>(_extensions, StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// The host key that presents <paramref name="algorithm"/>, plain or certificate (then with its certificate), or
+    /// null when none can.
+    /// </summary>
+    internal (SshPrivateKey Key, SshPublicKey? Certificate)? FindHostKey(string algorithm)
+    {
+        string? plain = SshHostKeyAlgorithms.GetPlainAlgorithm(algorithm);
+        foreach (SshPrivateKey key in HostKeys)
+        {
+            if (!key.SignatureAlgorithms.Contains(plain ?? algorithm))
+            {
+                continue;
+            }
+
+            if (plain is null)
+            {
+                return (key, null);
+            }
+
+            if (HostCertificates.FirstOrDefault(c => c.Certificate is { Type: SshCertificateType.Host } cert && cert.Key == key.PublicKey) is SshPublicKey certificate)
+            {
+                return (key, certificate);
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The RFC 8308 §3.1 extension <see cref="ServerSignatureAlgorithms"/> is sent as.</summary>

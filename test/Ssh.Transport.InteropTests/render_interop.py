@@ -30,7 +30,7 @@ MARK = {"pass": "✅ pass", "fail": "❌ FAIL", "skipped": "⏭ skipped"}
 
 # Why an algorithm one side has is missing on the other: first matching pattern wins.
 REASONS = [
-    ("*-cert-v01@openssh.com", "OpenSSH certificates are not implemented (plain keys only)"),
+    ("*-cert-v01@openssh.com", "host certificates are negotiated when one side has a certificate and the other trusts its CA, not as matrix names (the HostCertificate cases); user certificates are not implemented"),
     ("sk-*", "FIDO security-key algorithms sign user keys, never host keys"),
     ("webauthn-sk-*", "FIDO security-key algorithms sign user keys, never host keys"),
     ("ssh-dss", "DSA: obsolete (disabled by OpenSSH 7.0), not implemented"),

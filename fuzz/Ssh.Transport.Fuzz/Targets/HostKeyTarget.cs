@@ -4,8 +4,8 @@ using Ssh.Transport.HostKeys;
 namespace Ssh.Transport.Fuzz.Targets;
 
 /// <summary>
-/// Public key blobs as a server sends them (K_S) and as known_hosts and authorized_keys hold them, and signature
-/// verification. Input: uint16 blob length, the blob, then the signature blob (string algorithm, string signature)
+/// Public key blobs as a server sends them (K_S, plain keys and host certificates) and as known_hosts and
+/// authorized_keys hold them, and signature verification. Input: uint16 blob length, the blob, then the signature blob (string algorithm, string signature)
 /// over <see cref="SignedData"/>. FromBlob may fail only with <see cref="SshProtocolException"/>; VerifySignature never
 /// throws; an accepted key's text form parses back to the same key.
 /// </summary>
@@ -13,6 +13,9 @@ internal static class HostKeyTarget
 {
     /// <summary>What the seed signatures sign.</summary>
     public static ReadOnlySpan<byte> SignedData => "Ssh.Transport fuzz: the exchange hash"u8;
+
+    private static readonly string[] s_algorithms =
+        [.. SshHostKeyAlgorithms.All, .. SshHostKeyAlgorithms.All.Select(SshHostKeyAlgorithms.GetCertificateAlgorithm).OfType<string>()];
 
     public static void Run(byte[] input)
     {
@@ -45,7 +48,8 @@ internal static class HostKeyTarget
 
         bool any = key.VerifySignature(SignedData, signature, allowSha1: true);
         bool named = false;
-        foreach (string algorithm in SshHostKeyAlgorithms.All)
+        // A certificate (PROTOCOL.certkeys) verifies with its certificate algorithms, which options never list.
+        foreach (string algorithm in s_algorithms)
         {
             named |= key.VerifySignature(algorithm, SignedData, signature, allowSha1: true);
             if (key.VerifySignature(algorithm, SignedData, signature, allowSha1: false) && algorithm == SshHostKeyAlgorithms.RsaSha1)

@@ -79,11 +79,15 @@ internal sealed class SshAgentClient : IAsyncDisposable
             string comment = Encoding.UTF8.GetString(reader.ReadString());
             try
             {
-                keys.Add((SshPublicKey.FromBlob(blob), comment));
+                // A user certificate parses (as host certificates do) but is not used for authentication: skip it.
+                if (SshPublicKey.FromBlob(blob) is { Certificate: null } key)
+                {
+                    keys.Add((key, comment));
+                }
             }
             catch (SshProtocolException)
             {
-                // A key type we cannot use (a certificate, a FIDO key): skip it.
+                // A key type we cannot use (a FIDO key, a certificate of one): skip it.
             }
         }
 

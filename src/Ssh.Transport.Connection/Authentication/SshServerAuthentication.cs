@@ -387,6 +387,13 @@ internal sealed class ServerAuthenticator
             return Outcome.Failure;
         }
 
+        if (key.Certificate is not null)
+        {
+            // The blob parses (host certificates need that), but user certificates are not supported.
+            _logger.LogInformation("Public key from {User} refused: user certificates are not supported", _user);
+            return Outcome.Failure;
+        }
+
         if (key.KeyType != UserAuthWire.KeyTypeOf(algorithm) || _acceptedKeys.Contains(key))
         {
             return Outcome.Failure;

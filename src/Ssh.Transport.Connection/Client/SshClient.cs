@@ -114,6 +114,12 @@ public sealed partial class SshClient : IAsyncDisposable
 
         SshClientOptions options = TransportOptionsCopy.Create(settings.TransportOptions);
         options.HostKeyVerifier = ChooseHostKeyVerifier(settings);
+        if (settings.HostKeyVerifier is null && !settings.AcceptAnyHostKey && File.Exists(settings.KnownHostsFile))
+        {
+            // As ssh: with an @cert-authority line for the host, certificate host key algorithms first.
+            options.PreferHostCertificates ??= KnownHostsVerifier.Load(settings.KnownHostsFile).HasCertificateAuthority(host, port);
+        }
+
         options.LoggerFactory ??= settings.LoggerFactory;
         if (options.Packetizer is { } packetizer && ReferenceEquals(packetizer.TimeProvider, TimeProvider.System))
         {
@@ -289,9 +295,11 @@ public sealed partial class SshClient : IAsyncDisposable
         string file = settings.KnownHostsFile;
         string host = settings.Host;
         int port = settings.Port;
+        TimeProvider time = settings.TimeProvider;
         return (key, _) =>
         {
             KnownHostsVerifier known = File.Exists(file) ? KnownHostsVerifier.Load(file) : new KnownHostsVerifier();
+            known.TimeProvider = time;
             KnownHostsResult result = known.Verify(host, port, key);
             if (result == KnownHostsResult.Trusted)
             {
@@ -303,9 +311,10 @@ public sealed partial class SshClient : IAsyncDisposable
             {
                 KnownHostsResult.Changed => $"THE HOST KEY OF {name} HAS CHANGED: {file} lists another {key.KeyType} key for it. Someone may be intercepting the connection; if the change is expected, remove the old line.",
                 KnownHostsResult.Revoked => $"The host key of {name} is marked @revoked in {file}.",
-                _ => $"The host key of {name} is not in {file}; add it (e.g. with ssh-keyscan, after checking its fingerprint) or set a verifier.",
+                KnownHostsResult.Unknown => $"The host key of {name} is not in {file}; add it (e.g. with ssh-keyscan, after checking its fingerprint) or set a verifier.",
+                _ => $"The host certificate of {name} is refused ({result}) by the @cert-authority lines of {file}: CA {key.Certificate?.CertificateAuthority.KeyType} {key.Certificate?.CertificateAuthority.GetFingerprint()}, principals {string.Join(",", key.Certificate?.Principals ?? [])}, valid {key.Certificate?.ValidAfter:u} to {key.Certificate?.ValidBefore:u}.",
             };
-            throw new SshHostKeyRejectedException(key, $"{why} The server's key: {key.KeyType} {key.GetFingerprint()}.");
+            throw new SshHostKeyRejectedException(key, result, $"{why} The server's key: {key.KeyType} {key.GetFingerprint()}.");
         };
     }
 

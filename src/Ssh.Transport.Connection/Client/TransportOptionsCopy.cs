@@ -12,6 +12,7 @@ internal static class TransportOptionsCopy
         var copy = new SshClientOptions
         {
             HostKeyVerifier = template.HostKeyVerifier,
+            PreferHostCertificates = template.PreferHostCertificates,
             HandshakeTimeout = template.HandshakeTimeout,
             KeyExchangeTimeout = template.KeyExchangeTimeout,
             MaxQueuedPacketsDuringKeyExchange = template.MaxQueuedPacketsDuringKeyExchange,

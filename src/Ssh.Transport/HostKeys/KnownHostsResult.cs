@@ -18,6 +18,37 @@ public enum KnownHostsResult
     /// </summary>
     Changed,
 
-    /// <summary>The key is marked @revoked for the host: refuse, whatever other lines say.</summary>
+    /// <summary>
+    /// The key is marked @revoked for the host: refuse, whatever other lines say. For a certificate, the line may name
+    /// the certificate, its certified key or its CA.
+    /// </summary>
     Revoked,
+
+    /// <summary>
+    /// The server presented a host certificate (<see cref="SshPublicKey.Certificate"/>) whose CA no @cert-authority
+    /// line for the host lists, and no line lists the certified key itself: refuse, or trust the key as for
+    /// <see cref="Unknown"/>.
+    /// </summary>
+    CertificateUnknownAuthority,
+
+    /// <summary>The certificate's CA is trusted for the host, but it is a user certificate, not a host certificate.</summary>
+    CertificateWrongType,
+
+    /// <summary>The certificate's CA is trusted for the host, but its validity starts later (valid after &gt; now).</summary>
+    CertificateNotYetValid,
+
+    /// <summary>The certificate's CA is trusted for the host, but it has expired (valid before &lt;= now).</summary>
+    CertificateExpired,
+
+    /// <summary>
+    /// The certificate's CA is trusted for the host, but no principal of the certificate names the host connected to
+    /// (or it lists none: OpenSSH refuses host certificates without principals).
+    /// </summary>
+    CertificateWrongPrincipal,
+
+    /// <summary>The certificate carries a critical option; host certificates define none, so it cannot be honoured.</summary>
+    CertificateUnsupportedCriticalOption,
+
+    /// <summary>The CA signed the certificate with ssh-rsa (RSA with SHA-1), which ssh refuses by default (CASignatureAlgorithms).</summary>
+    CertificateWeakSignature,
 }

@@ -23,6 +23,18 @@ internal static class SshHostKeyAlgorithms
     /// <summary>"ssh-rsa" as a signature algorithm: RSA with SHA-1, refused unless explicitly allowed.</summary>
     public const string RsaSha1 = Rsa;
 
+    // OpenSSH host certificates (PROTOCOL.certkeys). The key type names the certificate blob; the algorithm names the
+    // KEXINIT entry; the signature inside is the certified key's plain one ("ssh-ed25519", "rsa-sha2-512"...).
+    public const string Ed25519Cert = "ssh-ed25519-cert-v01@openssh.com";
+    public const string EcdsaNistP256Cert = "ecdsa-sha2-nistp256-cert-v01@openssh.com";
+    public const string EcdsaNistP384Cert = "ecdsa-sha2-nistp384-cert-v01@openssh.com";
+    public const string EcdsaNistP521Cert = "ecdsa-sha2-nistp521-cert-v01@openssh.com";
+    public const string RsaSha512Cert = "rsa-sha2-512-cert-v01@openssh.com";
+    public const string RsaSha256Cert = "rsa-sha2-256-cert-v01@openssh.com";
+
+    /// <summary>The key type of an RSA certificate blob; as an algorithm it would sign with SHA-1, which is not offered.</summary>
+    public const string RsaCert = "ssh-rsa-cert-v01@openssh.com";
+
     /// <summary>
     /// The signature algorithms a client or server offers by default, strongest first; "ssh-rsa" (SHA-1) is not
     /// among them.
@@ -35,6 +47,59 @@ internal static class SshHostKeyAlgorithms
     /// </summary>
     public static IReadOnlyList<string> All { get; } =
         [Ed25519, EcdsaNistP256, EcdsaNistP384, EcdsaNistP521, RsaSha512, RsaSha256, RsaSha1];
+
+    /// <summary>
+    /// The key type a host key algorithm presents: <see cref="GetKeyType(string)"/> for the plain ones, the certificate
+    /// key type for a certificate algorithm (which options never list: the transport derives them, see
+    /// <see cref="GetCertificateAlgorithm"/>); null for an unknown name.
+    /// </summary>
+    public static string? GetHostKeyType(string algorithm) => algorithm switch
+    {
+        Ed25519Cert or EcdsaNistP256Cert or EcdsaNistP384Cert or EcdsaNistP521Cert => algorithm,
+        RsaSha512Cert or RsaSha256Cert => RsaCert,
+        _ => GetKeyType(algorithm),
+    };
+
+    /// <summary>True for a certificate algorithm ("...-cert-v01@openssh.com").</summary>
+    public static bool IsCertificate(string algorithm) => GetPlainAlgorithm(algorithm) is not null;
+
+    /// <summary>The certificate algorithm that signs as <paramref name="plainAlgorithm"/>, or null (ssh-rsa, unknown names).</summary>
+    public static string? GetCertificateAlgorithm(string plainAlgorithm) => plainAlgorithm switch
+    {
+        Ed25519 => Ed25519Cert,
+        EcdsaNistP256 => EcdsaNistP256Cert,
+        EcdsaNistP384 => EcdsaNistP384Cert,
+        EcdsaNistP521 => EcdsaNistP521Cert,
+        RsaSha512 => RsaSha512Cert,
+        RsaSha256 => RsaSha256Cert,
+        _ => null,
+    };
+
+    /// <summary>
+    /// The plain signature algorithm a certificate algorithm signs with (PROTOCOL.certkeys: the signature is the
+    /// certified key's), or null for a name that is not a certificate algorithm.
+    /// </summary>
+    public static string? GetPlainAlgorithm(string certificateAlgorithm) => certificateAlgorithm switch
+    {
+        Ed25519Cert => Ed25519,
+        EcdsaNistP256Cert => EcdsaNistP256,
+        EcdsaNistP384Cert => EcdsaNistP384,
+        EcdsaNistP521Cert => EcdsaNistP521,
+        RsaSha512Cert => RsaSha512,
+        RsaSha256Cert => RsaSha256,
+        _ => null,
+    };
+
+    /// <summary>The signature algorithm named inside the signature blob that <paramref name="algorithm"/> makes.</summary>
+    public static string GetSignatureName(string algorithm) => GetPlainAlgorithm(algorithm) ?? algorithm;
+
+    /// <summary>The certificate key type of a plain key type ("ssh-rsa" → "ssh-rsa-cert-v01@openssh.com"), or null.</summary>
+    public static string? GetCertificateKeyType(string plainKeyType) => plainKeyType switch
+    {
+        Rsa => RsaCert,
+        Ed25519 or EcdsaNistP256 or EcdsaNistP384 or EcdsaNistP521 => GetCertificateAlgorithm(plainKeyType),
+        _ => null,
+    };
 
     /// <summary>True for "ssh-rsa" (SHA-1 signatures): never offered unless configured by name.</summary>
     public static bool IsLegacy(string signatureAlgorithm) => signatureAlgorithm == RsaSha1;

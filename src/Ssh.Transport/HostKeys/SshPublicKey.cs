@@ -15,20 +15,29 @@ namespace Ssh.Transport;
 /// (RFC 5656) and "ssh-rsa" (RFC 4253, 1024 to 16384 bits). Every key is validated when it is created: a blob that
 /// parses is a well-formed, minimally encoded key on its curve or of a usable size.
 /// </para>
-/// <para>Two keys are equal when their blobs are. Instances are immutable and thread-safe.</para>
+/// <para>
+/// An OpenSSH certificate of one of those keys ("ssh-ed25519-cert-v01@openssh.com", the ECDSA ones and
+/// "ssh-rsa-cert-v01@openssh.com", PROTOCOL.certkeys) is a key too: <see cref="Certificate"/> holds what it says,
+/// and it signs and verifies as its certified key.
+/// </para>
+/// <para>Two keys are equal when their blobs are (a certificate is not equal to its key). Instances are immutable and thread-safe.</para>
 /// </remarks>
 public sealed class SshPublicKey : IEquatable<SshPublicKey>
 {
     private readonly byte[] _blob;
 
-    private SshPublicKey(byte[] blob, PublicKeyParameters parameters)
+    private SshPublicKey(byte[] blob, PublicKeyParameters parameters, SshCertificate? certificate)
     {
         _blob = blob;
         Parameters = parameters;
+        Certificate = certificate;
     }
 
-    /// <summary>The key type, e.g. "ssh-ed25519", "ecdsa-sha2-nistp256" or "ssh-rsa".</summary>
-    public string KeyType => Parameters.KeyType;
+    /// <summary>
+    /// The key type, e.g. "ssh-ed25519", "ecdsa-sha2-nistp256" or "ssh-rsa"; for a certificate the certificate's type,
+    /// e.g. "ssh-ed25519-cert-v01@openssh.com" or "ssh-rsa-cert-v01@openssh.com".
+    /// </summary>
+    public string KeyType => Certificate?.KeyType ?? Parameters.KeyType;
 
     /// <summary>The key size in bits, as ssh-keygen -l shows it: 256 for Ed25519, the curve size, or the modulus size.</summary>
     public int KeySize => Parameters.KeySize;
@@ -36,19 +45,39 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
     /// <summary>The public key blob (K_S of RFC 4253 §8): string key type, then the type's fields.</summary>
     public ReadOnlyMemory<byte> Blob => _blob;
 
+    /// <summary>
+    /// The certificate, when this key is an OpenSSH certificate (PROTOCOL.certkeys), as a server presents with a host
+    /// certificate; null for a plain key. Its CA signature has been verified; whether the CA is trusted is the
+    /// verifier's decision.
+    /// </summary>
+    public SshCertificate? Certificate { get; }
+
+    /// <summary>The parameters of the key itself (for a certificate, of the certified key).</summary>
     internal PublicKeyParameters Parameters { get; }
 
+    /// <summary>Parses a plain key or a certificate blob.</summary>
+    private static SshPublicKey Create(byte[] blob)
+    {
+        if (SshCertificate.IsCertificateKeyType(new SshReader(blob).ReadString()))
+        {
+            SshCertificate certificate = SshCertificate.Parse(blob);
+            return new SshPublicKey(blob, certificate.Key.Parameters, certificate);
+        }
+
+        return new SshPublicKey(blob, PublicKeyParameters.Parse(blob), certificate: null);
+    }
+
     /// <summary>Parses a public key blob as it arrives in KEX_ECDH_REPLY, KEXDH_REPLY, or a known_hosts line.</summary>
-    /// <param name="blob">The blob: string key type, then the type's fields, and nothing after.</param>
+    /// <param name="blob">
+    /// The blob: string key type, then the type's fields, and nothing after; or an OpenSSH certificate of an
+    /// ed25519, ECDSA or RSA key, whose CA signature is checked here (<see cref="Certificate"/>).
+    /// </param>
     /// <returns>The key.</returns>
     /// <exception cref="SshProtocolException">
-    /// The blob is malformed, holds an invalid key, or has a key type this library does not support.
+    /// The blob is malformed, holds an invalid key or a certificate whose CA signature does not verify, or has a key
+    /// type this library does not support.
     /// </exception>
-    public static SshPublicKey FromBlob(ReadOnlySpan<byte> blob)
-    {
-        PublicKeyParameters parameters = PublicKeyParameters.Parse(blob);
-        return new SshPublicKey(blob.ToArray(), parameters);
-    }
+    public static SshPublicKey FromBlob(ReadOnlySpan<byte> blob) => Create(blob.ToArray());
 
     /// <summary>
     /// Parses a key in the OpenSSH text form of .pub files and authorized_keys: key type, base64 blob, and an
@@ -87,10 +116,10 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
             throw new FormatException($"The {keyType} key is not valid base64.", e);
         }
 
-        PublicKeyParameters parameters;
+        SshPublicKey key;
         try
         {
-            parameters = PublicKeyParameters.Parse(blob);
+            key = Create(blob);
         }
         catch (SshProtocolException e) when (e.Reason == SshDisconnectReason.KeyExchangeFailed)
         {
@@ -102,16 +131,16 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
             throw new FormatException($"The {keyType} key does not hold a valid key: {e.Message}", e);
         }
 
-        if (parameters.KeyType != keyType)
+        if (key.KeyType != keyType)
         {
-            throw new FormatException($"The line names key type '{keyType}' but its blob holds a {parameters.KeyType} key.");
+            throw new FormatException($"The line names key type '{keyType}' but its blob holds a {key.KeyType} key.");
         }
 
-        return new SshPublicKey(blob, parameters);
+        return key;
     }
 
     /// <summary>Wraps a blob this library wrote for its own key.</summary>
-    internal static SshPublicKey FromTrustedBlob(byte[] blob) => new(blob, PublicKeyParameters.Parse(blob));
+    internal static SshPublicKey FromTrustedBlob(byte[] blob) => new(blob, PublicKeyParameters.Parse(blob), certificate: null);
 
     /// <summary>
     /// Checks a signature blob (RFC 4253 §6.6: string signature algorithm, string signature) made by this key's private
@@ -142,6 +171,12 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
             return false;
         }
 
+        if (Certificate is not null)
+        {
+            // The certified key signs (PROTOCOL.certkeys).
+            return Certificate.Key.VerifySignature(data, signatureBlob, allowSha1);
+        }
+
         string? algorithm = SshHostKeyAlgorithms.Find(name);
         return algorithm is not null && VerifySignature(algorithm, data, signatureBlob, allowSha1);
     }
@@ -161,18 +196,22 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
     /// <returns>
     /// True for a valid signature; false for an invalid, malformed or truncated blob, a blob naming another algorithm,
     /// an algorithm that does not suit the key type (rsa-sha2-512, rsa-sha2-256 and ssh-rsa suit an ssh-rsa key; the
-    /// key type itself suits the others) or is unknown, and "ssh-rsa" when <paramref name="allowSha1"/> is false.
-    /// Never throws for bad input.
+    /// key type itself suits the others; for a certificate, its certificate algorithms, e.g.
+    /// "rsa-sha2-512-cert-v01@openssh.com", whose blob names "rsa-sha2-512") or is unknown, and "ssh-rsa" when
+    /// <paramref name="allowSha1"/> is false. Never throws for bad input.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="signatureAlgorithm"/> is null.</exception>
     public bool VerifySignature(string signatureAlgorithm, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signatureBlob, bool allowSha1 = false)
     {
         ArgumentNullException.ThrowIfNull(signatureAlgorithm);
-        if (SshHostKeyAlgorithms.GetKeyType(signatureAlgorithm) != KeyType
+        if (SshHostKeyAlgorithms.GetHostKeyType(signatureAlgorithm) != KeyType
             || (signatureAlgorithm == SshHostKeyAlgorithms.RsaSha1 && !allowSha1))
         {
             return false;
         }
+
+        // A certificate algorithm signs with the certified key's plain algorithm, which the blob names.
+        signatureAlgorithm = SshHostKeyAlgorithms.GetSignatureName(signatureAlgorithm);
 
         ReadOnlySpan<byte> signature;
         try
@@ -195,11 +234,16 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
 
     /// <summary>
     /// The SHA-256 fingerprint, exactly as ssh-keygen -l and ssh print it: "SHA256:" followed by the base64 of the
-    /// SHA-256 of the blob, without padding.
+    /// SHA-256 of the blob, without padding. A certificate's fingerprint is its certified key's, as in OpenSSH.
     /// </summary>
     /// <returns>The fingerprint, e.g. "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s".</returns>
     public string GetFingerprint()
     {
+        if (Certificate is not null)
+        {
+            return Certificate.Key.GetFingerprint();
+        }
+
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(_blob, hash);
         return "SHA256:" + Convert.ToBase64String(hash).TrimEnd('=');
@@ -212,6 +256,11 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
     /// <returns>The fingerprint, e.g. "MD5:d4:fe:05:...".</returns>
     public string GetMd5Fingerprint()
     {
+        if (Certificate is not null)
+        {
+            return Certificate.Key.GetMd5Fingerprint();
+        }
+
         Span<byte> hash = stackalloc byte[MD5.HashSizeInBytes];
         MD5.HashData(_blob, hash);
         var text = new StringBuilder("MD5:", 4 + 3 * hash.Length);

@@ -393,6 +393,37 @@ public class AuthenticationTests
     }
 
     [Test]
+    public async Task PublicKey_UserCertificate_IsRefusedEvenByAValidatorThatAcceptsAnyKey()
+    {
+        // Host certificates parse as keys; user certificates (ssh-keygen -s without -h) are still not supported.
+        string directory = Peers.NewTempDirectory();
+        string ca = Path.Combine(directory, "ca");
+        string pub = Path.Combine(directory, "user.pub");
+        Peers.RunChecked(Peers.Require("ssh-keygen", "openssh-client"), "-q", "-t", "ed25519", "-N", "", "-f", ca);
+        File.WriteAllText(pub, Harness.UserKey(SshHostKeyType.Ed25519).PublicKey + "\n");
+        Peers.RunChecked("ssh-keygen", "-q", "-s", ca, "-I", "alice", "-n", "alice", pub);
+        SshPublicKey certificate = SshPublicKey.Parse(File.ReadAllText(Path.Combine(directory, "user-cert.pub")));
+        Directory.Delete(directory, recursive: true);
+        Assert.That(certificate.Certificate?.Type, Is.EqualTo(SshCertificateType.User));
+
+        var server = new SshServerAuthenticationOptions { PublicKeyValidator = (_, key, _) => ValueTask.FromResult<SshAuthorizedKey?>(new SshAuthorizedKey(key)) };
+        (SshTransport c, SshTransport s) = await Harness.ConnectAsync();
+        await c.RequestServiceAsync("ssh-userauth");
+        Task<SshAuthenticatedUser> serving = SshServerAuthentication.AuthenticateAsync(s, server);
+        await RawClient.WriteRequestAsync(c, "alice", "publickey", (ref SshWriter w) =>
+        {
+            w.WriteBoolean(false);
+            w.WriteString(certificate.KeyType);
+            w.WriteString(certificate.Blob.Span);
+        });
+
+        Assert.That((await c.ReadMessageAsync()).MessageNumber, Is.EqualTo(SshMessageNumber.UserAuthFailure), "no PK_OK for a certificate");
+        await c.DisposeAsync();
+        await Harness.Throws<SshAuthenticationException>(serving);
+        await s.DisposeAsync();
+    }
+
+    [Test]
     public async Task PasswordChangeRequest_IsRefusedAsAFailure()
     {
         var server = new SshServerAuthenticationOptions { PasswordValidator = (_, _, _) => throw new AssertionException("not asked") };

@@ -317,6 +317,41 @@ public class ClientAgainstOpenSshTests(ServerKind kind)
     }
 
     [Test]
+    public async Task Agent_UserCertificateBesideItsKey_OnlyThePlainKeyIsListed()
+    {
+        // ssh-add adds a key's -cert.pub with it. Host certificates parse now; user certificates must still be skipped.
+        string agentBinary = Peers.Require("ssh-agent", "openssh-client");
+        string add = Peers.Require("ssh-add", "openssh-client");
+        string socket = Path.Combine(_directory, "agent.sock");
+        PeerProcess agent = Track(PeerProcess.Start(agentBinary, ["-a", socket, "-D"]));
+        for (int i = 0; i < 100 && !File.Exists(socket); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        string ca = Path.Combine(_directory, "user_ca");
+        string id = Path.Combine(_directory, "id_ed25519");
+        Peers.RunChecked("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ca);
+        File.Copy(OpenSshKeys.File("ed25519"), id);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(id, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        File.Copy(OpenSshKeys.File("ed25519") + ".pub", id + ".pub");
+        Peers.RunChecked("ssh-keygen", "-q", "-s", ca, "-I", "alice", "-n", "alice", id + ".pub");
+        (int code, string output) = Peers.Run(add, [id], new Dictionary<string, string> { ["SSH_AUTH_SOCK"] = socket });
+        Assert.That(code, Is.Zero, $"ssh-add: {output}\n{agent.Log}");
+        (code, output) = Peers.Run(add, ["-L"], new Dictionary<string, string> { ["SSH_AUTH_SOCK"] = socket });
+        Assert.That(output, Does.Contain("ssh-ed25519-cert-v01@openssh.com"), "the agent holds the certificate too");
+
+        await using global::Ssh.Transport.Connection.Authentication.SshAgentClient client = await global::Ssh.Transport.Connection.Authentication.SshAgentClient.ConnectAsync(socket, CancellationToken.None);
+        List<(SshPublicKey Key, string Comment)> identities = await client.RequestIdentitiesAsync(CancellationToken.None);
+
+        Assert.That(identities.Select(i => i.Key), Is.EqualTo(new[] { SshPrivateKey.Load(id).PublicKey }));
+    }
+
+    [Test]
     public async Task KnownHosts_ListedKeyConnects_UnknownAndChangedAreRefused()
     {
         TestUser.Authorize(OpenSshKeys.File("ed25519"));
@@ -338,6 +373,38 @@ public class ClientAgainstOpenSshTests(ServerKind kind)
         File.WriteAllText(knownHosts, new KnownHostsVerifier().Add("127.0.0.1", server.Port, hostKey) + "\n");
         await using SshClient client = await ClientTestKit.ConnectAsync(settings, server);
         Assert.That(client.Transport.HostKey, Is.EqualTo(hostKey));
+    }
+
+    [Test]
+    public async Task KnownHosts_CertAuthority_HostCertificateTrustedOtherCaRefused()
+    {
+        // sshd presents a certificate of its host key made by ssh-keygen -s; known_hosts trusts the CA, not the key.
+        TestUser.Authorize(OpenSshKeys.File("ed25519"));
+        string ca = Path.Combine(_directory, "ca");
+        string other = Path.Combine(_directory, "other_ca");
+        Peers.RunChecked("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ca);
+        Peers.RunChecked("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other);
+        string hostPub = Path.Combine(_directory, "host.pub");
+        File.Copy(OpenSshKeys.File("host") + ".pub", hostPub);
+        Peers.RunChecked("ssh-keygen", "-q", "-s", ca, "-I", "sshd", "-h", "-n", "127.0.0.1", "-V", "-5m:+1h", hostPub);
+        string certificate = Path.Combine(_directory, "host-cert.pub");
+        TestServer server = await StartAsync([$"HostCertificate {certificate}"]);
+        string knownHosts = Path.Combine(_directory, "known_hosts");
+        SshClientSettings settings = Settings(server);
+        settings.AcceptAnyHostKey = false;
+        settings.KnownHostsFile = knownHosts;
+        settings.PrivateKeyFiles.Add(OpenSshKeys.File("ed25519"));
+
+        File.WriteAllText(knownHosts, $"@cert-authority [127.0.0.1]:{server.Port} {File.ReadAllText(other + ".pub")}");
+        SshHostKeyRejectedException refused = Assert.ThrowsAsync<SshHostKeyRejectedException>(() => SshClient.ConnectAsync(settings).WaitAsync(Bound))!;
+        Assert.That(refused.KnownHostsResult, Is.EqualTo(KnownHostsResult.CertificateUnknownAuthority));
+        Assert.That(refused.Certificate?.CertificateAuthority, Is.EqualTo(SshPublicKey.Parse(File.ReadAllText(ca + ".pub"))));
+
+        File.WriteAllText(knownHosts, $"@cert-authority [127.0.0.1]:{server.Port} {File.ReadAllText(ca + ".pub")}");
+        await using SshClient client = await ClientTestKit.ConnectAsync(settings, server);
+        Assert.That(client.Transport.HostKey, Is.EqualTo(SshPublicKey.Parse(File.ReadAllText(certificate))));
+        Assert.That(client.Transport.Algorithms.HostKey, Is.EqualTo("ssh-ed25519-cert-v01@openssh.com"));
+        Assert.That((await client.RunCommandAsync("echo certified").WaitAsync(Bound)).StandardOutput, Is.EqualTo("certified\n"));
     }
 
     [Test]

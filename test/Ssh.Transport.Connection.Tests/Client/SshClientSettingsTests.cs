@@ -43,7 +43,7 @@ public class SshClientSettingsTests
         {
             "Ciphers", "CompressionAlgorithms", "HandshakeTimeout", "HostKeyAlgorithms", "HostKeyVerifier", "KeepAliveInterval",
             "KeyExchangeAlgorithms", "KeyExchangeTimeout", "LoggerFactory", "Macs", "MaxBufferedInboundBytes", "MaxNameListLength",
-            "MaxQueuedPacketsDuringKeyExchange", "MaxQueuedPongs", "Packetizer",
+            "MaxQueuedPacketsDuringKeyExchange", "MaxQueuedPongs", "Packetizer", "PreferHostCertificates",
         }), "a new transport option: copy it in TransportOptionsCopy, then list it here");
         Assert.That(Names(typeof(SshPacketizerOptions)), Is.EqualTo(new[]
         {
@@ -61,6 +61,7 @@ public class SshClientSettingsTests
             MaxBufferedInboundBytes = 10000,
             KeepAliveInterval = TimeSpan.FromSeconds(11),
             MaxNameListLength = 12000,
+            PreferHostCertificates = true,
         };
         template.Ciphers.Clear();
         template.Ciphers.Add("aes256-ctr");

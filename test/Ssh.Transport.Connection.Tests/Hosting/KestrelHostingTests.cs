@@ -123,6 +123,53 @@ public class KestrelHostingTests
     }
 
     [Test]
+    public async Task HostCertificateFiles_PresentedToAClientTrustingTheCa_OtherKeysCertificateStopsTheStart()
+    {
+        // The host key and its certificate as files beside it (ssh-keygen -s CA -h), as a deployment has them.
+        using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        using SshPrivateKey otherKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
+        string ca = Path.Combine(_directory, "ca");
+        Peers.RunChecked(Peers.Require("ssh-keygen", "openssh-client"), "-q", "-t", "ed25519", "-N", "", "-f", ca);
+        foreach ((string name, SshPrivateKey key) in new[] { ("host_key", hostKey), ("other_key", otherKey) })
+        {
+            await File.WriteAllTextAsync(Path.Combine(_directory, name), key.ExportOpenSsh());
+            await File.WriteAllTextAsync(Path.Combine(_directory, name + ".pub"), key.PublicKey + "\n");
+            Peers.RunChecked("ssh-keygen", "-q", "-s", ca, "-I", name, "-h", "-n", "127.0.0.1", Path.Combine(_directory, name + ".pub"));
+        }
+
+        WebApplication app = BuildHost(options =>
+        {
+            options.HostKeyFiles.Add("host_key");
+            options.HostCertificateFiles.Add("host_key-cert.pub");
+        });
+        await using (app)
+        {
+            await app.StartAsync().WaitAsync(s_timeout);
+            int port = SshPort(app);
+            string knownHosts = Path.Combine(_directory, "known_hosts");
+            await File.WriteAllTextAsync(knownHosts, $"@cert-authority [127.0.0.1]:{port} {await File.ReadAllTextAsync(ca + ".pub")}");
+            SshClientSettings settings = PasswordSettings(port);
+            settings.AcceptAnyHostKey = false;
+            settings.KnownHostsFile = knownHosts;
+            await using SshClient client = await SshClient.ConnectAsync(settings).WaitAsync(s_timeout);
+            Assert.That(client.Transport.HostKey, Is.EqualTo(SshPublicKey.Parse(await File.ReadAllTextAsync(Path.Combine(_directory, "host_key-cert.pub")))));
+        }
+
+        WebApplication wrong = BuildHost(options =>
+        {
+            options.HostKeyFiles.Add("host_key");
+            options.HostCertificateFiles.Add("other_key-cert.pub");
+            options.HostCertificateFiles.Add("missing-cert.pub");
+        });
+        await using (wrong)
+        {
+            var failure = Assert.ThrowsAsync<OptionsValidationException>(async () => await wrong.StartAsync().WaitAsync(s_timeout));
+            Assert.That(failure!.Failures, Has.Some.Contains("which is not one of the HostKeys"));
+            Assert.That(failure.Failures, Has.Some.Contains("missing-cert.pub"));
+        }
+    }
+
+    [Test]
     public async Task Options_WithoutAHostKey_DoNotStart()
     {
         WebApplication app = BuildHost(_ => { });

@@ -111,7 +111,10 @@ internal sealed partial class OpenSshPeer : Peer
         return binary.AsSpan().IndexOf("kex-strict-s-v00@openssh.com"u8) >= 0;
     }
 
-    public override async Task<ServerHandle> StartServerAsync(CaseContext context, AlgorithmChoice choice)
+    public override Task<ServerHandle> StartServerAsync(CaseContext context, AlgorithmChoice choice) => StartServerAsync(context, choice, []);
+
+    /// <summary>Starts sshd with more sshd_config lines (e.g. "HostCertificate FILE").</summary>
+    public async Task<ServerHandle> StartServerAsync(CaseContext context, AlgorithmChoice choice, IReadOnlyList<string> extraConfig)
     {
         // Privilege separation needs this folder: Debian's init scripts make /run/sshd; build-peers.sh makes the
         // newest one's (PREFIX/empty).
@@ -134,7 +137,7 @@ internal sealed partial class OpenSshPeer : Peer
         for (int attempt = 1; ; attempt++)
         {
             int port = Tools.FreePort();
-            string config = WriteConfig(context, port, choice);
+            string config = WriteConfig(context, port, choice, extraConfig);
             PeerProcess process = context.Track(PeerProcess.Start(_sshd!, ["-D", "-e", "-f", config], context.LogPath($"sshd{attempt}")));
             string? ready = await process.WaitForLineAsync(l => l.Contains("Server listening on", StringComparison.Ordinal) || l.Contains("Cannot bind", StringComparison.Ordinal), TimeSpan.FromSeconds(15));
             if (ready is not null && ready.Contains("Server listening on", StringComparison.Ordinal))
@@ -151,7 +154,7 @@ internal sealed partial class OpenSshPeer : Peer
     }
 
     /// <summary>The minimal sshd_config of a case.</summary>
-    private string WriteConfig(CaseContext context, int port, AlgorithmChoice choice)
+    private string WriteConfig(CaseContext context, int port, AlgorithmChoice choice, IReadOnlyList<string> extraConfig)
     {
         var config = new StringBuilder();
         config.AppendLine("ListenAddress 127.0.0.1");
@@ -204,6 +207,11 @@ internal sealed partial class OpenSshPeer : Peer
             config.AppendLine($"RekeyLimit {choice.RekeyLimit}");
         }
 
+        foreach (string line in extraConfig)
+        {
+            config.AppendLine(line);
+        }
+
         string path = Path.Combine(context.TempDirectory, "sshd_config");
         File.WriteAllText(path, config.ToString());
         return path;
@@ -215,12 +223,18 @@ internal sealed partial class OpenSshPeer : Peer
     /// <summary>Runs ssh with extra options; with "-N" no remote command is given.</summary>
     public async Task<ClientHandle> RunClientAsync(CaseContext context, int port, AlgorithmChoice choice, IReadOnlyList<string> extra)
     {
-        var arguments = new List<string>
+        var arguments = new List<string> { "-vvv", "-F", "/dev/null", "-p", port.ToString() };
+
+        // ssh takes the first value of an option: the defaults give way to the ones in extra.
+        foreach (string option in (string[])["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "BatchMode=yes", "PubkeyAuthentication=no", "ConnectTimeout=10"])
         {
-            "-vvv", "-F", "/dev/null", "-p", port.ToString(),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-            "-o", "PubkeyAuthentication=no", "-o", "ConnectTimeout=10",
-        };
+            string name = option[..(option.IndexOf('=') + 1)];
+            if (!extra.Any(e => e.StartsWith(name, StringComparison.OrdinalIgnoreCase)))
+            {
+                arguments.AddRange(["-o", option]);
+            }
+        }
+
         void Option(string name, string? value)
         {
             if (value is not null)
