@@ -236,6 +236,42 @@ internal sealed class UmacTests
         Assert.That(Run(umac, data, output), Is.Zero);
     }
 
+    [TestCase("umac-64@openssh.com")]
+    [TestCase("umac-128@openssh.com")]
+    [TestCase("umac-64-etm@openssh.com")]
+    [TestCase("umac-128-etm@openssh.com")]
+    public void SealAndOpen_UmacSuite_AllocateNothingPerPacket(string macName)
+    {
+        MacAlgorithm mac = MacAlgorithm.Find(macName)!;
+        CipherAlgorithm cipher = CipherAlgorithm.Find("aes128-ctr")!;
+        using PacketSealer sealer = cipher.CreateSealer(new byte[16], new byte[16], mac, new byte[16]);
+        using PacketOpener opener = cipher.CreateOpener(new byte[16], new byte[16], mac, new byte[16]);
+        var random = new Random(3);
+        byte[] plain = AesTestSupport.BuildPacket(sealer, AesTestSupport.RandomPayload(random, 1200), random);
+        byte[] packet = new byte[plain.Length];
+        byte[] tag = new byte[sealer.TagSize];
+        uint sequence = 0;
+        int opened = 0;
+        long Run()
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++)
+            {
+                plain.CopyTo(packet, 0);
+                sealer.Seal(sequence, packet, tag);
+                opener.DecryptLength(sequence, packet.AsSpan(0, opener.LengthPrefixSize));
+                opened += opener.TryOpen(sequence, packet, tag, packet.AsSpan(4)) ? 1 : 0;
+                sequence++;
+            }
+
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Run();
+        Assert.That(Run(), Is.Zero);
+        Assert.That(opened, Is.EqualTo(400));
+    }
+
     [Test]
     public void Dispose_ZeroesEverySubkey()
     {
