@@ -34,7 +34,6 @@ REASONS = [
     ("sk-*", "FIDO security-key algorithms sign user keys, never host keys"),
     ("webauthn-sk-*", "FIDO security-key algorithms sign user keys, never host keys"),
     ("ssh-dss", "DSA: obsolete (disabled by OpenSSH 7.0), not implemented"),
-    ("umac-*", "UMAC is not implemented; the SHA-2 EtM MACs cover the same ground"),
     ("hmac-md5*", "MD5 MACs: obsolete, not implemented"),
     ("*-96*", "truncated MACs: obsolete, not implemented"),
     ("hmac-sha224@ssh.com", "SSH.com vendor MAC, not implemented"),

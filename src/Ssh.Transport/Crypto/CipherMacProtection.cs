@@ -31,7 +31,8 @@ internal enum SshMacKind
 }
 
 /// <summary>
-/// A non-AEAD cipher composed with an HMAC, in either of SSH's two orders:
+/// A non-AEAD cipher composed with a MAC (an HMAC, or UMAC whose nonce is the sequence number), in either of SSH's
+/// two orders:
 /// </summary>
 /// <remarks>
 /// <list type="bullet">
@@ -44,14 +45,16 @@ internal enum SshMacKind
 /// aligned.</item>
 /// </list>
 /// <para>
+/// With UMAC, "MAC(seqnr || data)" means UMAC(key, data) with the sequence number as its 64-bit nonce (OpenSSH
+/// mac.c); HMAC hashes it as a uint32 prefix (RFC 4253 §6.4).
+/// </para>
+/// <para>
 /// Rekey limits are OpenSSH's defaults (RFC 4344 §3.2): 2^32 blocks for 16-byte-block ciphers, 1 GiB for 3DES.
 /// Nothing is allocated per packet in either direction.
 /// </para>
 /// </remarks>
 internal static class CipherMacProtection
 {
-    private const string EtmSuffix = "-etm@openssh.com";
-
     /// <summary>Creates the outbound side.</summary>
     /// <param name="kind">The cipher.</param>
     /// <param name="key">The cipher key: 16/24/32 bytes for AES, 24 for 3DES.</param>
@@ -61,8 +64,8 @@ internal static class CipherMacProtection
     /// <param name="etm">True for the -etm@openssh.com form.</param>
     public static PacketSealer CreateSealer(SshCipherKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, SshMacKind mac, ReadOnlySpan<byte> macKey, bool etm)
     {
-        (SshCipher cipher, SshHmac hmac) = CreateParts(kind, key, iv, mac, macKey, encrypt: true);
-        return new Sealer(cipher, hmac, etm);
+        SshMac hmac = CreateHmac(mac, macKey);
+        return new Sealer(CreateCipher(kind, key, iv, hmac, encrypt: true), hmac, etm);
     }
 
     /// <summary>Creates the inbound side.</summary>
@@ -74,43 +77,71 @@ internal static class CipherMacProtection
     /// <param name="etm">True for the -etm@openssh.com form.</param>
     public static PacketOpener CreateOpener(SshCipherKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, SshMacKind mac, ReadOnlySpan<byte> macKey, bool etm)
     {
-        (SshCipher cipher, SshHmac hmac) = CreateParts(kind, key, iv, mac, macKey, encrypt: false);
-        return new Opener(cipher, hmac, etm);
+        SshMac hmac = CreateHmac(mac, macKey);
+        return new Opener(CreateCipher(kind, key, iv, hmac, encrypt: false), hmac, etm);
+    }
+
+    /// <summary>Creates the outbound side with any MAC of the table (HMAC or UMAC), in the form the table names.</summary>
+    /// <param name="kind">The cipher.</param>
+    /// <param name="key">The cipher key.</param>
+    /// <param name="iv">The IV.</param>
+    /// <param name="mac">The negotiated MAC.</param>
+    /// <param name="macKey">The MAC key: <see cref="MacAlgorithm.KeySize"/> bytes.</param>
+    public static PacketSealer CreateSealer(SshCipherKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, MacAlgorithm mac, ReadOnlySpan<byte> macKey)
+    {
+        SshMac created = mac.CreateMac(macKey);
+        return new Sealer(CreateCipher(kind, key, iv, created, encrypt: true), created, mac.IsEtm);
+    }
+
+    /// <summary>Creates the inbound side with any MAC of the table (HMAC or UMAC), in the form the table names.</summary>
+    /// <param name="kind">The cipher.</param>
+    /// <param name="key">The cipher key.</param>
+    /// <param name="iv">The IV.</param>
+    /// <param name="mac">The negotiated MAC.</param>
+    /// <param name="macKey">The MAC key: <see cref="MacAlgorithm.KeySize"/> bytes.</param>
+    public static PacketOpener CreateOpener(SshCipherKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, MacAlgorithm mac, ReadOnlySpan<byte> macKey)
+    {
+        SshMac created = mac.CreateMac(macKey);
+        return new Opener(CreateCipher(kind, key, iv, created, encrypt: false), created, mac.IsEtm);
     }
 
     /// <summary>Wraps an existing cipher and MAC (tests: e.g. a CTR with a forced XOR path); takes ownership.</summary>
-    internal static PacketSealer CreateSealer(SshCipher cipher, SshHmac mac, bool etm) => new Sealer(cipher, mac, etm);
+    internal static PacketSealer CreateSealer(SshCipher cipher, SshMac mac, bool etm) => new Sealer(cipher, mac, etm);
 
     /// <summary>Wraps an existing cipher and MAC; takes ownership.</summary>
-    internal static PacketOpener CreateOpener(SshCipher cipher, SshHmac mac, bool etm) => new Opener(cipher, mac, etm);
+    internal static PacketOpener CreateOpener(SshCipher cipher, SshMac mac, bool etm) => new Opener(cipher, mac, etm);
 
-    private static (SshCipher Cipher, SshHmac Mac) CreateParts(SshCipherKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, SshMacKind mac, ReadOnlySpan<byte> macKey, bool encrypt)
+    private static SshHmac CreateHmac(SshMacKind mac, ReadOnlySpan<byte> macKey)
     {
         if (macKey.Length != SshHmac.KeySize(mac))
         {
             throw new ArgumentException($"The {mac} key is {SshHmac.KeySize(mac)} bytes.", nameof(macKey));
         }
 
-        SshCipher cipher = kind switch
-        {
-            SshCipherKind.AesCtr => new AesCtr(key, iv),
-            SshCipherKind.AesCbc => CbcCipher.CreateAes(key, iv, encrypt),
-            SshCipherKind.TripleDesCbc => CbcCipher.CreateTripleDes(key, iv, encrypt),
-            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown cipher."),
-        };
+        return new SshHmac(mac, macKey);
+    }
 
+    /// <summary>Creates the cipher; takes ownership of <paramref name="mac"/> (disposed when the cipher cannot be made).</summary>
+    private static SshCipher CreateCipher(SshCipherKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, SshMac mac, bool encrypt)
+    {
         try
         {
-            return (cipher, new SshHmac(mac, macKey));
+            return kind switch
+            {
+                SshCipherKind.AesCtr => new AesCtr(key, iv),
+                SshCipherKind.AesCbc => CbcCipher.CreateAes(key, iv, encrypt),
+                SshCipherKind.TripleDesCbc => CbcCipher.CreateTripleDes(key, iv, encrypt),
+                _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown cipher."),
+            };
         }
         catch
         {
-            cipher.Dispose();
+            mac.Dispose();
             throw;
         }
     }
 
-    private static string NameOf(SshCipher cipher, SshHmac mac, bool etm) => $"{cipher.Name} {mac.Name}{(etm ? EtmSuffix : string.Empty)}";
+    private static string NameOf(SshCipher cipher, SshMac mac, bool etm) => $"{cipher.Name} {mac.NameFor(etm)}";
 
     /// <summary>OpenSSH's rekey default (RFC 4344 §3.2): 2^32 blocks for 16-byte blocks, 1 GiB for 8-byte blocks.</summary>
     private static long MaxBytesOf(SshCipher cipher) => cipher.BlockSize >= 16 ? (1L << 32) * cipher.BlockSize : 1L << 30;
@@ -118,11 +149,11 @@ internal static class CipherMacProtection
     private sealed class Sealer : PacketSealer
     {
         private readonly SshCipher _cipher;
-        private readonly SshHmac _mac;
+        private readonly SshMac _mac;
         private readonly bool _etm;
         private readonly string _name;
 
-        public Sealer(SshCipher cipher, SshHmac mac, bool etm)
+        public Sealer(SshCipher cipher, SshMac mac, bool etm)
         {
             _cipher = cipher;
             _mac = mac;
@@ -173,7 +204,7 @@ internal static class CipherMacProtection
     private sealed class Opener : PacketOpener
     {
         private readonly SshCipher _cipher;
-        private readonly SshHmac _mac;
+        private readonly SshMac _mac;
         private readonly bool _etm;
         private readonly string _name;
         private readonly bool _isCbc;
@@ -183,7 +214,7 @@ internal static class CipherMacProtection
         private readonly byte[] _firstBlock;
         private bool _hasFirstBlock;
 
-        public Opener(SshCipher cipher, SshHmac mac, bool etm)
+        public Opener(SshCipher cipher, SshMac mac, bool etm)
         {
             _cipher = cipher;
             _mac = mac;
@@ -292,7 +323,7 @@ internal static class CipherMacProtection
         {
             CryptographicOperations.ZeroMemory(_firstBlock);
             _hasFirstBlock = false;
-            Span<byte> mac = stackalloc byte[SshHmac.MaxSize];
+            Span<byte> mac = stackalloc byte[SshMac.MaxSize];
             _mac.Compute(sequenceNumber, data, default, mac[.._mac.Size]);
         }
 

@@ -8,11 +8,8 @@ namespace Ssh.Transport.Crypto.Primitives;
 /// that no packet is ever copied to be authenticated. Reuses one <see cref="IncrementalHash"/>: nothing is
 /// allocated per packet.
 /// </summary>
-internal sealed class SshHmac : IDisposable
+internal sealed class SshHmac : SshMac
 {
-    /// <summary>The largest MAC (hmac-sha2-512).</summary>
-    public const int MaxSize = 64;
-
     private readonly IncrementalHash _hash;
 
     /// <summary>Creates the MAC. SSH keys are exactly <see cref="KeySize"/> bytes; the HMAC itself takes any length.</summary>
@@ -32,10 +29,10 @@ internal sealed class SshHmac : IDisposable
     public SshMacKind Kind { get; }
 
     /// <summary>The SSH name without the -etm@openssh.com suffix.</summary>
-    public string Name { get; }
+    public override string Name { get; }
 
     /// <summary>The MAC length, which is also the key length SSH derives (RFC 4253 §7.2).</summary>
-    public int Size { get; }
+    public override int Size { get; }
 
     /// <summary>The key length SSH derives for <paramref name="kind"/>.</summary>
     public static int KeySize(SshMacKind kind) => kind switch
@@ -47,7 +44,7 @@ internal sealed class SshHmac : IDisposable
     };
 
     /// <summary>Writes HMAC(key, uint32 sequenceNumber || first || second) to <paramref name="mac"/> (<see cref="Size"/> bytes).</summary>
-    public void Compute(uint sequenceNumber, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, Span<byte> mac)
+    public override void Compute(uint sequenceNumber, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, Span<byte> mac)
     {
         Span<byte> sequence = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(sequence, sequenceNumber);
@@ -64,18 +61,13 @@ internal sealed class SshHmac : IDisposable
         }
     }
 
-    /// <summary>Checks <paramref name="tag"/> against HMAC(key, uint32 sequenceNumber || first || second) in constant time.</summary>
-    public bool Verify(uint sequenceNumber, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, ReadOnlySpan<byte> tag)
+    protected override void Dispose(bool disposing)
     {
-        Span<byte> expected = stackalloc byte[MaxSize];
-        expected = expected[..Size];
-        Compute(sequenceNumber, first, second, expected);
+        if (disposing)
+        {
+            _hash.Dispose();
+        }
 
-        // FixedTimeEquals is constant-time for equal lengths; a wrong length is public information.
-        bool valid = tag.Length == Size && CryptographicOperations.FixedTimeEquals(expected, tag);
-        CryptographicOperations.ZeroMemory(expected);
-        return valid;
+        base.Dispose(disposing);
     }
-
-    public void Dispose() => _hash.Dispose();
 }
