@@ -47,8 +47,15 @@ internal static class Program
         while (!allClients.IsCompleted)
         {
             await Task.WhenAny(allClients, Task.Delay(options.SampleInterval));
-            samples.Add(Sample.Take(clock.Elapsed, stats));
-            Sample s = samples[^1];
+            Sample s = Sample.Take(clock.Elapsed, stats);
+            if (allClients.IsCompleted)
+            {
+                // Taken after the load stopped: reported, not part of the slope.
+                samples.Add(s with { AfterLoad = true });
+                break;
+            }
+
+            samples.Add(s);
             Console.WriteLine($"{s.Minutes,7:0.00} min  rss {s.RssBytes / 1048576.0,7:0.0} MiB  heap {s.HeapBytes / 1048576.0,6:0.0} MiB  moved {s.BytesMoved / 1073741824.0,7:0.00} GiB  channels {s.Channels,7}  rekeys {s.Rekeys,7}  errors {s.Errors}  mismatches {s.Mismatches}");
         }
 
@@ -57,7 +64,7 @@ internal static class Program
         listener.Dispose();
         await serving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-        Sample[] steady = samples.Where(s => s.Minutes >= options.WarmupMinutes).ToArray();
+        Sample[] steady = samples.Where(s => s.Minutes >= options.WarmupMinutes && !s.AfterLoad).ToArray();
         double rssSlope = Slope(steady, s => s.RssBytes) / 1024; // KiB per minute
         double heapSlope = Slope(steady, s => s.HeapBytes) / 1024;
         Sample last = samples[^1];
@@ -65,8 +72,9 @@ internal static class Program
         Console.WriteLine("| minutes | connections | GiB moved (both ways) | channels | rekeys (both sides) | errors | hash mismatches | RSS start→end (MiB) | RSS slope (KiB/min) | GC heap start→end (MiB) | GC heap slope (KiB/min) |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         Sample first = steady.Length > 0 ? steady[0] : samples[0];
+        Sample lastSteady = steady.Length > 0 ? steady[^1] : last;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {last.Minutes:0.0} | {options.Connections} | {last.BytesMoved / 1073741824.0:0.0} | {last.Channels} | {last.Rekeys} | {last.Errors} | {last.Mismatches} | {first.RssBytes / 1048576.0:0.0}→{last.RssBytes / 1048576.0:0.0} | {rssSlope:0.0} | {first.HeapBytes / 1048576.0:0.0}→{last.HeapBytes / 1048576.0:0.0} | {heapSlope:0.0} |"));
+            $"| {last.Minutes:0.0} | {options.Connections} | {last.BytesMoved / 1073741824.0:0.0} | {last.Channels} | {last.Rekeys} | {last.Errors} | {last.Mismatches} | {first.RssBytes / 1048576.0:0.0}→{lastSteady.RssBytes / 1048576.0:0.0} | {rssSlope:0.0} | {first.HeapBytes / 1048576.0:0.0}→{lastSteady.HeapBytes / 1048576.0:0.0} | {heapSlope:0.0} |"));
         foreach (string error in stats.FirstErrors)
         {
             Console.WriteLine($"error: {error}");
@@ -290,6 +298,9 @@ internal sealed class SoakStats
 
 internal sealed record Sample(double Minutes, long RssBytes, long HeapBytes, long BytesMoved, long Channels, long Rekeys, long Errors, long Mismatches)
 {
+    /// <summary>Taken after every client had finished (the final counts).</summary>
+    public bool AfterLoad { get; init; }
+
     /// <summary>RSS from /proc/self/status and the live heap after a full collection.</summary>
     public static Sample Take(TimeSpan elapsed, SoakStats stats)
     {
