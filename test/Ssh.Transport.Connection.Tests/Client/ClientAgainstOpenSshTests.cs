@@ -102,6 +102,12 @@ public class ClientAgainstOpenSshTests(ServerKind kind)
 
         Progress($"{kind} rekeys by {(ourRekeys ? "us" : "sshd")}{(compression ? ", zlib@openssh.com" : string.Empty)}: 64 MiB down in {downTime.TotalSeconds:F2} s, up {Rate(Size, watch)}; rekeys by us {byUs}, by sshd {byServer}");
         Assert.That(client.Transport.Algorithms.CompressionServerToClient, Is.EqualTo(compression ? "zlib@openssh.com" : "none"));
+
+        // RFC 4253 §7.1 as OpenSSH 10.4+ enforces it: channel data (and window adjusts) flowed through every exchange,
+        // and none of it went out between sshd's KEXINIT and our NEWKEYS (sshd would log "non-transport message
+        // received from peer during key exchange" and disconnect).
+        Assert.That(server.Process.Log, Does.Not.Contain("during key exchange"));
+
         // Data keeps flowing while a key exchange runs (sntrup761 with Debian's sshd takes a few hundred ms on a busy
         // machine), so a cycle covers 1 MiB plus what went during its exchange: counted loosely, not per MiB.
         if (ourRekeys)
