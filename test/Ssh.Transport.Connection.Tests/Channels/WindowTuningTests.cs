@@ -30,24 +30,7 @@ public class WindowTuningTests
         more?.Invoke(h);
     };
 
-    private static async Task<byte[]> ReadAllAsync(PipeReader reader)
-    {
-        using var all = new MemoryStream();
-        while (true)
-        {
-            ReadResult result = await reader.ReadAsync();
-            foreach (ReadOnlyMemory<byte> segment in result.Buffer)
-            {
-                all.Write(segment.Span);
-            }
-
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return all.ToArray();
-            }
-        }
-    }
+    private static Task<byte[]> ReadAllAsync(PipeReader reader) => Server.RawSession.ReadAllAsync(reader);
 
     [Test]
     public async Task Window_GrowsToMax_WhenHalfOfItGoesByWithinTwoRoundTrips()
