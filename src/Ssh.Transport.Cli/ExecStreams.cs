@@ -149,7 +149,10 @@ internal static class ChannelPump
         }
     }
 
-    /// <summary>Writes what one read brought, at once: small segments gathered, a large one as it is.</summary>
+    /// <summary>The smallest segment written as it is; smaller ones are gathered first (fewer write calls).</summary>
+    public const int DirectWrite = 16 * 1024;
+
+    /// <summary>Writes what one read brought: small segments gathered, large ones (whole packets) as they are, uncopied.</summary>
     private static void Write(ReadOnlySequence<byte> buffer, Stream target, byte[] gathered)
     {
         if (buffer.IsSingleSegment)
@@ -166,11 +169,15 @@ internal static class ChannelPump
         foreach (ReadOnlyMemory<byte> segment in buffer)
         {
             ReadOnlySpan<byte> span = segment.Span;
-            if (count + span.Length > gathered.Length)
+            if (span.Length >= DirectWrite || count + span.Length > gathered.Length)
             {
-                target.Write(gathered.AsSpan(0, count));
-                count = 0;
-                if (span.Length >= gathered.Length)
+                if (count > 0)
+                {
+                    target.Write(gathered.AsSpan(0, count));
+                    count = 0;
+                }
+
+                if (span.Length >= DirectWrite)
                 {
                     target.Write(span);
                     continue;

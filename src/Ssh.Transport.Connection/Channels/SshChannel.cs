@@ -44,7 +44,9 @@ public readonly struct SshChannelRequest
 /// </remarks>
 public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
 {
-    private static readonly PipeOptions s_inboundOptions = new(pauseWriterThreshold: 0, useSynchronizationContext: false);
+    // Segments of a whole default packet: a 32 KiB payload lands in one segment instead of eight 4 KiB ones, so a
+    // reader gets large contiguous spans (one write(2) each) and the pipe rents an eighth as many buffers.
+    private static readonly PipeOptions s_inboundOptions = new(pauseWriterThreshold: 0, minimumSegmentSize: 32 * 1024, useSynchronizationContext: false);
 
     private readonly SshConnection _connection;
     private readonly Pipe _input = new(s_inboundOptions);
@@ -78,7 +80,10 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         _receiveWindow = connection.Options.WindowSize;
         _windowTarget = connection.Options.WindowSize;
         _adjustEpochStart = connection.TimeProvider.GetTimestamp();
-        var outbound = new PipeOptions(pauseWriterThreshold: connection.Options.MaxPacketSize * 4L, resumeWriterThreshold: connection.Options.MaxPacketSize * 2L, useSynchronizationContext: false);
+        // The reader is our send pump: run it inline in the application's FlushAsync rather than handing each flush to
+        // another thread-pool thread (a wake-up per write was the largest cost of sending; docs/performance.md). The
+        // pump only seals and writes into the transport's pipe and awaits asynchronously, so the caller is never blocked.
+        var outbound = new PipeOptions(readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: connection.Options.MaxPacketSize * 4L, resumeWriterThreshold: connection.Options.MaxPacketSize * 2L, useSynchronizationContext: false);
         _output = new Pipe(outbound);
         _extendedOutput = new Pipe(outbound);
         _inputReader = new WindowedPipeReader(_input.Reader, OnConsumed);
