@@ -70,6 +70,7 @@ internal sealed class ServeHost : IAsyncDisposable
     {
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseKestrelCore();
+        builder.Services.AddSshSocketBuffers(); // 64 KiB socket reads: whole packets, no gathering copies
         builder.Services.AddSingleton<IHostLifetime, QuietLifetime>(); // the tool handles SIGINT/SIGTERM itself
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
