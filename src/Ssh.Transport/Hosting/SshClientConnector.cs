@@ -58,16 +58,6 @@ public static class SshClientConnector
     public static IDuplexPipe CreatePipe(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        var stream = new NetworkStream(socket, ownsSocket: true);
-        return new StreamPipe(
-            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384, leaveOpen: false)),
-            PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 65536, leaveOpen: false)));
-    }
-
-    private sealed class StreamPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
+        return new SocketDuplexPipe(socket);
     }
 }
