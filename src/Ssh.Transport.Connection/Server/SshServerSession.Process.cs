@@ -10,7 +10,8 @@ namespace Ssh.Transport.Connection;
 
 public sealed partial class SshServerSession
 {
-    private const int CopyBufferSize = 16 * 1024;
+    // A pipe holds 64 KiB by default on Linux: one read can take all a busy process wrote, and each read is a wake-up.
+    private const int CopyBufferSize = 64 * 1024;
 
     private long _processOutputBytes;
 
