@@ -13,7 +13,8 @@ namespace Ssh.Transport;
 /// </summary>
 /// <remarks>
 /// Completing <see cref="Output"/> sends what is queued and then a FIN; the socket is closed once both <see cref="Input"/>
-/// and <see cref="Output"/> are complete. Socket errors reach the transport as <see cref="IOException"/>, as they did
+/// and <see cref="Output"/> are complete, or <see cref="DefaultSendDrainTimeout"/> after Input when a peer that does not
+/// read keeps the last bytes from leaving. Socket errors reach the transport as <see cref="IOException"/>, as they did
 /// through <see cref="NetworkStream"/>.
 /// </remarks>
 internal sealed class SocketDuplexPipe : IDuplexPipe
@@ -30,14 +31,28 @@ internal sealed class SocketDuplexPipe : IDuplexPipe
     /// <summary>Bytes waiting to be sent, past which the writer's flush waits.</summary>
     private const long MaxUnsentBytes = 1024 * 1024;
 
+    /// <summary>
+    /// How long what is still queued may take to leave once the transport has completed <see cref="Input"/> (it is
+    /// done with the connection): a peer that never reads would otherwise hold the socket open forever.
+    /// </summary>
+    public static readonly TimeSpan DefaultSendDrainTimeout = TimeSpan.FromSeconds(5);
+
     private readonly Socket _socket;
     private readonly Pipe _input;
     private readonly Pipe _output;
+    private readonly Task _sending;
+    private readonly TimeSpan _sendDrainTimeout;
     private int _openSides = 2;
 
     public SocketDuplexPipe(Socket socket)
+        : this(socket, DefaultSendDrainTimeout)
+    {
+    }
+
+    internal SocketDuplexPipe(Socket socket, TimeSpan sendDrainTimeout)
     {
         _socket = socket;
+        _sendDrainTimeout = sendDrainTimeout;
 
         // Inline: the transport's read loop continues on the thread that completed the socket read, and its flush
         // sends on its own thread; no hand-over to another thread-pool thread on either side.
@@ -50,7 +65,7 @@ internal sealed class SocketDuplexPipe : IDuplexPipe
         Input = new InputReader(this, _input.Reader);
         Output = _output.Writer;
         _ = ReceiveAsync();
-        _ = SendAsync();
+        _sending = SendAsync();
     }
 
     public PipeReader Input { get; }
@@ -144,12 +159,30 @@ internal sealed class SocketDuplexPipe : IDuplexPipe
     }
 
     /// <summary>One side is done: the transport completed Input, or everything it wrote went out. After both, close.</summary>
-    private void SideClosed()
+    private bool SideClosed()
     {
         if (Interlocked.Decrement(ref _openSides) == 0)
         {
             _socket.Dispose(); // also ends a zero-byte read still waiting
+            return true;
         }
+
+        return false;
+    }
+
+    /// <summary>The transport completed Input: close once the queued bytes have left, or after the drain timeout.</summary>
+    private void InputCompleted()
+    {
+        if (!SideClosed())
+        {
+            _ = CloseAfterDrainAsync();
+        }
+    }
+
+    private async Task CloseAfterDrainAsync()
+    {
+        await Task.WhenAny(_sending, Task.Delay(_sendDrainTimeout)).ConfigureAwait(false);
+        _socket.Dispose(); // a send still waiting for the peer to read fails, and the send loop ends
     }
 
     /// <summary>The transport's reader: completing it counts as one side closed.</summary>
@@ -172,7 +205,7 @@ internal sealed class SocketDuplexPipe : IDuplexPipe
             inner.Complete(exception);
             if (Interlocked.Exchange(ref _completed, 1) == 0)
             {
-                owner.SideClosed();
+                owner.InputCompleted();
             }
         }
     }

@@ -96,6 +96,43 @@ public class SocketDuplexPipeTests
         await pipe.Output.CompleteAsync();
     }
 
+    /// <summary>A peer that never reads: once the transport is done with both ends, the socket still closes (after the drain timeout).</summary>
+    [Test]
+    public async Task PeerNeverReads_SocketClosesAfterTheDrainTimeout()
+    {
+        (Socket a, Socket b) = await ConnectedPairAsync();
+        using Socket peer = b;
+        var pipe = new SocketDuplexPipe(a, TimeSpan.FromMilliseconds(200));
+        byte[] chunk = new byte[256 * 1024];
+        using var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        long written = 0;
+        try
+        {
+            while (true)
+            {
+                // Kernel buffers and the pipe's limit fill up; then the flush waits for a peer that never reads.
+                ValueTask<FlushResult> flushing = pipe.Output.WriteAsync(chunk, stuck.Token);
+                if (!flushing.IsCompleted)
+                {
+                    pipe.Output.CancelPendingFlush();
+                    await flushing;
+                    break;
+                }
+
+                await flushing;
+                written += chunk.Length;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"the flush never waited ({written} bytes written)");
+        }
+
+        await pipe.Output.CompleteAsync();
+        await pipe.Input.CompleteAsync();
+        await WaitForSocketClosedAsync(a);
+    }
+
     private static async Task<(Socket, Socket)> ConnectedPairAsync()
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
