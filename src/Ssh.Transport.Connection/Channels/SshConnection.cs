@@ -202,7 +202,7 @@ public sealed class SshConnection : IAsyncDisposable
         _stop.Dispose();
     }
 
-    /// <summary>Allocates the lowest free channel number, or null when <see cref="SshChannelOptions.MaxChannels"/> are open.</summary>
+    /// <summary>Allocates the next free channel number after the last one given, or null when <see cref="SshChannelOptions.MaxChannels"/> are open.</summary>
     internal SshChannel? CreateChannel(string type)
     {
         lock (_lock)
@@ -543,9 +543,14 @@ public sealed class SshConnection : IAsyncDisposable
         {
             if (!_channels.TryGetValue(recipient, out channel!) || _pendingOpens.ContainsKey(recipient))
             {
-                // As OpenSSH: a late WINDOW_ADJUST (paramiko's reader thread sends one after the channel's CLOSE) is
-                // dropped; anything else for a channel that is not open is a protocol error.
-                if (number == SshMessageNumber.ChannelWindowAdjust && !_pendingOpens.ContainsKey(recipient))
+                // As OpenSSH (channel_input_window_adjust, channel_input_status_confirm): a late WINDOW_ADJUST or
+                // request reply for a channel no longer open is dropped. paramiko sends both after the channel's
+                // CLOSE: its reader thread adjusts the window, and a server that starts the command from its request
+                // check can close the channel before the request's SUCCESS goes out. Channel numbers are not reused
+                // at once (the next free one above the last), so the late message cannot reach a newer channel.
+                // Anything else for a channel that is not open is a protocol error.
+                if (number is SshMessageNumber.ChannelWindowAdjust or SshMessageNumber.ChannelSuccess or SshMessageNumber.ChannelFailure
+                    && !_pendingOpens.ContainsKey(recipient))
                 {
                     return;
                 }

@@ -365,6 +365,66 @@ public class ChannelTests
     }
 
     [Test]
+    public async Task LateRequestReplies_ForAClosedChannel_Ignored_AsOpenSsh()
+    {
+        var accepted = new TaskCompletionSource<SshChannel>();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+        {
+            accepted.TrySetResult(request.Accept());
+            return ValueTask.CompletedTask;
+        });
+        SshChannel client = await h.Client.OpenChannelAsync("session");
+        SshChannel server = await accepted.Task;
+        uint closedId = server.RemoteId;
+        await server.CloseAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await client.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // A paramiko server whose command thread closed the channel before the reader thread answered "exec".
+        foreach (byte reply in new[] { SshMessageNumber.ChannelSuccess, SshMessageNumber.ChannelFailure })
+        {
+            await h.ServerTransport.WriteMessageAsync((reply, closedId), static (buffer, s) =>
+            {
+                var writer = new SshWriter(buffer);
+                writer.WriteByte(s.reply);
+                writer.WriteUInt32(s.closedId);
+            });
+        }
+
+        accepted = new TaskCompletionSource<SshChannel>();
+        SshChannel next = await h.Client.OpenChannelAsync("session").WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(next.LocalId, Is.Not.EqualTo(closedId), "the closed channel's number is not reused at once");
+        await (await accepted.Task).Output.WriteAsync("still here"u8.ToArray());
+        ReadResult read = await next.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(read.Buffer.ToArray(), Is.EqualTo("still here"u8.ToArray()));
+        Assert.That(h.ClientLoop!.IsCompleted, Is.False, "the connection lives on");
+    }
+
+    [Test]
+    public async Task LateRequestReply_ForAChannelBeingOpened_IsAProtocolError()
+    {
+        var opening = new TaskCompletionSource<uint>();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: h => h.Server.ChannelOpenHandler = async (request, _) =>
+        {
+            // Not answered until the end: the client's channel stays pending while a reply for it arrives.
+            opening.TrySetResult(request.SenderId);
+            await release.Task;
+        });
+        Task<SshChannel> open = h.Client.OpenChannelAsync("session");
+        uint id = await opening.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await h.ServerTransport.WriteMessageAsync(id, static (buffer, recipient) =>
+        {
+            var writer = new SshWriter(buffer);
+            writer.WriteByte(SshMessageNumber.ChannelSuccess);
+            writer.WriteUInt32(recipient);
+        });
+        var error = Assert.ThrowsAsync<SshProtocolException>(() => h.ClientLoop!.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.That(error!.Message, Does.Contain("not open"));
+        Assert.That(async () => await open.WaitAsync(TimeSpan.FromSeconds(10)), Throws.Exception);
+        release.SetResult();
+    }
+
+    [Test]
     public async Task DataBeyondTheWindow_IsAProtocolError()
     {
         var channels = new SshChannelOptions { WindowSize = 64 * 1024, MaxPacketSize = 32 * 1024 };
