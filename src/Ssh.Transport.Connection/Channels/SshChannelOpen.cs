@@ -83,7 +83,7 @@ public sealed class SshChannelOpenRequest
             throw new InvalidOperationException("This channel request was already decided.");
         }
 
-        Accepted = _connection.CreateChannel(Type) ?? throw new InvalidOperationException("No channel number is free.");
+        Accepted = _connection.CreateChannel(Type, reserved: true) ?? throw new InvalidOperationException("No channel number is free.");
         Accepted.Open(SenderId, Window, MaxPacket);
         return Accepted;
     }

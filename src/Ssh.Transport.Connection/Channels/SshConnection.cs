@@ -22,6 +22,7 @@ public sealed class SshConnection : IAsyncDisposable
     private readonly Queue<TaskCompletionSource<byte[]?>> _pendingGlobalRequests = new();
     private readonly CancellationTokenSource _stop = new();
     private uint _nextId;
+    private int _openDecisions;
     private bool _ended;
     private long _totalWindow;
     private long _minRoundTripTicks;
@@ -203,11 +204,15 @@ public sealed class SshConnection : IAsyncDisposable
     }
 
     /// <summary>Allocates the next free channel number after the last one given, or null when <see cref="SshChannelOptions.MaxChannels"/> are open.</summary>
-    internal SshChannel? CreateChannel(string type)
+    /// <param name="type">The channel type.</param>
+    /// <param name="reserved">True for a peer's open whose decision holds a reserved slot (see <see cref="OnChannelOpenAsync"/>).</param>
+    internal SshChannel? CreateChannel(string type, bool reserved = false)
     {
         lock (_lock)
         {
-            if (_ended || _channels.Count >= Options.MaxChannels)
+            // Open channels plus peers' opens still being decided never exceed MaxChannels, so a handler's Accept
+            // always finds a number.
+            if (_ended || _channels.Count + _openDecisions - (reserved ? 1 : 0) >= Options.MaxChannels)
             {
                 return null;
             }
@@ -406,13 +411,54 @@ public sealed class SshConnection : IAsyncDisposable
         uint window = reader.ReadUInt32();
         uint maxPacket = reader.ReadUInt32();
         var request = new SshChannelOpenRequest(this, type, sender, window, maxPacket, payload[(1 + reader.Consumed)..]);
+        bool full = false;
+        lock (_lock)
+        {
+            // RFC 4254 §5.1: the sender channel is the peer's number for the channel. The peer frees a number only
+            // after both CLOSEs, by which time we have forgotten it too, so one still in use here is the peer's error
+            // (our messages for either channel would be ambiguous to it).
+            foreach (SshChannel open in _channels.Values)
+            {
+                if (open.RemoteId == sender && !_pendingOpens.ContainsKey(open.LocalId))
+                {
+                    throw new SshProtocolException(SshDisconnectReason.ProtocolError, $"CHANNEL_OPEN with sender channel {sender}, a number the peer already uses for our channel {open.LocalId}.");
+                }
+            }
+
+            // A flood of opens, each waiting on a slow handler (a connect to a black-holed forwarding target, say),
+            // would otherwise hold unbounded sockets and tasks: opens being decided count against MaxChannels with
+            // the open channels, and past it the peer is refused at once, as for too many open channels.
+            if (ChannelOpenHandler is not null)
+            {
+                full = _channels.Count + _openDecisions >= Options.MaxChannels;
+                if (!full)
+                {
+                    _openDecisions++;
+                }
+            }
+        }
+
         if (ChannelOpenHandler is not { } handler)
         {
             request.Reject(SshChannelOpenFailureReason.UnknownChannelType, $"Channel type '{type}' is not supported.");
         }
+        else if (full)
+        {
+            request.Reject(SshChannelOpenFailureReason.ResourceShortage, $"No more than {Options.MaxChannels} channels at once.");
+        }
         else
         {
-            ValueTask deciding = handler(request, cancellationToken);
+            ValueTask deciding;
+            try
+            {
+                deciding = handler(request, cancellationToken);
+            }
+            catch
+            {
+                EndOpenDecision();
+                throw;
+            }
+
             if (!deciding.IsCompleted)
             {
                 // The handler awaits (e.g. a connect to a forwarding target): answer when it has decided, reading on
@@ -421,17 +467,40 @@ public sealed class SshConnection : IAsyncDisposable
                 return;
             }
 
-            await deciding.ConfigureAwait(false);
+            try
+            {
+                await deciding.ConfigureAwait(false);
+            }
+            finally
+            {
+                EndOpenDecision();
+            }
         }
 
         await AnswerOpenAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void EndOpenDecision()
+    {
+        lock (_lock)
+        {
+            _openDecisions--;
+        }
     }
 
     private async Task AnswerOpenWhenDecidedAsync(SshChannelOpenRequest request, ValueTask deciding, CancellationToken cancellationToken)
     {
         try
         {
-            await deciding.ConfigureAwait(false);
+            try
+            {
+                await deciding.ConfigureAwait(false);
+            }
+            finally
+            {
+                EndOpenDecision();
+            }
+
             await AnswerOpenAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (Transport.Completion.IsCompleted || cancellationToken.IsCancellationRequested)

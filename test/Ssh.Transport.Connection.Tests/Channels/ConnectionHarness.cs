@@ -29,7 +29,7 @@ internal sealed class ConnectionHarness : IAsyncDisposable
 
     // pauseWriterThreshold 0: pipes that never push back; otherwise like a socket's buffer.
     public static async Task<ConnectionHarness> StartAsync(
-        Action<SshTransportOptions>? configure = null, SshChannelOptions? clientChannels = null, SshChannelOptions? serverChannels = null, long pauseWriterThreshold = 256 * 1024, Action<ConnectionHarness>? beforeRun = null)
+        Action<SshTransportOptions>? configure = null, SshChannelOptions? clientChannels = null, SshChannelOptions? serverChannels = null, long pauseWriterThreshold = 256 * 1024, Action<ConnectionHarness>? beforeRun = null, bool runClient = true)
     {
         var pipeOptions = new PipeOptions(pauseWriterThreshold: pauseWriterThreshold, resumeWriterThreshold: pauseWriterThreshold / 2, useSynchronizationContext: false);
         var toServer = new Pipe(pipeOptions);
@@ -48,7 +48,8 @@ internal sealed class ConnectionHarness : IAsyncDisposable
         await Task.WhenAll(accepting, connecting).WaitAsync(TimeSpan.FromSeconds(30));
         var harness = new ConnectionHarness(await connecting, await accepting, clientChannels, serverChannels);
         beforeRun?.Invoke(harness);
-        harness.ClientLoop = harness.Client.RunAsync();
+        // Without the client's loop, ClientTransport is a raw peer: the test writes and reads its messages itself.
+        harness.ClientLoop = runClient ? harness.Client.RunAsync() : null;
         harness.ServerLoop = harness.Server.RunAsync();
         return harness;
     }
