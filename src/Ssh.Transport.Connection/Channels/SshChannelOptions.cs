@@ -28,7 +28,10 @@ public sealed class SshChannelOptions
     /// <summary>The largest data payload we accept in one message. Default 32 KiB (OpenSSH's).</summary>
     public int MaxPacketSize { get; set; } = 32 * 1024;
 
-    /// <summary>The most channels open at once on one connection; a peer that opens more is refused. Default 64.</summary>
+    /// <summary>
+    /// The most channels open at once on one connection, counting the peer's opens that the open handler is still
+    /// deciding; a peer that opens more is refused at once (RESOURCE_SHORTAGE). Default 64.
+    /// </summary>
     public int MaxChannels { get; set; } = 64;
 
     internal void Validate()
