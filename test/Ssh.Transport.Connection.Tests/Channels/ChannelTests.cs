@@ -39,7 +39,7 @@ public class ChannelTests
     }
 
     /// <summary>Echo: what comes in goes back out, then EOF.</summary>
-    private static async Task EchoAsync(SshChannel channel)
+    internal static async Task EchoAsync(SshChannel channel)
     {
         while (true)
         {

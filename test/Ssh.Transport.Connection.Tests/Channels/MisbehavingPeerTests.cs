@@ -20,7 +20,7 @@ public class MisbehavingPeerTests
     {
         // RFC 4253 §11.2: IGNORE must be ignored, so there is no error; the bound is that nothing is kept per message
         // (before authentication the login deadline ends such a peer: see the server admission tests).
-        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: ConnectionHarness.ServerAccepts(EchoAsync));
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: ConnectionHarness.ServerAccepts(ChannelTests.EchoAsync));
         SshChannel channel = await h.Client.OpenChannelAsync("session");
         await EchoOnceAsync(channel, "before");
 
@@ -60,11 +60,7 @@ public class MisbehavingPeerTests
     {
         await using ConnectionHarness h = await StartRawAsync();
         uint recipient = await OpenRawAsync(h, sender: 1);
-        await WriteAsync(h, (ref SshWriter w) =>
-        {
-            w.WriteByte(SshMessageNumber.ChannelEof);
-            w.WriteUInt32(recipient);
-        });
+        await WriteChannelMessageAsync(h, SshMessageNumber.ChannelEof, recipient);
         await WriteDataAsync(h, recipient, "late"u8.ToArray());
         await AssertProtocolErrorAsync(h, "data after EOF");
     }
@@ -74,11 +70,7 @@ public class MisbehavingPeerTests
     {
         await using ConnectionHarness h = await StartRawAsync();
         uint recipient = await OpenRawAsync(h, sender: 1);
-        await WriteAsync(h, (ref SshWriter w) =>
-        {
-            w.WriteByte(SshMessageNumber.ChannelClose);
-            w.WriteUInt32(recipient);
-        });
+        await WriteChannelMessageAsync(h, SshMessageNumber.ChannelClose, recipient);
         Assert.That(await ReadUntilAsync(h, SshMessageNumber.ChannelClose), Is.EqualTo(1u), "our CLOSE answers the peer's");
         await WriteDataAsync(h, recipient, "late"u8.ToArray());
         await AssertProtocolErrorAsync(h, $"CHANNEL_DATA for channel {recipient}, which is not open");
@@ -126,11 +118,7 @@ public class MisbehavingPeerTests
     {
         await using ConnectionHarness h = await StartRawAsync();
         uint first = await OpenRawAsync(h, sender: 7);
-        await WriteAsync(h, (ref SshWriter w) =>
-        {
-            w.WriteByte(SshMessageNumber.ChannelClose);
-            w.WriteUInt32(first);
-        });
+        await WriteChannelMessageAsync(h, SshMessageNumber.ChannelClose, first);
         await ReadUntilAsync(h, SshMessageNumber.ChannelClose);
         uint second = await OpenRawAsync(h, sender: 7);
         Assert.That(second, Is.Not.EqualTo(first));
@@ -272,6 +260,12 @@ public class MisbehavingPeerTests
         w.WriteUInt32(32 * 1024);
     });
 
+    private static ValueTask WriteChannelMessageAsync(ConnectionHarness h, byte number, uint recipient) => WriteAsync(h, (ref SshWriter w) =>
+    {
+        w.WriteByte(number);
+        w.WriteUInt32(recipient);
+    });
+
     private static ValueTask WriteDataAsync(ConnectionHarness h, uint recipient, byte[] data) => WriteAsync(h, (ref SshWriter w) =>
     {
         w.WriteByte(SshMessageNumber.ChannelData);
@@ -333,26 +327,6 @@ public class MisbehavingPeerTests
         SshConnectionClosedEventArgs end = await h.ClientTransport.Completion.WaitAsync(Bound);
         Assert.That(end.Reason, Is.EqualTo(SshDisconnectReason.ProtocolError), "the peer was told");
         Assert.That(end.Description, Does.Contain(what));
-    }
-
-    private static async Task EchoAsync(SshChannel channel)
-    {
-        while (true)
-        {
-            ReadResult result = await channel.Input.ReadAsync();
-            foreach (ReadOnlyMemory<byte> segment in result.Buffer)
-            {
-                await channel.Output.WriteAsync(segment);
-            }
-
-            channel.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                break;
-            }
-        }
-
-        await channel.Output.CompleteAsync();
     }
 
     private static async Task EchoOnceAsync(SshChannel channel, string text)
