@@ -432,7 +432,10 @@ public class ServeLoginTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(answersPerConnection, Is.EqualTo(new[] { 3, 3, 3, 3 }), "two failures and a DISCONNECT each, then 20 s of penalty > 15 s");
+            Assert.That(answersPerConnection, Is.All.EqualTo(3), "two failures and a DISCONNECT each");
+            // 4 × 5 s = 20 s > 15 s refuses the fifth; the server books a connection's penalty as it closes it, which
+            // can come after the client, having read the DISCONNECT, has already started the next one (seen in CI).
+            Assert.That(answersPerConnection, Has.Count.InRange(4, 5), "refused once 20 s of penalty are booked");
             Assert.That(refused, Is.Not.Null);
         });
         string log = await serve.WaitForOutputAsync(o => o.Contains("refused before the banner", StringComparison.Ordinal));
