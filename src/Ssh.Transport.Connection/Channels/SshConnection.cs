@@ -411,6 +411,7 @@ public sealed class SshConnection : IAsyncDisposable
         uint window = reader.ReadUInt32();
         uint maxPacket = reader.ReadUInt32();
         var request = new SshChannelOpenRequest(this, type, sender, window, maxPacket, payload[(1 + reader.Consumed)..]);
+        SshChannelOpenHandler? handler = ChannelOpenHandler; // read once: the slot reserved below is for this handler
         bool full = false;
         lock (_lock)
         {
@@ -428,7 +429,7 @@ public sealed class SshConnection : IAsyncDisposable
             // A flood of opens, each waiting on a slow handler (a connect to a black-holed forwarding target, say),
             // would otherwise hold unbounded sockets and tasks: opens being decided count against MaxChannels with
             // the open channels, and past it the peer is refused at once, as for too many open channels.
-            if (ChannelOpenHandler is not null)
+            if (handler is not null)
             {
                 full = _channels.Count + _openDecisions >= Options.MaxChannels;
                 if (!full)
@@ -438,7 +439,7 @@ public sealed class SshConnection : IAsyncDisposable
             }
         }
 
-        if (ChannelOpenHandler is not { } handler)
+        if (handler is null)
         {
             request.Reject(SshChannelOpenFailureReason.UnknownChannelType, $"Channel type '{type}' is not supported.");
         }
