@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using Org.BouncyCastle.Crypto.Kems;
 using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Crypto.Prng;
-using Org.BouncyCastle.Pqc.Crypto.NtruPrime;
 using Org.BouncyCastle.Security;
 
 namespace Ssh.Transport.KeyExchange;
@@ -42,8 +41,8 @@ internal abstract class PostQuantumKem : IDisposable
     /// <param name="random">The randomness.</param>
     internal static PostQuantumKem CreateMlKem768(SecureRandom random) => new BouncyMlKem768(random);
 
-    /// <summary>Streamlined NTRU Prime sntrup761 (BouncyCastle).</summary>
-    public static PostQuantumKem CreateSntrup761() => new Sntrup761();
+    /// <summary>Streamlined NTRU Prime sntrup761 (ours: <see cref="Sntrup761"/>).</summary>
+    public static PostQuantumKem CreateSntrup761() => new Sntrup761Kem();
 
     /// <summary>Client: makes a key pair and writes the public key.</summary>
     /// <param name="publicKey">Receives <see cref="PublicKeyLength"/> bytes.</param>
@@ -199,43 +198,35 @@ internal abstract class PostQuantumKem : IDisposable
         protected override void Dispose(bool disposing) => _privateKey = null;
     }
 
-    /// <summary>sntrup761 through BouncyCastle (the NTRU Prime round 3 KEM that OpenSSH uses).</summary>
-    private sealed class Sntrup761 : PostQuantumKem
+    /// <summary>sntrup761 (<see cref="KeyExchange.Sntrup761"/>, ours: BouncyCastle's is too slow for a server).</summary>
+    private sealed class Sntrup761Kem : PostQuantumKem
     {
-        private SNtruPrimePrivateKeyParameters? _privateKey;
+        private byte[]? _secretKey;
 
-        public override int PublicKeyLength => 1158;
+        public override int PublicKeyLength => Sntrup761.PublicKeyLength;
 
-        public override int CiphertextLength => 1039;
+        public override int CiphertextLength => Sntrup761.CiphertextLength;
 
         public override void GenerateKeyPair(Span<byte> publicKey)
         {
-            var generator = new SNtruPrimeKeyPairGenerator();
-            generator.Init(new SNtruPrimeKeyGenerationParameters(s_random, SNtruPrimeParameters.sntrup761));
-            var pair = generator.GenerateKeyPair();
-            _privateKey = (SNtruPrimePrivateKeyParameters)pair.Private;
-            ((SNtruPrimePublicKeyParameters)pair.Public).GetEncoded().CopyTo(publicKey);
+            _secretKey = new byte[Sntrup761.SecretKeyLength];
+            Sntrup761.GenerateKeyPair(publicKey, _secretKey, Sntrup761.SystemRandom);
         }
 
-        public override void Decapsulate(ReadOnlySpan<byte> ciphertext, Span<byte> secret)
+        public override void Decapsulate(ReadOnlySpan<byte> ciphertext, Span<byte> secret) =>
+            Sntrup761.Decapsulate(ciphertext, _secretKey ?? throw new InvalidOperationException("No key pair."), secret);
+
+        // Every 1158-byte string decodes to some public key (OpenSSH does no further check either).
+        public override void Encapsulate(ReadOnlySpan<byte> publicKey, Span<byte> ciphertext, Span<byte> secret) =>
+            Sntrup761.Encapsulate(publicKey, ciphertext, secret, Sntrup761.SystemRandom);
+
+        protected override void Dispose(bool disposing)
         {
-            var extractor = new SNtruPrimeKemExtractor(_privateKey ?? throw new InvalidOperationException("No key pair."));
-            byte[] value = extractor.ExtractSecret(ciphertext.ToArray());
-            value.CopyTo(secret);
-            CryptographicOperations.ZeroMemory(value);
+            if (_secretKey is not null)
+            {
+                CryptographicOperations.ZeroMemory(_secretKey);
+                _secretKey = null;
+            }
         }
-
-        public override void Encapsulate(ReadOnlySpan<byte> publicKey, Span<byte> ciphertext, Span<byte> secret)
-        {
-            // Every 1158-byte string decodes to some public key (OpenSSH does no further check either).
-            var generator = new SNtruPrimeKemGenerator(s_random);
-            using var result = generator.GenerateEncapsulated(new SNtruPrimePublicKeyParameters(SNtruPrimeParameters.sntrup761, publicKey.ToArray()));
-            result.GetEncapsulation().CopyTo(ciphertext);
-            byte[] value = result.GetSecret();
-            value.CopyTo(secret);
-            CryptographicOperations.ZeroMemory(value);
-        }
-
-        protected override void Dispose(bool disposing) => _privateKey = null;
     }
 }
