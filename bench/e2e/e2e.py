@@ -13,8 +13,9 @@ Medians over --reps. Scenarios:
   server  ssh against our serve vs ssh against sshd, down and up
   ours    our exec against our serve
   wan     the same through bench/e2e/delay_relay.py (50 ms each way, --wan-size), both clients, both servers
-  cost    server CPU per connection (handshake, login, `true`) over --handshakes connections made by ssh, and
-          memory per idle authenticated connection (--idle `ssh -N` connections held; PSS of the server's processes)
+  cost    server CPU per handshake (ssh connects, authenticates and closes; for each --cost-kex) and per session
+          (ssh runs `true`), each over --handshakes connections after --warmup, and memory per idle authenticated
+          connection (--idle `ssh -N` connections held; PSS of the server's processes)
 Needs: root (sshd logs in root with a generated key), openssh-server/client, a Release build of the tool
 (dotnet build src/Ssh.Transport.Cli -c Release). Everything listens on 127.0.0.1; every process started is stopped.
 """
@@ -237,20 +238,62 @@ def median_row(runs):
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-def measure_cost(servers, handshakes, idle):
-    """Server CPU per connection and memory per idle authenticated connection, ssh as the client of both."""
+def handshake_argv(port, key, kex):
+    """ssh that authenticates and then kills itself (LocalCommand runs once the login succeeded): a whole handshake
+    (identification, key exchange, host-key proof, user authentication) and nothing after it."""
+    argv = client_argv("ssh", port, key, "aes128-gcm@openssh.com", None, "", extra=["-N", "-o", "PermitLocalCommand=yes",
+                                                                                   "-o", "LocalCommand=kill $PPID"])[:-1]
+    return argv[:1] + ["-o", f"KexAlgorithms={kex}"] + argv[1:] if kex else argv
+
+
+def run_handshake(argv):
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+    if proc.returncode != -signal.SIGTERM:  # killed by its LocalCommand: authenticated
+        raise RuntimeError(f"handshake failed (exit {proc.returncode}): {proc.stderr.decode(errors='replace').strip()}")
+
+
+def measure_cost(servers, handshakes, idle, warmup, kexes):
+    """Server CPU per handshake and per session, and memory per idle authenticated connection, ssh as the client of both.
+
+    Per handshake: connections that authenticate and close, for each key exchange in `kexes` (None: ssh's default).
+    Per session: connections that run `true`, which adds what each server does to start a command, and the login
+    shell's own start-up: that is the account's (its rc files), not the server's, and it can dwarf both servers (on
+    this machine root's .bashrc runs `pyenv init`, about 120 CPU-ms per session under either server).
+    The first `warmup` connections to each server (each kind in turn) are not counted: a long-running server has loaded
+    and compiled its code before the connections that matter (ours: the JIT's tiers, which promote a method after 30
+    calls; sshd: the page cache), and both get the same warm-up. A cold server's first connections cost more: about
+    13 CPU-ms each for ours over its first 70 (measured 2026-12-04)."""
     results = {}
     for server, proc, port in (("sshd", servers.sshd, servers.sshd_port), ("ours", servers.ours, servers.ours_port)):
         if proc is None:
             continue
-        argv = client_argv("ssh", port, servers.key, "aes128-gcm@openssh.com", None, "true")
-        cpu0 = process_cpu_seconds(proc.pid)
-        start = time.monotonic()
-        for _ in range(handshakes):
-            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=30)
-        servers.settle(proc)
-        per_connection_cpu = (process_cpu_seconds(proc.pid) - cpu0) / handshakes
-        wall = (time.monotonic() - start) / handshakes
+        row = {}
+
+        session_argv = client_argv("ssh", port, servers.key, "aes128-gcm@openssh.com", None, "true")
+
+        def session():
+            subprocess.run(session_argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=30)
+
+        for i in range(warmup):  # every kind of connection measured below, in turn
+            if i % (len(kexes) + 1) == len(kexes):
+                session()
+            else:
+                run_handshake(handshake_argv(port, servers.key, kexes[i % (len(kexes) + 1)]))
+
+        def cpu_per_connection(run, count):
+            servers.settle(proc)
+            cpu0 = process_cpu_seconds(proc.pid)
+            start = time.monotonic()
+            for _ in range(count):
+                run()
+            servers.settle(proc)
+            time.sleep(0.2)  # the last connection's teardown
+            return (process_cpu_seconds(proc.pid) - cpu0) / count * 1000, (time.monotonic() - start) / count * 1000
+
+        for kex in kexes:
+            argv = handshake_argv(port, servers.key, kex)
+            row[f"handshake_cpu_ms[{kex or 'default'}]"], _ = cpu_per_connection(lambda: run_handshake(argv), handshakes)
+        row["session_cpu_ms"], row["session_wall_ms"] = cpu_per_connection(session, handshakes)
 
         def server_pss():
             return pss_bytes(proc.pid) + sum(pss_bytes(p) for p in descendants(proc.pid))
@@ -269,8 +312,8 @@ def measure_cost(servers, handshakes, idle):
         for h in holders:
             h.wait(timeout=10)
         servers.settle(proc)
-        results[server] = {"cpu_ms_per_connection": per_connection_cpu * 1000, "wall_ms_per_connection": wall * 1000,
-                           "kib_per_idle_connection": (pss1 - pss0) / idle / 1024}
+        row["kib_per_idle_connection"] = (pss1 - pss0) / idle / 1024
+        results[server] = row
     return results
 
 
@@ -283,6 +326,9 @@ def main():
     parser.add_argument("--scenarios", default="client,server,ours,wan,cost")
     parser.add_argument("--delay-ms", type=float, default=50.0)
     parser.add_argument("--handshakes", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=100, help="connections to each server before any is counted")
+    parser.add_argument("--cost-kex", default="default,curve25519-sha256,sntrup761x25519-sha512@openssh.com",
+                        help="key exchanges of the cost scenario's handshakes (default: ssh's own choice)")
     parser.add_argument("--idle", type=int, default=50)
     parser.add_argument("--sshd", default="/usr/sbin/sshd")
     parser.add_argument("--out", default=None, help="JSON results file")
@@ -354,12 +400,19 @@ def main():
             print(f"| {label} | {suite} | {direction} | {m['mbps']:.0f} | {m['client_cpu_per_gib']:.2f} | {m['server_cpu_per_gib']:.2f} | {m['machine_cpu_per_gib']:.2f} |")
         cost = None
         if "cost" in scenarios:
-            cost = measure_cost(servers, args.handshakes, args.idle)
+            kexes = [None if k == "default" else k for k in args.cost_kex.split(",")]
+            cost = measure_cost(servers, args.handshakes, args.idle, args.warmup, kexes)
+            columns = list(next(iter(cost.values())).keys())
             print()
-            print("| server | CPU ms per connection | wall ms per connection | KiB per idle authenticated connection |")
-            print("|---|---:|---:|---:|")
+            print("| server | " + " | ".join(columns) + " |")
+            print("|---|" + "---:|" * len(columns))
             for server, c in cost.items():
-                print(f"| {server} | {c['cpu_ms_per_connection']:.1f} | {c['wall_ms_per_connection']:.1f} | {c['kib_per_idle_connection']:.0f} |")
+                print(f"| {server} | " + " | ".join(f"{c[k]:.1f}" for k in columns) + " |")
+            if "sshd" in cost and "ours" in cost:
+                print()
+                for k in columns:
+                    if cost["sshd"][k]:
+                        print(f"ours / sshd, {k}: {cost['ours'][k] / cost['sshd'][k]:.2f}x")
         if args.out:
             with open(args.out, "w") as f:
                 json.dump({"size": size, "reps": args.reps, "transfers": table, "cost": cost,

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
@@ -251,6 +252,7 @@ internal static class Sntrup761
     }
 
     /// <summary>Sorts a power-of-two length ascending; the sequence of compare-exchanges depends only on the length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the kernels: optimized from the first handshake, not after 30
     internal static void BitonicSort(Span<uint> a)
     {
         int n = a.Length;
@@ -365,6 +367,7 @@ internal static class Sntrup761
     /// The product a·b in Z[x]/(x^p − x − 1) before reduction of the coefficients: b is small (−1, 0, 1), a is any
     /// Rq or R3 element. Each group of output coefficients accumulates in a vector register over all of b.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the kernels: optimized from the first handshake, not after 30
     private static void Multiply(Span<int> product, ReadOnlySpan<int> a, ReadOnlySpan<sbyte> b)
     {
         // wide[(p − 1) + k] = a[k], zero elsewhere: the output coefficient k sums b[j]·wide[(p − 1) + k − j].
@@ -446,6 +449,7 @@ internal static class Sntrup761
     /// 1/input in R3 by the constant-time extended GCD of the reference (2p − 1 division steps on f = x^p − x − 1 and
     /// g = the reversed input); 0 when invertible, −1 when not.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the kernels: optimized from the first handshake, not after 30
     private static int R3Reciprocal(Span<sbyte> output, ReadOnlySpan<sbyte> input)
     {
         Span<int> f = stackalloc int[StepLength];
@@ -495,6 +499,7 @@ internal static class Sntrup761
     }
 
     /// <summary>1/(3·input) in Rq, the same division steps over Z/q; 0 when invertible.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the kernels: optimized from the first handshake, not after 30
     private static int RqReciprocal3(Span<short> output, ReadOnlySpan<sbyte> input)
     {
         Span<int> f = stackalloc int[StepLength];
