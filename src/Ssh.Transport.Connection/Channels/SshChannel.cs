@@ -65,6 +65,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     private uint _remoteMaxPacket;
     private long _receiveWindow;
     private long _consumedSinceAdjust;
+    private long _consumedInEpoch;
     private long _windowTarget;
     private long _adjustEpochStart;
     private bool _windowReleased;
@@ -424,9 +425,10 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     }
 
     /// <summary>
-    /// The application consumed inbound bytes: give the window back in halves (RFC 4254 §5.2), resized on the way:
-    /// grown when the half went by within two round trips (the window, not the peer or the reader, limits the
-    /// rate), shrunk when it took longer and the application left a quarter of it unread.
+    /// The application consumed inbound bytes: give the window back (RFC 4254 §5.2) in steps of an eighth of it (at
+    /// least three packets), so that a long path keeps about a whole window in flight, not half of one; and at every
+    /// half window consumed resize it: grown when the half went by within two round trips (the window, not the peer or
+    /// the reader, limits the rate), shrunk when it took longer and the application left a quarter of it unread.
     /// </summary>
     private void OnConsumed(long bytes)
     {
@@ -434,19 +436,32 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         lock (_lock)
         {
             _consumedSinceAdjust += bytes;
-            if (_consumedSinceAdjust >= _windowTarget / 2 && !_closeReceived)
+            _consumedInEpoch += bytes;
+            if (_closeReceived)
+            {
+                return;
+            }
+
+            if (_consumedInEpoch >= _windowTarget / 2)
             {
                 long now = _connection.TimeProvider.GetTimestamp();
                 TimeSpan epoch = _connection.TimeProvider.GetElapsedTime(_adjustEpochStart, now);
                 _adjustEpochStart = now;
+                _consumedInEpoch = 0;
 
-                // Invariant: _receiveWindow + unread + _consumedSinceAdjust == _windowTarget.
+                // Invariant: _receiveWindow + unread + _consumedSinceAdjust == _windowTarget. A shrink larger than
+                // what is due leaves _consumedSinceAdjust negative: a debt later consumption pays before any credit.
                 long unread = _windowTarget - _receiveWindow - _consumedSinceAdjust;
                 long resize = !_windowReleased ? _connection.ResizeReceiveWindow(_windowTarget, epoch, unread) : 0;
                 _windowTarget += resize;
-                long give = _consumedSinceAdjust + resize;
-                adjust = (uint)give;
-                _receiveWindow += give;
+                _consumedSinceAdjust += resize;
+            }
+
+            long step = Math.Min(_windowTarget / 2, Math.Max(_windowTarget / 8, 3L * _connection.Options.MaxPacketSize));
+            if (_consumedSinceAdjust >= step)
+            {
+                adjust = (uint)_consumedSinceAdjust;
+                _receiveWindow += _consumedSinceAdjust;
                 _consumedSinceAdjust = 0;
             }
         }

@@ -49,6 +49,43 @@ public class WindowTuningTests
     }
 
     [Test]
+    public async Task Credit_GoesBackInEighthsOfTheWindow_NotHalves()
+    {
+        // Returned in halves, a window keeps only half of itself in flight over a long path (the last half waits at
+        // the receiver until it is whole): an eighth at a time keeps seven eighths moving.
+        const int Window = 2 * 1024 * 1024;
+        byte[] data = RandomNumberGenerator.GetBytes(Window);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(
+            clientChannels: new SshChannelOptions { WindowSize = Window, MaxWindowSize = Window },
+            beforeRun: ConnectionHarness.ServerAccepts(async channel =>
+            {
+                await channel.Output.WriteAsync(data);
+                await release.Task;
+                await channel.CloseAsync();
+            }));
+
+        SshChannel channel = await h.Client.OpenChannelAsync("session");
+        while (channel.ReceiveWindowLeft > 0)
+        {
+            await Task.Delay(5); // the whole window arrives
+        }
+
+        long consumed = 0;
+        while (consumed < Window / 8)
+        {
+            ReadResult result = await channel.Input.ReadAsync();
+            long take = Math.Min(Window / 8 - consumed, result.Buffer.Length);
+            channel.Input.AdvanceTo(result.Buffer.GetPosition(take));
+            consumed += take;
+            Assert.That(channel.ReceiveWindowLeft, Is.EqualTo(consumed < Window / 8 ? 0 : Window / 8), $"after {consumed} bytes read");
+        }
+
+        release.SetResult();
+        Assert.That((await ReadAllAsync(channel.Input)).Length, Is.EqualTo(Window - Window / 8));
+    }
+
+    [Test]
     public async Task Window_StaysFixed_WhenTheRateIsBelowWhatItAllows()
     {
         byte[] data = RandomNumberGenerator.GetBytes(4 * 1024 * 1024);
