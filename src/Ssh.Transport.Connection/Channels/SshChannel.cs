@@ -425,10 +425,30 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     }
 
     /// <summary>
-    /// The application consumed inbound bytes: give the window back (RFC 4254 §5.2) in steps of an eighth of it (at
-    /// least three packets), so that a long path keeps about a whole window in flight, not half of one; and at every
-    /// half window consumed resize it: grown when the half went by within two round trips (the window, not the peer or
-    /// the reader, limits the rate), shrunk when it took longer and the application left a quarter of it unread.
+    /// How much consumption a WINDOW_ADJUST gives back at once. Half the window while it is at its initial size (a
+    /// short path: few, large adjusts, so that the peer sends in large bursts); an eighth of it (at least three
+    /// packets) once it has grown, which only a long path makes it do: credit returned in halves keeps only half a
+    /// window in flight over the path (the second half waits at the receiver until it is whole), an eighth keeps 7/8.
+    /// </summary>
+    internal long CreditStep
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return CreditStepUnsynchronized;
+            }
+        }
+    }
+
+    private long CreditStepUnsynchronized => _windowTarget > _connection.Options.WindowSize
+        ? Math.Min(_windowTarget / 2, Math.Max(_windowTarget / 8, 3L * _connection.Options.MaxPacketSize))
+        : _windowTarget / 2;
+
+    /// <summary>
+    /// The application consumed inbound bytes: give the window back (RFC 4254 §5.2) in <see cref="CreditStep"/>s, and
+    /// at every half window consumed resize it: grown when the half went by within two round trips (the window, not the
+    /// peer or the reader, limits the rate), shrunk when it took longer and the application left a quarter of it unread.
     /// </summary>
     private void OnConsumed(long bytes)
     {
@@ -457,8 +477,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
                 _consumedSinceAdjust += resize;
             }
 
-            long step = Math.Min(_windowTarget / 2, Math.Max(_windowTarget / 8, 3L * _connection.Options.MaxPacketSize));
-            if (_consumedSinceAdjust >= step)
+            if (_consumedSinceAdjust >= CreditStepUnsynchronized)
             {
                 adjust = (uint)_consumedSinceAdjust;
                 _receiveWindow += _consumedSinceAdjust;

@@ -46,18 +46,21 @@ public class WindowTuningTests
         Assert.That(channel.WindowTarget, Is.EqualTo(Initial));
         Assert.That(SHA256.HashData(await ReadAllAsync(channel.Input)), Is.EqualTo(SHA256.HashData(data)));
         Assert.That(channel.WindowTarget, Is.EqualTo(Max), "doubled at each adjust up to the maximum, and no further");
+
+        // A grown window (a long path) gives credit back an eighth at a time, so that 7/8 of it stays in flight: in
+        // halves, the half being consumed would wait at the receiver until whole, and only half the window would move.
+        Assert.That(channel.CreditStep, Is.EqualTo(Max / 8));
     }
 
     [Test]
-    public async Task Credit_GoesBackInEighthsOfTheWindow_NotHalves()
+    public async Task Credit_AtTheInitialWindow_GoesBackInHalves()
     {
-        // Returned in halves, a window keeps only half of itself in flight over a long path (the last half waits at
-        // the receiver until it is whole): an eighth at a time keeps seven eighths moving.
+        // A short path keeps the initial window: credit goes back in halves, few large adjusts.
         const int Window = 2 * 1024 * 1024;
         byte[] data = RandomNumberGenerator.GetBytes(Window);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using ConnectionHarness h = await ConnectionHarness.StartAsync(
-            clientChannels: new SshChannelOptions { WindowSize = Window, MaxWindowSize = Window },
+            clientChannels: new SshChannelOptions { WindowSize = Window },
             beforeRun: ConnectionHarness.ServerAccepts(async channel =>
             {
                 await channel.Output.WriteAsync(data);
@@ -66,23 +69,24 @@ public class WindowTuningTests
             }));
 
         SshChannel channel = await h.Client.OpenChannelAsync("session");
+        Assert.That(channel.CreditStep, Is.EqualTo(Window / 2));
         while (channel.ReceiveWindowLeft > 0)
         {
             await Task.Delay(5); // the whole window arrives
         }
 
         long consumed = 0;
-        while (consumed < Window / 8)
+        while (consumed < Window / 2)
         {
             ReadResult result = await channel.Input.ReadAsync();
-            long take = Math.Min(Window / 8 - consumed, result.Buffer.Length);
+            long take = Math.Min(Math.Min(Window / 2 - consumed, 100_000), result.Buffer.Length);
             channel.Input.AdvanceTo(result.Buffer.GetPosition(take));
             consumed += take;
-            Assert.That(channel.ReceiveWindowLeft, Is.EqualTo(consumed < Window / 8 ? 0 : Window / 8), $"after {consumed} bytes read");
+            Assert.That(channel.ReceiveWindowLeft, Is.EqualTo(consumed < Window / 2 ? 0 : Window / 2), $"after {consumed} bytes read");
         }
 
         release.SetResult();
-        Assert.That((await ReadAllAsync(channel.Input)).Length, Is.EqualTo(Window - Window / 8));
+        Assert.That((await ReadAllAsync(channel.Input)).Length, Is.EqualTo(Window / 2));
     }
 
     [Test]
