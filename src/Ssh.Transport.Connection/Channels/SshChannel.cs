@@ -46,7 +46,10 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
 {
     // Segments of a whole default packet: a 32 KiB payload lands in one segment instead of eight 4 KiB ones, so a
     // reader gets large contiguous spans (one write(2) each) and the pipe rents an eighth as many buffers.
-    private static readonly PipeOptions s_inboundOptions = new(pauseWriterThreshold: 0, minimumSegmentSize: 32 * 1024, useSynchronizationContext: false);
+    // Inbound segments come from a pool of 32 KiB blocks shared by every channel (16 MiB kept at most): from the
+    // shared ArrayPool a download allocated fresh arrays at a third of its rate (docs/performance.md).
+    private static readonly SshBlockMemoryPool s_inboundPool = new(32 * 1024, maxRetainedBlocks: 512);
+    private static readonly PipeOptions s_inboundOptions = new(pool: s_inboundPool, pauseWriterThreshold: 0, minimumSegmentSize: 32 * 1024, useSynchronizationContext: false);
 
     private readonly SshConnection _connection;
     private readonly Pipe _input = new(s_inboundOptions);

@@ -1,9 +1,8 @@
 using System.Buffers;
-using Ssh.Transport.AspNetCore;
 
 namespace Ssh.Transport.Connection.Tests.Hosting;
 
-/// <summary>The 64 KiB block pool Kestrel uses after AddSshSocketBuffers: reuse, one return per lease, oversize requests, the retention cap.</summary>
+/// <summary>The block pool (64 KiB blocks for Kestrel after AddSshSocketBuffers, 32 KiB for the channels' inbound pipes): reuse, one return per lease, oversize requests, the retention cap.</summary>
 public class SshBlockMemoryPoolTests
 {
     [Test]
@@ -16,8 +15,8 @@ public class SshBlockMemoryPoolTests
         IMemoryOwner<byte> second = pool.Rent();
         Assert.Multiple(() =>
         {
-            Assert.That(memory.Length, Is.EqualTo(SshBlockMemoryPool.BlockSize));
-            Assert.That(pool.MaxBufferSize, Is.EqualTo(SshBlockMemoryPool.BlockSize));
+            Assert.That(memory.Length, Is.EqualTo(pool.BlockSize));
+            Assert.That(pool.MaxBufferSize, Is.EqualTo(pool.BlockSize));
             Assert.That(second, Is.SameAs(first), "a returned block is reused");
             Assert.That(pool.BlocksAllocated, Is.EqualTo(1));
         });
@@ -44,8 +43,8 @@ public class SshBlockMemoryPoolTests
     public void Rent_LargerThanABlock_GetsItsOwnArray_NotPooled()
     {
         using var pool = new SshBlockMemoryPool();
-        IMemoryOwner<byte> large = pool.Rent(SshBlockMemoryPool.BlockSize + 1);
-        Assert.That(large.Memory.Length, Is.EqualTo(SshBlockMemoryPool.BlockSize + 1));
+        IMemoryOwner<byte> large = pool.Rent(pool.BlockSize + 1);
+        Assert.That(large.Memory.Length, Is.EqualTo(pool.BlockSize + 1));
         large.Dispose();
         Assert.Multiple(() =>
         {
@@ -58,9 +57,21 @@ public class SshBlockMemoryPoolTests
     public void Return_PastTheCap_LeavesBlocksToTheGc()
     {
         using var pool = new SshBlockMemoryPool();
-        var blocks = Enumerable.Range(0, SshBlockMemoryPool.MaxRetainedBlocks + 10).Select(_ => pool.Rent()).ToList();
+        var blocks = Enumerable.Range(0, pool.MaxRetainedBlocks + 10).Select(_ => pool.Rent()).ToList();
         blocks.ForEach(block => block.Dispose());
-        Assert.That(pool.FreeBlocks, Is.EqualTo(SshBlockMemoryPool.MaxRetainedBlocks));
+        Assert.That(pool.FreeBlocks, Is.EqualTo(pool.MaxRetainedBlocks));
+    }
+
+    [Test]
+    public void BlockSizeAndRetention_AreTheConstructors()
+    {
+        // The channels' inbound pipes use 32 KiB blocks and keep up to 512 free.
+        using var pool = new SshBlockMemoryPool(32 * 1024, maxRetainedBlocks: 3);
+        var blocks = Enumerable.Range(0, 5).Select(_ => pool.Rent(1)).ToList();
+        Assert.That(blocks.Select(b => b.Memory.Length), Has.All.EqualTo(32 * 1024));
+        blocks.ForEach(block => block.Dispose());
+        Assert.That(pool.FreeBlocks, Is.EqualTo(3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new SshBlockMemoryPool(0));
     }
 
     [Test]

@@ -1,32 +1,44 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Connections;
 
-namespace Ssh.Transport.AspNetCore;
+namespace Ssh.Transport;
 
 /// <summary>
-/// Kestrel's memory pool for SSH endpoints: blocks of <see cref="BlockSize"/> bytes (64 KiB) where Kestrel's own pool
-/// has 4 KiB ones. Kestrel receives into one block per socket read, so with 4 KiB blocks a 32 KiB SSH packet arrives
-/// in nine reads and spans nine segments, which the packet reader must gather with a copy; with 64 KiB blocks a read
-/// takes up to 64 KiB and most packets lie whole in one block (docs/performance.md, "Kestrel's receive blocks").
+/// A memory pool of fixed-size pinned blocks, kept for reuse up to a count, for pipes that move bulk data: Kestrel's
+/// receive buffers on SSH endpoints (64 KiB blocks where Kestrel's own pool has 4 KiB ones: with those a 32 KiB SSH
+/// packet arrives in nine reads and spans nine segments, which the packet reader must gather with a copy) and the
+/// channels' inbound pipes (32 KiB blocks: renting those from the shared ArrayPool, whose per-core stores are small,
+/// allocated about 200 MB/s of fresh arrays during a download, a page fault on every new page; docs/performance.md).
 /// </summary>
 /// <remarks>
-/// Blocks are pinned arrays, kept for reuse up to <see cref="MaxRetainedBlocks"/> (16 MiB); past that a returned block
-/// is left to the GC. A connection holds a block only while data waits in its pipes: Kestrel waits for data before it
-/// rents a receive buffer. A request larger than a block gets an array of its own, not pooled.
+/// Past <see cref="MaxRetainedBlocks"/> free blocks a returned block is left to the GC. A request larger than a block
+/// gets an array of its own, not pooled.
 /// </remarks>
 internal sealed class SshBlockMemoryPool : MemoryPool<byte>
 {
-    /// <summary>The size of every pooled block.</summary>
-    public const int BlockSize = 64 * 1024;
-
-    /// <summary>The most free blocks kept for reuse.</summary>
-    public const int MaxRetainedBlocks = 256;
+    /// <summary>The default block size (Kestrel's receive buffers).</summary>
+    public const int DefaultBlockSize = 64 * 1024;
 
     private readonly ConcurrentQueue<Block> _free = new();
     private int _freeCount;
     private long _blocksAllocated;
     private volatile bool _disposed;
+
+    /// <summary>A pool of <paramref name="blockSize"/>-byte blocks keeping up to <paramref name="maxRetainedBlocks"/> free ones.</summary>
+    public SshBlockMemoryPool(int blockSize = DefaultBlockSize, int maxRetainedBlocks = 256)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxRetainedBlocks);
+        BlockSize = blockSize;
+        MaxRetainedBlocks = maxRetainedBlocks;
+    }
+
+    /// <summary>The size of every pooled block.</summary>
+    public int BlockSize { get; }
+
+    /// <summary>The most free blocks kept for reuse.</summary>
+    public int MaxRetainedBlocks { get; }
+
 
     /// <summary>Pooled blocks allocated so far (a reused block is not counted again).</summary>
     internal long BlocksAllocated => Interlocked.Read(ref _blocksAllocated);
@@ -103,21 +115,5 @@ internal sealed class SshBlockMemoryPool : MemoryPool<byte>
                 _pool?.Return(this);
             }
         }
-    }
-}
-
-/// <summary>Gives Kestrel's socket transport <see cref="SshBlockMemoryPool"/>s.</summary>
-internal sealed class SshBlockMemoryPoolFactory : IMemoryPoolFactory<byte>
-{
-    private readonly ConcurrentQueue<SshBlockMemoryPool> _created = new();
-
-    /// <summary>The pools handed out so far.</summary>
-    internal IEnumerable<SshBlockMemoryPool> Created => _created;
-
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
-    {
-        var pool = new SshBlockMemoryPool();
-        _created.Enqueue(pool);
-        return pool;
     }
 }
