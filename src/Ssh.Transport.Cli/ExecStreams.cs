@@ -239,7 +239,7 @@ internal static class ChannelPump
 /// </summary>
 internal sealed class BlockingWaiter : IDisposable
 {
-    private readonly ManualResetEventSlim _completed = new(initialState: false);
+    private readonly ManualResetEventSlim _completed = new(initialState: false, spinCount: 0);
     private readonly Action _signal;
 
     public BlockingWaiter() => _signal = _completed.Set;
