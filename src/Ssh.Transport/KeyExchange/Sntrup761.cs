@@ -368,13 +368,17 @@ internal static class Sntrup761
     /// Rq or R3 element. Each group of output coefficients accumulates in a vector register over all of b.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the kernels: optimized from the first handshake, not after 30
-    private static void Multiply(Span<int> product, ReadOnlySpan<int> a, ReadOnlySpan<sbyte> b)
+    private static void Multiply(Span<int> product, ReadOnlySpan<short> a, ReadOnlySpan<sbyte> b)
     {
         // wide[(p − 1) + k] = a[k], zero elsewhere: the output coefficient k sums b[j]·wide[(p − 1) + k − j].
         Span<int> wide = stackalloc int[(P - 1) + 2 * Padded];
         Span<int> full = stackalloc int[2 * Padded];
         wide.Clear();
-        a.CopyTo(wide[(P - 1)..]);
+        for (int i = 0; i < P; i++)
+        {
+            wide[P - 1 + i] = a[i];
+        }
+
         ref int wideStart = ref MemoryMarshal.GetReference(wide);
         ref int fullStart = ref MemoryMarshal.GetReference(full);
         int width = Vector<int>.Count;
@@ -404,40 +408,33 @@ internal static class Sntrup761
     /// <summary>h = f·g in Rq, g small.</summary>
     private static void RqMultiplySmall(Span<short> h, ReadOnlySpan<short> f, ReadOnlySpan<sbyte> g)
     {
-        Span<int> a = stackalloc int[P];
         Span<int> product = stackalloc int[P];
-        for (int i = 0; i < P; i++)
-        {
-            a[i] = f[i];
-        }
-
-        Multiply(product, a, g);
+        Multiply(product, f, g);
         for (int i = 0; i < P; i++)
         {
             h[i] = FreezeQ(product[i]);
         }
 
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(a));
         CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(product));
     }
 
     /// <summary>h = f·g in R3.</summary>
     private static void R3Multiply(Span<sbyte> h, ReadOnlySpan<sbyte> f, ReadOnlySpan<sbyte> g)
     {
-        Span<int> a = stackalloc int[P];
+        Span<short> f16 = stackalloc short[P];
         Span<int> product = stackalloc int[P];
         for (int i = 0; i < P; i++)
         {
-            a[i] = f[i];
+            f16[i] = f[i];
         }
 
-        Multiply(product, a, g);
+        Multiply(product, f16, g);
         for (int i = 0; i < P; i++)
         {
             h[i] = FreezeThree(product[i]);
         }
 
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(a));
+        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(f16));
         CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(product));
     }
 
