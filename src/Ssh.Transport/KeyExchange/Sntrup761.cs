@@ -457,32 +457,20 @@ internal static class Sntrup761
         int delta = 1;
         for (int loop = 0; loop < 2 * P - 1; loop++)
         {
-            v[..P].CopyTo(v[1..]); // v *= x
-            v[0] = 0;
-            int sign = -g[0] * f[0];
-            int swap = (-delta >> 31) & NonZeroMask(g[0]);
-            delta ^= swap & (delta ^ -delta);
-            delta++;
-
-            var swapMask = new Vector<int>(swap);
-            var signs = new Vector<int>(sign);
+            var signs = new Vector<int>(-g[0] * f[0]);
+            var swap = new Vector<int>(BeginStep(v, g[0], ref delta));
             for (int i = 0; i <= P; i += Vector<int>.Count)
             {
                 Vector<int> fi = Load(f, i), gi = Load(g, i), vi = Load(v, i), ri = Load(r, i);
-                Vector<int> t = swapMask & (fi ^ gi);
-                fi ^= t;
-                gi ^= t;
-                t = swapMask & (vi ^ ri);
-                vi ^= t;
-                ri ^= t;
+                Swap(swap, ref fi, ref gi);
+                Swap(swap, ref vi, ref ri);
                 Store(f, i, fi);
                 Store(v, i, vi);
                 Store(g, i, FreezeThree(gi + signs * fi));
                 Store(r, i, FreezeThree(ri + signs * vi));
             }
 
-            g[1..(P + 1)].CopyTo(g); // g /= x
-            g[P] = 0;
+            EndStep(g);
         }
 
         int s = f[0];
@@ -507,34 +495,25 @@ internal static class Sntrup761
         int delta = 1;
         for (int loop = 0; loop < 2 * P - 1; loop++)
         {
-            v[..P].CopyTo(v[1..]);
-            v[0] = 0;
-            int swap = (-delta >> 31) & NonZeroMask(g[0]);
-            delta ^= swap & (delta ^ -delta);
-            delta++;
+            int swapBits = BeginStep(v, g[0], ref delta);
 
             // f[0] and g[0] after the swap.
-            int t0 = swap & (f[0] ^ g[0]);
+            int t0 = swapBits & (f[0] ^ g[0]);
             var f0 = new Vector<int>(f[0] ^ t0);
             var g0 = new Vector<int>(g[0] ^ t0);
-            var swapMask = new Vector<int>(swap);
+            var swap = new Vector<int>(swapBits);
             for (int i = 0; i <= P; i += Vector<int>.Count)
             {
                 Vector<int> fi = Load(f, i), gi = Load(g, i), vi = Load(v, i), ri = Load(r, i);
-                Vector<int> t = swapMask & (fi ^ gi);
-                fi ^= t;
-                gi ^= t;
-                t = swapMask & (vi ^ ri);
-                vi ^= t;
-                ri ^= t;
+                Swap(swap, ref fi, ref gi);
+                Swap(swap, ref vi, ref ri);
                 Store(f, i, fi);
                 Store(v, i, vi);
                 Store(g, i, FreezeQ(f0 * gi - g0 * fi));
                 Store(r, i, FreezeQ(f0 * ri - g0 * vi));
             }
 
-            g[1..(P + 1)].CopyTo(g);
-            g[P] = 0;
+            EndStep(g);
         }
 
         short scale = FqReciprocal((short)f[0]);
@@ -545,6 +524,36 @@ internal static class Sntrup761
 
         Clear(f, g, v, r);
         return NonZeroMask(delta);
+    }
+
+    /// <summary>
+    /// A division step's start: v *= x; f and g swap when delta &gt; 0 and g[0] ≠ 0 (returned as a mask, all ones for
+    /// a swap), and delta becomes 1 − delta after a swap, delta + 1 otherwise.
+    /// </summary>
+    private static int BeginStep(Span<int> v, int g0, ref int delta)
+    {
+        v[..P].CopyTo(v[1..]);
+        v[0] = 0;
+        int swap = (-delta >> 31) & NonZeroMask(g0);
+        delta ^= swap & (delta ^ -delta);
+        delta++;
+        return swap;
+    }
+
+    /// <summary>A division step's end: g /= x (its constant term is zero by now).</summary>
+    private static void EndStep(Span<int> g)
+    {
+        g[1..(P + 1)].CopyTo(g);
+        g[P] = 0;
+    }
+
+    /// <summary>Swaps the lanes of a and b where the mask is all ones, without a branch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Swap(Vector<int> mask, ref Vector<int> a, ref Vector<int> b)
+    {
+        Vector<int> t = mask & (a ^ b);
+        a ^= t;
+        b ^= t;
     }
 
     /// <summary>f = x^p − x − 1 (reversed: 1, 0, …, −1, −1), g = the input reversed, v = 0, r = r0.</summary>
