@@ -99,11 +99,11 @@ internal static class Sntrup761
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(g));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(gInverse));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(f));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(fInverse));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(list));
+            Wipe(g);
+            Wipe(gInverse);
+            Wipe(f);
+            Wipe(fInverse);
+            Wipe(list);
         }
     }
 
@@ -129,8 +129,8 @@ internal static class Sntrup761
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(list));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(r));
+            Wipe(list);
+            Wipe(r);
             CryptographicOperations.ZeroMemory(rEncoded);
         }
     }
@@ -204,11 +204,11 @@ internal static class Sntrup761
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(f));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(v));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(cf));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(e));
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(r));
+            Wipe(f);
+            Wipe(v);
+            Wipe(cf);
+            Wipe(e);
+            Wipe(r);
             CryptographicOperations.ZeroMemory(rEncoded);
             CryptographicOperations.ZeroMemory(again);
         }
@@ -248,7 +248,7 @@ internal static class Sntrup761
             output[i] = (sbyte)((sorted[i] & 3) - 1);
         }
 
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(sorted));
+        Wipe(sorted);
     }
 
     /// <summary>Sorts a power-of-two length ascending; the sequence of compare-exchanges depends only on the length.</summary>
@@ -303,7 +303,7 @@ internal static class Sntrup761
         }
 
         RoundedEncode(ciphertext[..RoundedLength], c);
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(c));
+        Wipe(c);
 
         // HashConfirm: Hash2(Hash3(r) || Hash4(pk)).
         Span<byte> x = stackalloc byte[2 * HashLength];
@@ -401,8 +401,8 @@ internal static class Sntrup761
         }
 
         full[..P].CopyTo(product);
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(wide));
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(full));
+        Wipe(wide);
+        Wipe(full);
     }
 
     /// <summary>h = f·g in Rq, g small.</summary>
@@ -415,7 +415,7 @@ internal static class Sntrup761
             h[i] = FreezeQ(product[i]);
         }
 
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(product));
+        Wipe(product);
     }
 
     /// <summary>h = f·g in R3.</summary>
@@ -434,8 +434,8 @@ internal static class Sntrup761
             h[i] = FreezeThree(product[i]);
         }
 
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(f16));
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(product));
+        Wipe(f16);
+        Wipe(product);
     }
 
     // The division steps below keep f, g, v, r as ints in Padded + width slots (zeros past p + 1 stay zeros), so
@@ -575,11 +575,15 @@ internal static class Sntrup761
 
     private static void Clear(Span<int> f, Span<int> g, Span<int> v, Span<int> r)
     {
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(f));
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(g));
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(v));
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(r));
+        Wipe(f);
+        Wipe(g);
+        Wipe(v);
+        Wipe(r);
     }
+
+    /// <summary>Zeroes a buffer that held secret values.</summary>
+    private static void Wipe<T>(Span<T> span)
+        where T : unmanaged => CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(span));
 
     private static Vector<int> Load(Span<int> span, int index) => Vector.LoadUnsafe(ref MemoryMarshal.GetReference(span), (nuint)index);
 
@@ -727,7 +731,7 @@ internal static class Sntrup761
         }
 
         written += Encode(output[written..], values2, moduli2);
-        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(values2));
+        Wipe(values2);
         return written;
     }
 
