@@ -148,6 +148,8 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 """)
             if "OpenSSH_9.2" not in version:
                 f.write("PerSourcePenalties no\n")
+        if sshd_path == "/usr/sbin/sshd":
+            os.makedirs("/run/sshd", exist_ok=True)  # Debian's privilege-separation folder; its init scripts make it
         self.sshd = self._start([sshd_path, "-D", "-e", "-f", config], self.sshd_port)
         self.ours_port = free_port()
         self.ours = None

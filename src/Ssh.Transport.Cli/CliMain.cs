@@ -45,9 +45,10 @@ internal static class CliMain
     /// <summary>"@file" is an argument like any other (no response files): a host, a path.</summary>
     private static readonly ParserConfiguration s_parserConfiguration = new() { ResponseFileTokenReplacer = null };
 
-    /// <summary>Runs the tool for the real process: console output, SIGINT/SIGTERM cancel.</summary>
+    /// <summary>Runs the tool for the real process: its CPU policy (<see cref="CpuPolicy"/>), console output, SIGINT/SIGTERM cancel.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        CpuPolicy.Apply();
         using var stop = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace Ssh.Transport.Cli.Tests;
@@ -33,6 +34,50 @@ public class ChildProcessTests
         Assert.That(exitCode, Is.Zero, serve.Out + serve.Error);
         Assert.That(serve.Out, Does.Contain("stopped after 1 connection(s)"));
         Assert.That(serve.Error, Is.Empty);
+    }
+
+    [TestCase(null, CpuPolicy.SchedBatch)]
+    [TestCase("batch", CpuPolicy.SchedBatch)]
+    [TestCase("normal", CpuPolicy.SchedOther)]
+    public async Task Every_thread_runs_under_the_chosen_cpu_policy(string? choice, int expected)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Ignore("Linux scheduling policies");
+        }
+
+        var environment = new Dictionary<string, string>();
+        if (choice is not null)
+        {
+            environment[CpuPolicy.EnvironmentVariable] = choice;
+        }
+
+        await using ChildProcess serve = CliRunner.StartChild(environment, "serve", "--listen", "127.0.0.1:0");
+        string output = await serve.WaitForOutputAsync(o => CliRunner.ListeningPort(o) is not null, CliRunner.Timeout);
+        int port = CliRunner.ListeningPort(output)!.Value;
+
+        // A connection makes the socket and thread-pool threads that carry transfers: they inherit the policy too.
+        CliResult probe = await CliRunner.RunAsync("probe", "127.0.0.1", "-p", $"{port}", "--accept-any-host-key");
+        Assert.That(probe.ExitCode, Is.Zero, probe.ToString());
+
+        var policies = new Dictionary<int, int>();
+        foreach (string task in Directory.GetDirectories($"/proc/{serve.Id}/task"))
+        {
+            try
+            {
+                // /proc/PID/task/TID/stat: field 41 is the policy; the name (field 2) may hold spaces, so count from its ')'.
+                string stat = File.ReadAllText(Path.Combine(task, "stat"));
+                string[] rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                policies[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = int.Parse(rest[41 - 3], CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // the thread ended meanwhile
+            }
+        }
+
+        Assert.That(policies, Has.Count.GreaterThan(3));
+        Assert.That(policies.Values, Is.All.EqualTo(expected), string.Join(", ", policies.Select(p => $"{p.Key}:{p.Value}")));
     }
 
     [Test]

@@ -41,7 +41,10 @@ internal static partial class CliRunner
     public static string ToolPath => Path.Combine(AppContext.BaseDirectory, "ssh-transport.dll");
 
     /// <summary>Starts the tool as a child process: dotnet ssh-transport.dll ARGS.</summary>
-    public static ChildProcess StartChild(params string[] args)
+    public static ChildProcess StartChild(params string[] args) => StartChild(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts the tool as a child process with <paramref name="environment"/> added to this process's environment.</summary>
+    public static ChildProcess StartChild(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -53,6 +56,11 @@ internal static partial class CliRunner
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);
+        }
+
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
         }
 
         return new ChildProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
