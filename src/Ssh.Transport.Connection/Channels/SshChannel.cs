@@ -71,6 +71,16 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     private long _consumedInEpoch;
     private long _windowTarget;
     private long _adjustEpochStart;
+    private long _trialGrowth;
+    private double _rateBeforeTrial;
+    private int _epochsBeforeNextTrial;
+    private int _unpaidTrials;
+    private long _spanBytes;
+    private long _spanTicks;
+    private int _spanEpochs;
+    private double _lastSpanRate;
+    private long _growthFrom;
+    private int _epochsToSettle;
     private bool _windowReleased;
     private int _closeSent;
     private bool _closeReceived;
@@ -469,13 +479,14 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
             {
                 long now = _connection.TimeProvider.GetTimestamp();
                 TimeSpan epoch = _connection.TimeProvider.GetElapsedTime(_adjustEpochStart, now);
+                long consumed = _consumedInEpoch;
                 _adjustEpochStart = now;
                 _consumedInEpoch = 0;
 
                 // Invariant: _receiveWindow + unread + _consumedSinceAdjust == _windowTarget. A shrink larger than
                 // what is due leaves _consumedSinceAdjust negative: a debt later consumption pays before any credit.
                 long unread = _windowTarget - _receiveWindow - _consumedSinceAdjust;
-                long resize = !_windowReleased ? _connection.ResizeReceiveWindow(_windowTarget, epoch, unread) : 0;
+                long resize = !_windowReleased ? ResizeUnsynchronized(epoch, consumed, unread) : 0;
                 _windowTarget += resize;
                 _consumedSinceAdjust += resize;
             }
@@ -492,6 +503,129 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         {
             _ = SendWindowAdjustAsync(adjust);
         }
+    }
+
+    /// <summary>
+    /// The shortest round trip trusted as the path's. Below it the probe measures the peers' own handling as much as
+    /// the path (2 to 12 ms on loopback, where the path is 0.1 ms), so a window grown on its word must prove itself.
+    /// </summary>
+    internal static readonly TimeSpan TrustedRoundTrip = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>A growth is kept only when the rate after it is at least this many times the rate before.</summary>
+    internal const double GrowthPayoff = 1.25;
+
+    /// <summary>
+    /// Epochs (half windows) a rate is measured over, unless <see cref="RateSpan"/> passes first. One epoch on a short
+    /// path lasts a millisecond or two, and data that waited in buffers arrives in bursts: one epoch's rate is noise
+    /// there. On a long path an epoch lasts half a round trip or more, and waiting for four would slow the growth.
+    /// </summary>
+    internal const int RateEpochs = 4;
+
+    /// <summary>Epochs after a growth that no rate counts: the round trip in which the peer starts to use it.</summary>
+    internal const int SettleEpochs = 2;
+
+    /// <summary>The time after which a rate's measurement ends even before <see cref="RateEpochs"/>.</summary>
+    internal static readonly TimeSpan RateSpan = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Epochs after a growth that did not pay before the window may grow again; doubled after each such growth in a
+    /// row (up to 64 times this), so that a channel whose window does not limit it soon stops trying.
+    /// </summary>
+    internal const int EpochsAfterUnpaidGrowth = 16;
+
+    /// <summary>The shortest time a rate is computed over (a clock that did not move still gives a finite rate).</summary>
+    private const double MinRateSeconds = 1e-6;
+
+    /// <summary>
+    /// Resizes the window at the end of an epoch (<paramref name="consumed"/> bytes, half the window, in
+    /// <paramref name="epoch"/>). On a path whose round trip is at least <see cref="TrustedRoundTrip"/>, as
+    /// <see cref="SshConnection.ResizeReceiveWindow"/> decides. On a shorter one a growth is a trial: kept only if the
+    /// rate over the next <see cref="RateEpochs"/> epochs is <see cref="GrowthPayoff"/> times the rate over the ones
+    /// before it, as it is when the window held the data back. Otherwise it is given back, and the window stays for
+    /// <see cref="EpochsAfterUnpaidGrowth"/> epochs or more: the peer, the processors or the reader limit the rate, and
+    /// a larger window would only fill the peer's buffers (`ssh` then pays in page faults: docs/performance.md).
+    /// </summary>
+    private long ResizeUnsynchronized(TimeSpan epoch, long consumed, long unread)
+    {
+        if (_trialGrowth == 0 && _connection.MinRoundTrip is { } roundTrip && roundTrip >= TrustedRoundTrip)
+        {
+            // A long path: the probe's round trip is the path's, so "half the window within two round trips" means
+            // the window holds the data back, and it grows at once.
+            return _connection.ResizeReceiveWindow(_windowTarget, epoch, unread);
+        }
+
+        long now = _adjustEpochStart;
+        if (_growthFrom == 0)
+        {
+            // The first epoch runs from the open, so it holds the peer's start (a command's, say): not a rate.
+            _growthFrom = now + (long)(_connection.WindowGrowthDelay.TotalSeconds * _connection.TimeProvider.TimestampFrequency);
+            return _connection.ResizeReceiveWindow(_windowTarget, epoch, unread, mayGrow: false);
+        }
+
+        if (_epochsToSettle > 0)
+        {
+            // Just after a growth: the peer learns of it half a round trip later, and its data at the new rate arrives
+            // a round trip later. These epochs are neither the old rate nor the new one.
+            _epochsToSettle--;
+            return 0;
+        }
+
+        _spanBytes += consumed;
+        _spanTicks += epoch.Ticks;
+        bool spanEnded = ++_spanEpochs >= RateEpochs || _spanTicks >= RateSpan.Ticks;
+        if (spanEnded)
+        {
+            _lastSpanRate = _spanBytes / Math.Max(TimeSpan.FromTicks(_spanTicks).TotalSeconds, MinRateSeconds);
+            RestartSpan();
+        }
+
+        if (_trialGrowth > 0)
+        {
+            if (!spanEnded)
+            {
+                return 0;
+            }
+
+            long growth = _trialGrowth;
+            _trialGrowth = 0;
+            if (_lastSpanRate >= _rateBeforeTrial * GrowthPayoff)
+            {
+                _unpaidTrials = 0;
+                return 0;
+            }
+
+            _epochsBeforeNextTrial = EpochsAfterUnpaidGrowth << Math.Min(_unpaidTrials, 6);
+            _unpaidTrials++;
+            _lastSpanRate = 0; // measured afresh at the size the window goes back to
+            _connection.ReleaseReceiveWindow(growth);
+            return -growth;
+        }
+
+        bool mayGrow = _epochsBeforeNextTrial == 0 && _lastSpanRate > 0 && now >= _growthFrom;
+        if (_epochsBeforeNextTrial > 0)
+        {
+            _epochsBeforeNextTrial--;
+        }
+
+        long resize = _connection.ResizeReceiveWindow(_windowTarget, epoch, unread, mayGrow);
+        if (resize != 0)
+        {
+            // The next rate is measured at the new size only.
+            _trialGrowth = Math.Max(resize, 0);
+            _epochsToSettle = resize > 0 ? SettleEpochs : 0;
+            _rateBeforeTrial = _lastSpanRate;
+            _lastSpanRate = resize > 0 ? _lastSpanRate : 0;
+            RestartSpan();
+        }
+
+        return resize;
+    }
+
+    private void RestartSpan()
+    {
+        _spanBytes = 0;
+        _spanTicks = 0;
+        _spanEpochs = 0;
     }
 
     /// <summary>The channel ended: its window leaves the connection's total (once).</summary>

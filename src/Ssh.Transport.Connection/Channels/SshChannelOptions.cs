@@ -13,8 +13,9 @@ public sealed class SshChannelOptions
     /// The most a channel's window grows to. A channel whose data arrives faster than the window lets through a
     /// round trip (a long fat path) doubles its window at a window adjust, up to this; a channel whose application
     /// reads slowly gives it back, down to <see cref="WindowSize"/>. The round trip is measured once per connection,
-    /// with a keepalive@openssh.com request, when a channel first carries bulk data. Set it to
-    /// <see cref="WindowSize"/> for a fixed window. Default 16 MiB.
+    /// with a keepalive@openssh.com request, when a channel first carries bulk data. Under 20 ms the measurement is not
+    /// trusted (it is the peers' own handling as much as the path), and a growth is kept only if the rate rises with
+    /// it. Set it to <see cref="WindowSize"/> for a fixed window. Default 16 MiB.
     /// </summary>
     /// <remarks>What a channel holds unread is bounded by its window, so this bounds its memory.</remarks>
     public int MaxWindowSize { get; set; } = 16 * 1024 * 1024;

@@ -57,6 +57,12 @@ public sealed class SshConnection : IAsyncDisposable
     /// <summary>The clock of window tuning (the client's or server's settings set it; the system clock otherwise).</summary>
     internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// How long a channel carries data before its window may grow: rates measured while a process warms up (its code
+    /// compiled to the faster tier after 100 ms of calls) rise for reasons other than the window. Tests set zero.
+    /// </summary>
+    internal TimeSpan WindowGrowthDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>The smallest round trip measured on this connection, or null before the first measurement.</summary>
     internal TimeSpan? MinRoundTrip => Volatile.Read(ref _minRoundTripTicks) is > 0 and long ticks ? TimeSpan.FromTicks(ticks) : null;
 
@@ -238,7 +244,7 @@ public sealed class SshConnection : IAsyncDisposable
     /// halves (not below <see cref="SshChannelOptions.WindowSize"/>) when the application is the bottleneck (slower
     /// than that, with a quarter of the window still unread).
     /// </summary>
-    internal long ResizeReceiveWindow(long target, TimeSpan epoch, long unread)
+    internal long ResizeReceiveWindow(long target, TimeSpan epoch, long unread, bool mayGrow = true)
     {
         TimeSpan? roundTrip = MinRoundTrip;
         bool quick = roundTrip is { } rtt && epoch < 2 * rtt;
@@ -270,6 +276,11 @@ public sealed class SshConnection : IAsyncDisposable
             return 0;
         }
 
+        if (!mayGrow)
+        {
+            return 0;
+        }
+
         if (!quick)
         {
             return 0;
@@ -288,7 +299,7 @@ public sealed class SshConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>A channel ended: its window is no longer granted.</summary>
+    /// <summary>Window a channel no longer grants (it ended, or gave back a growth that did not pay) leaves the connection's total.</summary>
     internal void ReleaseReceiveWindow(long target)
     {
         lock (_lock)

@@ -150,6 +150,76 @@ public class WindowTuningTests
         Assert.That(received, Is.EqualTo(data.Length), "nothing lost while the window changed");
     }
 
+    /// <summary>
+    /// Reads everything, moving <paramref name="clock"/> on as the bytes are taken: <paramref name="ticksPerByte"/> says
+    /// how long each byte took (given the window at the time), which sets the rate the window tuning measures.
+    /// </summary>
+    private static async Task<(byte[] Data, long HighestWindow)> ReadOnTheClockAsync(SshChannel channel, FakeTimeProvider clock, Func<long, double> ticksPerByte)
+    {
+        using var all = new MemoryStream();
+        long highest = 0;
+        while (true)
+        {
+            ReadResult result = await channel.Input.ReadAsync();
+            foreach (ReadOnlyMemory<byte> segment in result.Buffer)
+            {
+                all.Write(segment.Span);
+            }
+
+            clock.Advance(TimeSpan.FromTicks((long)(ticksPerByte(channel.WindowTarget) * result.Buffer.Length)));
+            channel.Input.AdvanceTo(result.Buffer.End);
+            highest = Math.Max(highest, channel.WindowTarget);
+            if (result.IsCompleted)
+            {
+                return (all.ToArray(), highest);
+            }
+        }
+    }
+
+    [Test]
+    public async Task ShortRoundTrip_Growth_IsGivenBack_WhenTheRateDoesNotRise()
+    {
+        // A short path where the round trip alone would grow the window (half of it comes within two round trips),
+        // but the reader's pace, not the window, sets the rate: each growth is tried, does not pay, and goes back.
+        byte[] data = RandomNumberGenerator.GetBytes(16 * 1024 * 1024);
+        var clock = new FakeTimeProvider();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(clientChannels: Tuned(), beforeRun: ServerSends(data, h =>
+        {
+            h.Client.TimeProvider = clock;
+            h.Client.WindowGrowthDelay = TimeSpan.Zero;
+            h.Client.OnRoundTrip(TimeSpan.FromMilliseconds(1));
+        }));
+
+        SshChannel channel = await h.Client.OpenChannelAsync("session");
+        double perByte = TimeSpan.TicksPerMillisecond / (2.0 * Initial); // a whole initial window in half a millisecond
+        (byte[] received, long highest) = await ReadOnTheClockAsync(channel, clock, _ => perByte);
+
+        Assert.That(SHA256.HashData(received), Is.EqualTo(SHA256.HashData(data)));
+        Assert.That(highest, Is.EqualTo(2 * Initial), "tried once at a time, never further");
+        Assert.That(channel.WindowTarget, Is.EqualTo(Initial), "given back");
+    }
+
+    [Test]
+    public async Task ShortRoundTrip_Growth_IsKept_WhenTheRateRisesWithIt()
+    {
+        // The same short path, but the window sets the rate (each byte takes less time, the larger the window): every
+        // growth pays, and the window reaches the maximum.
+        byte[] data = RandomNumberGenerator.GetBytes(16 * 1024 * 1024);
+        var clock = new FakeTimeProvider();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(clientChannels: Tuned(), beforeRun: ServerSends(data, h =>
+        {
+            h.Client.TimeProvider = clock;
+            h.Client.WindowGrowthDelay = TimeSpan.Zero;
+            h.Client.OnRoundTrip(TimeSpan.FromMilliseconds(1));
+        }));
+
+        SshChannel channel = await h.Client.OpenChannelAsync("session");
+        (byte[] received, long highest) = await ReadOnTheClockAsync(channel, clock, window => TimeSpan.TicksPerMillisecond / (2.0 * window));
+
+        Assert.That(SHA256.HashData(received), Is.EqualTo(SHA256.HashData(data)));
+        Assert.That(highest, Is.EqualTo(Max));
+    }
+
     [Test]
     public async Task Windows_Together_StayWithinTheConnectionBound_AndAreReleasedAtClose()
     {
