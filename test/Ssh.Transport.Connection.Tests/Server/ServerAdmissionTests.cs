@@ -51,6 +51,16 @@ public class ServerAdmissionTests
             var auth = new SshClientAuthenticationOptions { UserName = "alice" };
             auth.PrivateKeys.Add(Harness.UserKey(SshHostKeyType.Ed25519));
             await SshClientAuthentication.AuthenticateAsync(c, auth).WaitAsync(s_wait);
+
+            // The server marks the ticket once its authentication returns, just after USERAUTH_SUCCESS has gone out.
+            using (var marked = new CancellationTokenSource(s_wait))
+            {
+                while (!ticket.IsAuthenticated)
+                {
+                    await Task.Delay(10, marked.Token);
+                }
+            }
+
             Assert.That((ticket.IsAuthenticated, admission.UnauthenticatedCount, admission.ConnectionCount), Is.EqualTo((true, 0, 1)));
             await c.DisconnectAsync(SshDisconnectReason.ByApplication, "bye");
             await serving.WaitAsync(s_wait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -234,10 +234,16 @@ public class ChaChaPolyProtectionTests
         using PacketSealer sealer = ChaChaPolyProtection.CreateSealer(key);
         using PacketOpener opener = ChaChaPolyProtection.CreateOpener(key);
 
+        // The least of three measurements: a one-time cost on this thread (the JIT replacing a loop's code on the
+        // stack while it runs) can land in any one of them, but a per-packet allocation would be in all three.
         int failures = RoundTrips(100);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        failures += RoundTrips(1000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && allocated > 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            failures += RoundTrips(1000);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         Assert.That(failures, Is.Zero);
         Assert.That(allocated, Is.Zero);
