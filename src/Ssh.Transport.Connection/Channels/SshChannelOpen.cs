@@ -71,6 +71,12 @@ public sealed class SshChannelOpenRequest
 
     internal SshChannel? Accepted { get; private set; }
 
+    /// <summary>
+    /// True while this open holds one of the connection's decision slots (guarded by the connection's lock): from the
+    /// handler's call until the channel takes the slot over in <see cref="Accept"/>, or the decision ends without one.
+    /// </summary>
+    internal bool HoldsDecisionSlot { get; set; }
+
     internal (SshChannelOpenFailureReason Reason, string Description)? Rejection { get; private set; }
 
     /// <summary>Accepts: the confirmation goes out when the handler returns, and the channel is the application's.</summary>
@@ -83,7 +89,7 @@ public sealed class SshChannelOpenRequest
             throw new InvalidOperationException("This channel request was already decided.");
         }
 
-        Accepted = _connection.CreateChannel(Type, reserved: true) ?? throw new InvalidOperationException("No channel number is free.");
+        Accepted = _connection.CreateChannel(Type, this) ?? throw new InvalidOperationException("No channel number is free.");
         Accepted.Open(SenderId, Window, MaxPacket);
         return Accepted;
     }

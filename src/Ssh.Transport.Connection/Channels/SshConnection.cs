@@ -211,16 +211,24 @@ public sealed class SshConnection : IAsyncDisposable
 
     /// <summary>Allocates the next free channel number after the last one given, or null when <see cref="SshChannelOptions.MaxChannels"/> are open.</summary>
     /// <param name="type">The channel type.</param>
-    /// <param name="reserved">True for a peer's open whose decision holds a reserved slot (see <see cref="OnChannelOpenAsync"/>).</param>
-    internal SshChannel? CreateChannel(string type, bool reserved = false)
+    /// <param name="reservation">A peer's open whose decision holds a slot (see <see cref="OnChannelOpenAsync"/>): the channel
+    /// takes that slot over, in the same step, so that handlers accepting at once never count one slot twice.</param>
+    internal SshChannel? CreateChannel(string type, SshChannelOpenRequest? reservation = null)
     {
         lock (_lock)
         {
             // Open channels plus peers' opens still being decided never exceed MaxChannels, so a handler's Accept
             // always finds a number.
+            bool reserved = reservation is { HoldsDecisionSlot: true };
             if (_ended || _channels.Count + _openDecisions - (reserved ? 1 : 0) >= Options.MaxChannels)
             {
                 return null;
+            }
+
+            if (reserved)
+            {
+                reservation!.HoldsDecisionSlot = false;
+                _openDecisions--;
             }
 
             while (_channels.ContainsKey(_nextId))
@@ -446,6 +454,7 @@ public sealed class SshConnection : IAsyncDisposable
                 if (!full)
                 {
                     _openDecisions++;
+                    request.HoldsDecisionSlot = true;
                 }
             }
         }
@@ -467,7 +476,7 @@ public sealed class SshConnection : IAsyncDisposable
             }
             catch
             {
-                EndOpenDecision();
+                EndOpenDecision(request);
                 throw;
             }
 
@@ -485,18 +494,23 @@ public sealed class SshConnection : IAsyncDisposable
             }
             finally
             {
-                EndOpenDecision();
+                EndOpenDecision(request);
             }
         }
 
         await AnswerOpenAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
-    private void EndOpenDecision()
+    /// <summary>The handler has decided: a slot the open still holds (it did not accept) is free again.</summary>
+    private void EndOpenDecision(SshChannelOpenRequest request)
     {
         lock (_lock)
         {
-            _openDecisions--;
+            if (request.HoldsDecisionSlot)
+            {
+                request.HoldsDecisionSlot = false;
+                _openDecisions--;
+            }
         }
     }
 
@@ -510,7 +524,7 @@ public sealed class SshConnection : IAsyncDisposable
             }
             finally
             {
-                EndOpenDecision();
+                EndOpenDecision(request);
             }
 
             await AnswerOpenAsync(request, cancellationToken).ConfigureAwait(false);

@@ -176,6 +176,38 @@ public class MisbehavingPeerTests
     }
 
     [Test]
+    public async Task HandlersAcceptingAtOnce_AtMaxChannels_EachFindsANumber()
+    {
+        // MaxChannels opens are being decided; one handler accepts and is still running when the other accepts. The
+        // first channel takes over its open's slot in the same step, so the second still finds one: before, the slot
+        // counted twice until the first handler returned, and the second Accept threw "No channel number is free".
+        const int Max = 2;
+        var firstAccepted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0;
+        await using ConnectionHarness h = await StartRawAsync(Max, h => h.Server.ChannelOpenHandler = async (request, _) =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                request.Accept();
+                firstAccepted.SetResult();
+                await releaseFirst.Task;
+            }
+            else
+            {
+                await firstAccepted.Task;
+                request.Accept();
+                releaseFirst.SetResult();
+            }
+        });
+        await WriteOpenAsync(h, sender: 0);
+        await WriteOpenAsync(h, sender: 1);
+
+        Assert.That(await CountOpenAnswersAsync(h, Max), Is.EqualTo((Max, 0)));
+        Assert.That(h.ServerLoop!.IsCompleted, Is.False);
+    }
+
+    [Test]
     public async Task GlobalRequestFlood_FromAPeerThatDoesNotRead_StallsAtThePipe_EveryRequestAnsweredInOrder()
     {
         // Answers go out as each request is read, with no queue of our own: while the peer does not read them, our
