@@ -164,6 +164,7 @@ internal sealed class AesCtr : SshCipher
     /// machine: the lanes count in native order and one byte shuffle per vector makes them big-endian.
     /// </summary>
     /// <returns>The number of blocks written.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs per refill from the first packet: no slow first tier
     private static int FillCountersVector(byte[] buffer, ulong high, ulong low, XorWidth width)
     {
         ref byte destination = ref MemoryMarshal.GetArrayDataReference(buffer);
@@ -213,6 +214,7 @@ internal sealed class AesCtr : SshCipher
     private static ulong ToBigEndian(ulong value) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
 
     /// <summary>destination[i] = source[i] ^ keystream[i] for every i of source; in place when destination is source.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs per packet from the first packet: no slow first tier
     internal static void Xor(ReadOnlySpan<byte> source, ReadOnlySpan<byte> keystream, Span<byte> destination, XorWidth width)
     {
         if (keystream.Length < source.Length || destination.Length < source.Length)
