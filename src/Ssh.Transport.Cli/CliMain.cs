@@ -49,6 +49,11 @@ internal static class CliMain
     public static async Task<int> RunAsync(string[] args)
     {
         CpuPolicy.Apply();
+        if (args.Length > 0 && args[0] == "exec")
+        {
+            InlineIo.PreferInlineSocketCompletions(); // before the first socket operation, which reads it
+        }
+
         using var stop = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
         {

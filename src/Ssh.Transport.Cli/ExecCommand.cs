@@ -272,8 +272,8 @@ internal static class ExecCommand
 
         await using (session.ConfigureAwait(false))
         {
-            Task stdout = ChannelPump.CopyOutAsync(session.StandardOutput, streams.Output, "standard output");
-            Task stderr = ChannelPump.CopyOutAsync(session.StandardError, streams.Error, "standard error");
+            Task stdout = ChannelPump.CopyOutAsync(session.StandardOutput, streams.Output, "standard output", streams.OutputNeverWaits);
+            Task stderr = ChannelPump.CopyOutAsync(session.StandardError, streams.Error, "standard error", streams.ErrorNeverWaits);
             _ = ChannelPump.CopyInAsync(streams.Input, session.StandardInput); // not waited for: a terminal's read never ends
             try
             {
@@ -325,6 +325,9 @@ internal static class ExecCommand
         {
             HandshakeTimeout = settings.Timeout,
             Packetizer = new SshPacketizerOptions { RekeyBytes = settings.RekeyBytes ?? long.MaxValue },
+
+            // One connection, whose channel readers only await or write to an output that never waits (ChannelPump).
+            UnsafePreferInlineScheduling = true,
         };
         settings.Algorithms.ApplyTo(options);
         var client = new SshClientSettings(settings.Host, settings.Port)

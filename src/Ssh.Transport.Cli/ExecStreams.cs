@@ -15,11 +15,24 @@ namespace Ssh.Transport.Cli;
 internal sealed record StandardStreams(Stream Input, Stream Output, Stream Error)
 {
     /// <summary>
+    /// Whether a write to <see cref="Output"/> never waits for a reader (a file, /dev/null), so it may be made on the
+    /// connection's own thread. Seekable streams never wait; the console's are probed.
+    /// </summary>
+    public bool OutputNeverWaits { get; init; } = Output.CanSeek;
+
+    /// <summary>As <see cref="OutputNeverWaits"/>, for <see cref="Error"/>.</summary>
+    public bool ErrorNeverWaits { get; init; } = Error.CanSeek;
+
+    /// <summary>
     /// The process's standard streams, unbuffered: every write is a write(2) of the bytes given, at once. Standard
     /// input from a terminal is read as it is too (the terminal's own line editing, ^D for end of file), not through
     /// .NET's console line editor, which would re-encode it.
     /// </summary>
-    public static StandardStreams OpenConsole() => new(OpenInput(), Console.OpenStandardOutput(), Console.OpenStandardError());
+    public static StandardStreams OpenConsole() => new(OpenInput(), Console.OpenStandardOutput(), Console.OpenStandardError())
+    {
+        OutputNeverWaits = InlineIo.NeverWaitsForReader(1),
+        ErrorNeverWaits = InlineIo.NeverWaitsForReader(2),
+    };
 
     private static Stream OpenInput()
     {
@@ -55,10 +68,12 @@ internal sealed class LocalOutputException : IOException
 }
 
 /// <summary>
-/// Copies between a command's channel and the standard streams, each direction on a thread of its own: the console
-/// reads and writes block (a terminal, a pipe whose reader is slow), and must not hold the thread pool that runs the
-/// connection. Large reads and writes, and no allocation per chunk: the outputs go from the channel's pipe to the
-/// stream (segments gathered into one buffer per write), standard input is read straight into the pipe's memory.
+/// Copies between a command's channel and the standard streams. Reads and writes that may wait (a terminal, a pipe
+/// whose reader is slow) run on a thread of their own, so that they never hold the thread that runs the connection;
+/// an output that never waits for a reader (a file, /dev/null) is written where the channel's data arrives, which with
+/// inline scheduling is the connection's receive thread: no wake-up of another thread per packet. Large reads and
+/// writes, and no allocation per chunk: the outputs go from the channel's pipe to the stream (segments gathered into
+/// one buffer per write), standard input is read straight into the pipe's memory.
 /// </summary>
 internal static class ChannelPump
 {
@@ -73,8 +88,13 @@ internal static class ChannelPump
     /// connection failing: that error is the session's to report, so the copy just ends).
     /// </summary>
     /// <returns>Completes when everything that came is written; faults with <see cref="LocalOutputException"/> when a write failed.</returns>
-    public static Task CopyOutAsync(PipeReader source, Stream target, string name) =>
-        Run($"exec {name}", () => CopyOut(source, target, name));
+    /// <param name="source">The channel's output or extended output.</param>
+    /// <param name="target">Where it goes.</param>
+    /// <param name="name">The target's name, for the error.</param>
+    /// <param name="neverWaits">Whether a write to <paramref name="target"/> never waits for a reader: then it is made
+    /// in the read's continuation, else on a thread of its own.</param>
+    public static Task CopyOutAsync(PipeReader source, Stream target, string name, bool neverWaits) =>
+        neverWaits ? CopyOutInlineAsync(source, target, name) : Run($"exec {name}", () => CopyOut(source, target, name));
 
     /// <summary>
     /// Copies <paramref name="source"/> into the channel until its end, which then completes the writer (EOF to the
@@ -125,19 +145,7 @@ internal static class ChannelPump
                     return; // the connection failed: the session reports why
                 }
 
-                ReadOnlySequence<byte> buffer = result.Buffer;
-                try
-                {
-                    Write(buffer, target, gathered);
-                }
-                catch (Exception e) when (e is IOException or NotSupportedException or ObjectDisposedException or UnauthorizedAccessException)
-                {
-                    source.AdvanceTo(buffer.End);
-                    throw new LocalOutputException($"cannot write {name}: {CliMain.Describe(e)}", e);
-                }
-
-                source.AdvanceTo(buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
+                if (WriteAndAdvance(source, result, target, gathered, name))
                 {
                     return;
                 }
@@ -147,6 +155,54 @@ internal static class ChannelPump
         {
             ArrayPool<byte>.Shared.Return(gathered);
         }
+    }
+
+    /// <summary>The same copy as <see cref="CopyOut"/>, for a target whose writes never wait: each write runs in the read's continuation.</summary>
+    private static async Task CopyOutInlineAsync(PipeReader source, Stream target, string name)
+    {
+        byte[] gathered = ArrayPool<byte>.Shared.Rent(OutputChunk);
+        try
+        {
+            while (true)
+            {
+                ReadResult result;
+                try
+                {
+                    result = await source.ReadAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    return; // the connection failed: the session reports why
+                }
+
+                if (WriteAndAdvance(source, result, target, gathered, name))
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(gathered);
+        }
+    }
+
+    /// <summary>Writes what one read brought and consumes it; returns whether the channel's side has ended.</summary>
+    private static bool WriteAndAdvance(PipeReader source, in ReadResult result, Stream target, byte[] gathered, string name)
+    {
+        ReadOnlySequence<byte> buffer = result.Buffer;
+        try
+        {
+            Write(buffer, target, gathered);
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException or ObjectDisposedException or UnauthorizedAccessException)
+        {
+            source.AdvanceTo(buffer.End);
+            throw new LocalOutputException($"cannot write {name}: {CliMain.Describe(e)}", e);
+        }
+
+        source.AdvanceTo(buffer.End);
+        return result.IsCompleted || result.IsCanceled;
     }
 
     /// <summary>The smallest segment written as it is; smaller ones are gathered first (fewer write calls).</summary>

@@ -87,6 +87,9 @@ public sealed partial class SshTransport
         return new ValueTask<SshPacket>(packet);
     }
 
+    /// <summary>Whether the layers above should also continue inline on the receive path (<see cref="SshTransportOptions.UnsafePreferInlineScheduling"/>).</summary>
+    internal bool PrefersInlineScheduling => _options.UnsafePreferInlineScheduling;
+
     private ValueTask<SshPacket> WaitForMessage(CancellationToken cancellationToken)
     {
         ValueTask<SshPacket> waiting = _consumerWaiter.Wait();
@@ -175,7 +178,8 @@ public sealed partial class SshTransport
             handOver = TakeUnsynchronized(message);
         }
 
-        _consumerWaiter.SetResult(handOver);
+        // Inline when the application asked for it: the consumer goes on on this thread, no wake-up of another.
+        _consumerWaiter.SetResult(handOver, inline: _options.UnsafePreferInlineScheduling);
     }
 
     /// <summary>
@@ -486,9 +490,19 @@ public sealed partial class SshTransport
 
         public ValueTask<SshPacket> Wait() => new(this, _core.Version);
 
-        public void SetResult(SshPacket packet) => _core.SetResult(packet);
+        /// <summary>Completes the wait; <paramref name="inline"/> runs the consumer's continuation on this thread, before returning.</summary>
+        public void SetResult(SshPacket packet, bool inline = false)
+        {
+            _core.RunContinuationsAsynchronously = !inline;
+            _core.SetResult(packet);
+        }
 
-        public void SetException(Exception error) => _core.SetException(error);
+        /// <summary>Fails the wait; the consumer always goes on on another thread (the caller may hold a lock or be a cancellation callback).</summary>
+        public void SetException(Exception error)
+        {
+            _core.RunContinuationsAsynchronously = true;
+            _core.SetException(error);
+        }
 
         public SshPacket GetResult(short token)
         {

@@ -87,6 +87,27 @@ public abstract class SshTransportOptions
     /// </summary>
     public int MaxQueuedPongs { get; set; } = 16;
 
+    /// <summary>
+    /// Run the receive path's continuations on the thread that received the bytes instead of handing each one to the
+    /// thread pool: the continuation of <see cref="SshTransport.ReadMessageAsync"/> when a message arrives for a
+    /// waiting consumer, and, in the connection layer above, the readers of channel inputs. Default false.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Each hand-over costs a thread wake-up; on a bulk transfer that is one or two per 32 KiB packet, and with this
+    /// set (and <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c> in the environment, so the socket's completions
+    /// are inline too) a download runs on one thread, as OpenSSH's does (docs/performance.md).
+    /// </para>
+    /// <para>
+    /// Unsafe in the sense of Kestrel's <c>UnsafePreferInlineScheduling</c>: application code then runs on the receive
+    /// path. While a consumer or a channel reader runs, the connection reads nothing, key-exchange messages and
+    /// keep-alive replies included; one that blocks synchronously stalls the connection, and one that blocks waiting for
+    /// a write that needs the key exchange to finish deadlocks it. Set it only when every such continuation awaits
+    /// instead of blocking and does little work before its next await.
+    /// </para>
+    /// </remarks>
+    public bool UnsafePreferInlineScheduling { get; set; }
+
     /// <summary>Send SSH_MSG_IGNORE after this long without traffic. Default: off (<see cref="Timeout.InfiniteTimeSpan"/>).</summary>
     public TimeSpan KeepAliveInterval { get; set; } = Timeout.InfiniteTimeSpan;
 

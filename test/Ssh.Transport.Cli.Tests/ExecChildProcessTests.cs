@@ -74,6 +74,33 @@ public class ExecChildProcessTests(SshdKind kind)
         Assert.That(child.Error, Is.Empty);
     }
 
+    /// <summary>
+    /// Standard output a regular file: a write never waits for a reader, so exec writes it on the connection's receive
+    /// thread (inline scheduling, inline socket completions) instead of handing each packet to an output thread.
+    /// </summary>
+    [Test]
+    public async Task Download_of_64_MiB_into_a_file_as_standard_output()
+    {
+        string data = Path.Combine(_shared, "download");
+        string expected = WriteRandomFile(data, TransferBytes);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(data, (UnixFileMode)0x1A4); // 0644: the test user reads it
+        }
+
+        string received = Path.Combine(_folder, "received");
+        using ExecChild child = ExecChild.Start([.. Common, $"cat {data}; echo done >&2"], outputFile: received);
+        child.Process.StandardInput.Close();
+        int exitCode = await child.WaitForExitAsync();
+
+        Assert.That(exitCode, Is.Zero, child.Error + _sshd.Log);
+        Assert.That(child.Error, Is.EqualTo("done\n"));
+        await using FileStream file = File.OpenRead(received);
+        (string hash, long count) = await HashAsync(file).WaitAsync(CliRunner.Timeout);
+        Assert.That(count, Is.EqualTo(TransferBytes));
+        Assert.That(hash, Is.EqualTo(expected));
+    }
+
     [Test]
     public async Task Upload_of_64_MiB_through_standard_input()
     {
@@ -223,16 +250,27 @@ internal sealed class ExecChild : IDisposable
 
     public string Error => Encoding.UTF8.GetString(ErrorBytes);
 
-    /// <summary>dotnet ssh-transport.dll ARGS, without an agent; <paramref name="home"/> replaces HOME when given.</summary>
-    public static ExecChild Start(string[] args, string? home = null)
+    /// <summary>
+    /// dotnet ssh-transport.dll ARGS, without an agent; <paramref name="home"/> replaces HOME when given;
+    /// <paramref name="outputFile"/>, when given, is the tool's standard output instead of a pipe (a shell redirects it).
+    /// </summary>
+    public static ExecChild Start(string[] args, string? home = null, string? outputFile = null)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(outputFile is null ? "dotnet" : "/bin/sh")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (outputFile is not null)
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add("exec dotnet \"$@\" > \"$EXEC_OUTPUT\"");
+            start.ArgumentList.Add("sh");
+            start.Environment["EXEC_OUTPUT"] = outputFile;
+        }
+
         start.ArgumentList.Add(CliRunner.ToolPath);
         foreach (string arg in args)
         {

@@ -51,9 +51,12 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     private static readonly SshBlockMemoryPool s_inboundPool = new(32 * 1024, maxRetainedBlocks: 512);
     private static readonly PipeOptions s_inboundOptions = new(pool: s_inboundPool, pauseWriterThreshold: 0, minimumSegmentSize: 32 * 1024, useSynchronizationContext: false);
 
+    // SshTransportOptions.UnsafePreferInlineScheduling: the reader continues in the connection loop's flush.
+    private static readonly PipeOptions s_inlineInboundOptions = new(pool: s_inboundPool, readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 0, minimumSegmentSize: 32 * 1024, useSynchronizationContext: false);
+
     private readonly SshConnection _connection;
-    private readonly Pipe _input = new(s_inboundOptions);
-    private readonly Pipe _extendedInput = new(s_inboundOptions);
+    private readonly Pipe _input;
+    private readonly Pipe _extendedInput;
     private readonly Pipe _output;
     private readonly Pipe _extendedOutput;
     private readonly WindowedPipeReader _inputReader;
@@ -94,6 +97,9 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         _receiveWindow = connection.Options.WindowSize;
         _windowTarget = connection.Options.WindowSize;
         _adjustEpochStart = connection.TimeProvider.GetTimestamp();
+        PipeOptions inbound = connection.Transport.PrefersInlineScheduling ? s_inlineInboundOptions : s_inboundOptions;
+        _input = new Pipe(inbound);
+        _extendedInput = new Pipe(inbound);
         // The reader is our send pump: run it inline in the application's FlushAsync rather than handing each flush to
         // another thread-pool thread (a wake-up per write was the largest cost of sending; docs/performance.md). The
         // pump only seals and writes into the transport's pipe and awaits asynchronously, so the caller is never blocked.

@@ -19,6 +19,7 @@ internal static class TransportOptionsCopy
             MaxQueuedPongs = template.MaxQueuedPongs,
             MaxBufferedInboundBytes = template.MaxBufferedInboundBytes,
             KeepAliveInterval = template.KeepAliveInterval,
+            UnsafePreferInlineScheduling = template.UnsafePreferInlineScheduling,
             MaxNameListLength = template.MaxNameListLength,
             LoggerFactory = template.LoggerFactory,
             Packetizer = template.Packetizer is null ? null! : Copy(template.Packetizer),

@@ -43,7 +43,7 @@ public class SshClientSettingsTests
         {
             "Ciphers", "CompressionAlgorithms", "HandshakeTimeout", "HostKeyAlgorithms", "HostKeyVerifier", "KeepAliveInterval",
             "KeyExchangeAlgorithms", "KeyExchangeTimeout", "LoggerFactory", "Macs", "MaxBufferedInboundBytes", "MaxNameListLength",
-            "MaxQueuedPacketsDuringKeyExchange", "MaxQueuedPongs", "Packetizer", "PreferHostCertificates",
+            "MaxQueuedPacketsDuringKeyExchange", "MaxQueuedPongs", "Packetizer", "PreferHostCertificates", "UnsafePreferInlineScheduling",
         }), "a new transport option: copy it in TransportOptionsCopy, then list it here");
         Assert.That(Names(typeof(SshPacketizerOptions)), Is.EqualTo(new[]
         {
@@ -62,6 +62,7 @@ public class SshClientSettingsTests
             KeepAliveInterval = TimeSpan.FromSeconds(11),
             MaxNameListLength = 12000,
             PreferHostCertificates = true,
+            UnsafePreferInlineScheduling = true,
         };
         template.Ciphers.Clear();
         template.Ciphers.Add("aes256-ctr");
