@@ -49,7 +49,7 @@ internal static class CliMain
     public static async Task<int> RunAsync(string[] args)
     {
         CpuPolicy.Apply();
-        if (args.Length > 0 && args[0] == "exec")
+        if (InlineIo.Wanted(args))
         {
             InlineIo.PreferInlineSocketCompletions(); // before the first socket operation, which reads it
         }

@@ -3,9 +3,9 @@ using System.Runtime.InteropServices;
 namespace Ssh.Transport.Cli;
 
 /// <summary>
-/// exec's receive path on one thread, as OpenSSH's client runs it: the socket's completion, decryption, the channel's
-/// data and the write to a standard output that never waits for a reader, with no wake-up of another thread between
-/// them (docs/performance.md, "One thread per received packet").
+/// A packet's way on one thread, as OpenSSH runs it: exec's socket completion, decryption, the channel's data and the
+/// write to a standard output that never waits for a reader; with serve --inline-io the same from Kestrel's socket to
+/// a session's process. No wake-up of another thread between them (docs/performance.md, "One thread per packet").
 /// </summary>
 internal static class InlineIo
 {
@@ -13,9 +13,16 @@ internal static class InlineIo
     public const string SocketCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>
+    /// Whether this command line runs its connections' I/O inline: exec always (one connection, whose continuations
+    /// never block), serve with --inline-io.
+    /// </summary>
+    public static bool Wanted(IReadOnlyList<string> args) =>
+        args.Count > 0 && (args[0] == "exec" || args[0] == "serve" && args.Contains("--inline-io"));
+
+    /// <summary>
     /// Socket completions inline for this process, unless its environment already chose: call before the first socket
-    /// operation. Only for a process that runs one connection whose continuations never block (exec): inline, one slow
-    /// continuation would hold up every socket sharing the engine's thread.
+    /// operation. Only for a process whose continuations never block (see <see cref="Wanted"/>): inline, a slow
+    /// continuation holds up every socket that shares the engine's thread.
     /// </summary>
     public static void PreferInlineSocketCompletions()
     {

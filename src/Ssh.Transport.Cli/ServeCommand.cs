@@ -117,6 +117,8 @@ internal static class ServeCommand
         };
         command.Options.Add(listen);
         command.Options.Add(hostKeys);
+        Option<bool> inlineIo = CliOptions.Flag("--inline-io",
+            "run each connection's work on the socket threads instead of handing it to the thread pool (transport, channels, process pipes): fewer thread wake-ups per packet, less CPU per byte; a connection's handshake or a slow step then delays the other connections that share its thread");
         command.Options.Add(hostCerts);
         var algorithms = new AlgorithmOptions(command);
         command.Options.Add(rekeyBytes);
@@ -135,6 +137,7 @@ internal static class ServeCommand
         command.Options.Add(netBlockSize);
         command.Options.Add(exempt);
         command.Options.Add(statsInterval);
+        command.Options.Add(inlineIo);
         command.Validators.Add(result =>
         {
             if (result.GetResult(hostCerts) is { Implicit: false } && result.GetResult(hostKeys) is not { Implicit: false })
@@ -180,6 +183,9 @@ internal static class ServeCommand
             {
                 HandshakeTimeout = TimeSpan.FromSeconds(60),
                 Packetizer = new SshPacketizerOptions { RekeyBytes = result.GetValue(rekeyBytes) ?? long.MaxValue },
+
+                // serve's own consumers only await (sessions run processes through non-blocking pipes).
+                UnsafePreferInlineScheduling = result.GetValue(inlineIo),
             };
             algorithms.Read(result).ApplyTo(options);
             var logins = new LoginSettings(

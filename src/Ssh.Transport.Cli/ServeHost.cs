@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using System.Diagnostics;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
@@ -71,6 +72,10 @@ internal sealed class ServeHost : IAsyncDisposable
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseKestrelCore();
         builder.Services.AddSshSocketBuffers(); // 64 KiB socket reads: whole packets, no gathering copies
+
+        // --inline-io: Kestrel's socket continuations inline too, so a packet goes from the socket to a session's
+        // process on one thread (with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS, which CliMain sets).
+        builder.Services.Configure<SocketTransportOptions>(o => o.UnsafePreferInlineScheduling = options.UnsafePreferInlineScheduling);
         builder.Services.AddSingleton<IHostLifetime, QuietLifetime>(); // the tool handles SIGINT/SIGTERM itself
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.RegularExpressions;
 using Ssh.Transport.Connection;
 
@@ -97,6 +98,24 @@ public partial class ServeSessionTests
         Assert.That(log, Does.Contain(" exec 'echo hi' for tester\n"));
         Assert.That(log, Does.Contain(" exec 'echo hi' for tester ended: exit status 0\n"));
         Assert.That(log, Does.Contain(" exec 'exit 3' for tester ended: exit status 3\n"));
+    }
+
+    /// <summary>
+    /// --inline-io: the transport, the channels and the process's pipes continue on the socket threads. Megabytes each
+    /// way and on stderr, through a command that reads while it writes, arrive whole.
+    /// </summary>
+    [TestCaseSource(nameof(OpenSsh))]
+    public async Task With_inline_io_a_command_carries_megabytes_both_ways_and_on_stderr(string folder)
+    {
+        string identity = await KeygenAsync();
+        await using InProcessServe serve = await ServeAsync(identity, "", "--allow-exec", "--inline-io");
+        string input = Convert.ToHexString(RandomNumberGenerator.GetBytes(2 * 1024 * 1024)) + "\n"; // 4 MiB of text
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(input)));
+
+        ServeClientResult result = await SshAsync(folder, serve, identity, "tee /dev/stderr | sha256sum; head -c 6000000 /dev/zero | tr '\\0' z", stdin: input);
+        Assert.That(result.ExitCode, Is.Zero, result.Error.Length < 200 ? result.Error : result.Error[..200]);
+        Assert.That(result.Out, Is.EqualTo($"{hash}  -\n" + new string('z', 6000000) + "\n"), "the hash, then the zs (the client's reader ends each line with a newline)");
+        Assert.That(result.Error, Is.EqualTo(input), "stderr carried whole");
     }
 
     [TestCaseSource(nameof(OpenSsh))]
