@@ -2,6 +2,7 @@
 """End-to-end benchmark: Ssh.Transport against OpenSSH on the same work, on this machine.
 
     bench/e2e/e2e.py [--size 2G] [--reps 3] [--ciphers ...] [--scenarios client,server,ours,wan,cost] [--out FILE]
+                     [--serve-arg=--inline-io ...]
 
 Whole processes, not BenchmarkDotNet: real `ssh`, `sshd` and our `ssh-transport exec`/`serve` move a file held in
 /dev/shm (`cat FILE` down, `cat > /dev/null` up), runs of ours and OpenSSH's interleaved, the same cipher on both.
@@ -118,7 +119,7 @@ def pss_bytes(pid):
 class Servers:
     """sshd and our serve, each with a pid to account CPU to, started and stopped here."""
 
-    def __init__(self, work, sshd_path, start_ours=True):
+    def __init__(self, work, sshd_path, start_ours=True, serve_args=()):
         self.work = work
         self.procs = []
         key = os.path.join(work, "id_ed25519")
@@ -155,7 +156,7 @@ Subsystem sftp /usr/lib/openssh/sftp-server
         self.ours = None
         if start_ours:
             self.ours = self._start(["dotnet", TOOL, "serve", "--listen", f"127.0.0.1:{self.ours_port}", "--host-key", host_key,
-                                    "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec"], self.ours_port)
+                                    "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec", *serve_args], self.ours_port)
 
     def _start(self, argv, port):
         log = open(os.path.join(self.work, f"server-{port}.log"), "w")
@@ -334,6 +335,7 @@ def main():
     parser.add_argument("--idle", type=int, default=50)
     parser.add_argument("--sshd", default="/usr/sbin/sshd")
     parser.add_argument("--out", default=None, help="JSON results file")
+    parser.add_argument("--serve-arg", action="append", default=[], help="an option for our serve, e.g. --serve-arg=--inline-io (may be repeated)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("e2e.py: run as root (sshd logs in root with a generated key)")
@@ -353,7 +355,7 @@ def main():
                 n = min(remaining, 64 * 1024 * 1024)
                 f.write(os.urandom(n))
                 remaining -= n
-        servers = Servers(work, args.sshd, start_ours=bool(scenarios & {"server", "ours", "wan", "cost"}))
+        servers = Servers(work, args.sshd, start_ours=bool(scenarios & {"server", "ours", "wan", "cost"}), serve_args=args.serve_arg)
         plan = []  # (label, client, server, port key, suite, direction, bytes)
         for suite in suites:
             for direction in ("down", "up"):

@@ -49,13 +49,9 @@ internal static class CpuPolicy
         {
             tasks = Directory.GetDirectories("/proc/self/task");
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return 0;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return 0;
+            return 0; // no /proc: nothing to switch
         }
 
         foreach (string task in tasks)

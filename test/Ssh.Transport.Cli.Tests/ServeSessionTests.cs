@@ -118,6 +118,28 @@ public partial class ServeSessionTests
         Assert.That(result.Error, Is.EqualTo(input), "stderr carried whole");
     }
 
+    /// <summary>
+    /// The same as a real process, where --inline-io also makes .NET's socket completions inline (set before the first
+    /// socket): 16 MiB up through a command that hashes it, and back down.
+    /// </summary>
+    [Test]
+    public async Task With_inline_io_as_a_process_a_command_carries_16_MiB_each_way()
+    {
+        string identity = await KeygenAsync();
+        string authorizedKeys = _folder.Write("authorized_keys_child", File.ReadAllText(identity + ".pub"));
+        await using ChildProcess serve = CliRunner.StartChild("serve", "--listen", "127.0.0.1:0", "--authorized-keys", authorizedKeys, "--allow-exec", "--inline-io");
+        string output = await serve.WaitForOutputAsync(o => CliRunner.ListeningPort(o) is not null, CliRunner.Timeout);
+        int port = CliRunner.ListeningPort(output)!.Value;
+
+        string input = Convert.ToHexString(RandomNumberGenerator.GetBytes(8 * 1024 * 1024)) + "\n"; // 16 MiB of text
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(input)));
+        List<string> args = ServeClient.OpenSshOptions("-p", port, identity);
+        args.AddRange(["tester@127.0.0.1", "tee /tmp/ssh-transport-inline-$$ | sha256sum; cat /tmp/ssh-transport-inline-$$; rm -f /tmp/ssh-transport-inline-$$"]);
+        ServeClientResult result = await ServeClient.RunAsync(ServeClient.Require("/usr/bin", "ssh"), args, input);
+        Assert.That(result.ExitCode, Is.Zero, result.Error);
+        Assert.That(result.Out, Is.EqualTo($"{hash}  -\n" + input));
+    }
+
     [TestCaseSource(nameof(OpenSsh))]
     public async Task Ssh_without_a_command_runs_the_login_shell_on_pipes(string folder)
     {
