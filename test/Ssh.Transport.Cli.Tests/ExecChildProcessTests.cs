@@ -49,8 +49,8 @@ public class ExecChildProcessTests(SshdKind kind)
 
     private string[] Common => ["exec", "-p", $"{_sshd.Port}", "--accept-any-host-key", "-i", ExecKeys.Authorized, $"{ExecUser.Name}@127.0.0.1"];
 
-    [Test]
-    public async Task Download_of_64_MiB_through_standard_output()
+    /// <summary>A random file of <see cref="TransferBytes"/> that the test user may read; returns its path and SHA-256.</summary>
+    private (string Path, string Hash) WriteDownloadFile()
     {
         string data = Path.Combine(_shared, "download");
         string expected = WriteRandomFile(data, TransferBytes);
@@ -58,6 +58,14 @@ public class ExecChildProcessTests(SshdKind kind)
         {
             File.SetUnixFileMode(data, (UnixFileMode)0x1A4); // 0644: the test user reads it
         }
+
+        return (data, expected);
+    }
+
+    [Test]
+    public async Task Download_of_64_MiB_through_standard_output()
+    {
+        (string data, string expected) = WriteDownloadFile();
 
 
         using ExecChild child = ExecChild.Start([.. Common, $"cat {data}"]);
@@ -81,12 +89,7 @@ public class ExecChildProcessTests(SshdKind kind)
     [Test]
     public async Task Download_of_64_MiB_into_a_file_as_standard_output()
     {
-        string data = Path.Combine(_shared, "download");
-        string expected = WriteRandomFile(data, TransferBytes);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(data, (UnixFileMode)0x1A4); // 0644: the test user reads it
-        }
+        (string data, string expected) = WriteDownloadFile();
 
         string received = Path.Combine(_folder, "received");
         using ExecChild child = ExecChild.Start([.. Common, $"cat {data}; echo done >&2"], outputFile: received);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Security.Cryptography;
 using Ssh.Transport.Connection.Tests.Infrastructure;
+using Ssh.Transport.Connection.Tests.Server;
 
 namespace Ssh.Transport.Connection.Tests.Channels;
 
@@ -109,7 +110,7 @@ public class InlineSchedulingTests
             },
             beforeRun: ConnectionHarness.ServerAccepts(async channel =>
             {
-                Task<byte[]> reading = ReadAllAsync(channel.Input);
+                Task<byte[]> reading = RawSession.ReadAllAsync(channel.Input);
                 await channel.Output.WriteAsync(down);
                 await channel.Output.CompleteAsync();
                 serverReceived.SetResult(await reading);
@@ -117,29 +118,10 @@ public class InlineSchedulingTests
             }));
 
         SshChannel channel = await h.Client.OpenChannelAsync("session");
-        Task<byte[]> downloaded = ReadAllAsync(channel.Input);
+        Task<byte[]> downloaded = RawSession.ReadAllAsync(channel.Input);
         await channel.Output.WriteAsync(up);
         await channel.Output.CompleteAsync();
         Assert.That(SHA256.HashData(await downloaded.WaitAsync(TimeSpan.FromSeconds(40))), Is.EqualTo(SHA256.HashData(down)));
         Assert.That(SHA256.HashData(await serverReceived.Task.WaitAsync(TimeSpan.FromSeconds(40))), Is.EqualTo(SHA256.HashData(up)));
-    }
-
-    private static async Task<byte[]> ReadAllAsync(PipeReader reader)
-    {
-        using var all = new MemoryStream();
-        while (true)
-        {
-            ReadResult result = await reader.ReadAsync();
-            foreach (ReadOnlyMemory<byte> segment in result.Buffer)
-            {
-                all.Write(segment.Span);
-            }
-
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return all.ToArray();
-            }
-        }
     }
 }

@@ -37,7 +37,9 @@ namespace Ssh.Transport.Crypto.Primitives;
 /// The loop kernels (Ctr, EncryptWide, Encrypt8, Hash8, HashWide) are never inlined. Their small helpers must be,
 /// or the vectors go through memory at every call; inlined into a caller that has already spent its inlining
 /// budget (as the JIT did into a benchmark method, through Encrypt and EncryptSegment), they were not, and a
-/// 32 KiB encryption ran three times slower.
+/// 32 KiB encryption ran three times slower. For the same reason the kernels are compiled optimized from their
+/// first call (AggressiveOptimization): in tier 0, where a kernel called once per packet stayed for the first part
+/// of a transfer, no helper is inlined (8% of a 2 GiB download's samples; docs/performance.md).
 /// </para>
 /// <para>
 /// Decryption hashes the ciphertext and compares the tag in constant time before it decrypts anything; on a
@@ -363,7 +365,7 @@ internal sealed class AesGcmNi : IDisposable
     /// <summary>
     /// CTR over whole eight-block runs (SP 800-38D §6.5), counters from 2; returns the bytes done.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own (class remarks)
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own, optimized from its first call (class remarks)
     private static int Ctr(ref byte state, int rounds, Vector128<byte> j0, ref byte source, ref byte destination, int length, uint counter = 2)
     {
         Vector128<byte> key = Load(ref state, 0);
@@ -392,7 +394,7 @@ internal sealed class AesGcmNi : IDisposable
     /// AVX-512). Pipelined this way 32 KiB encrypts 10 % faster (aes256; 2 % for aes128, whose ten rounds leave less
     /// room) than hashing each run right after it is made.
     /// </remarks>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own (class remarks)
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own, optimized from its first call (class remarks)
     private static int EncryptWide(ref byte state, int rounds, Vector128<byte> j0, uint counter, ref byte source, ref byte destination, int length, ref Vector128<ulong> hashState)
     {
         if (length < Stride)
@@ -477,7 +479,7 @@ internal sealed class AesGcmNi : IDisposable
     }
 
     /// <summary>CTR and GHASH over whole eight-block runs with 128-bit PCLMULQDQ; returns the bytes done.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own (class remarks)
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own, optimized from its first call (class remarks)
     private static int Encrypt8(ref byte state, int rounds, Vector128<byte> j0, uint counter, ref byte source, ref byte destination, int length, ref Vector128<ulong> hashState)
     {
         Vector128<ulong> hash = hashState;
@@ -649,7 +651,7 @@ internal sealed class AesGcmNi : IDisposable
 
     /// <summary>GHASH over whole eight-block runs, one reduction each: (Y ^ X0)·H^8 + X1·H^7 + ... + X7·H.</summary>
     /// <returns>The bytes hashed.</returns>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own (class remarks)
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own, optimized from its first call (class remarks)
     private static int Hash8(ref byte state, ref byte data, int length, ref Vector128<ulong> hashState)
     {
         Vector128<ulong> hash = hashState;
@@ -675,7 +677,7 @@ internal sealed class AesGcmNi : IDisposable
 
     /// <summary>GHASH over whole sixteen-block runs, two blocks per 256-bit VPCLMULQDQ, one reduction each.</summary>
     /// <returns>The bytes hashed.</returns>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own (class remarks)
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a kernel, compiled on its own, optimized from its first call (class remarks)
     private static int HashWide(ref byte state, ref byte data, int length, ref Vector128<ulong> hashState)
     {
         Vector128<ulong> hash = hashState;

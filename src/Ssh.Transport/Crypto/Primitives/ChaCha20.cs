@@ -349,7 +349,7 @@ internal static class ChaCha20
     }
 
     /// <summary>One block of keystream into the first 64 bytes of <paramref name="output"/>; advances the counter.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel, compiled on its own so its helpers are always inlined
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel: compiled on its own, optimized from its first call, so its helpers are always inlined
     private static void ScalarBlock(ref State state, Span<byte> output)
     {
         uint x0 = state[0], x1 = state[1], x2 = state[2], x3 = state[3];
@@ -441,7 +441,7 @@ internal static class ChaCha20
     }
 
     /// <summary>XORs 4 blocks (256 bytes) of <paramref name="source"/> into <paramref name="destination"/>.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel, compiled on its own so its helpers are always inlined
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel: compiled on its own, optimized from its first call, so its helpers are always inlined
     private static void XorBatch128(ref State state, ReadOnlySpan<byte> source, Span<byte> destination)
     {
         ref byte src = ref MemoryMarshal.GetReference(source[..Batch128]);
@@ -557,7 +557,7 @@ internal static class ChaCha20
     }
 
     /// <summary>XORs 8 blocks (512 bytes).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel, compiled on its own so its helpers are always inlined
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel: compiled on its own, optimized from its first call, so its helpers are always inlined
     private static void XorBatch256(ref State state, ReadOnlySpan<byte> source, Span<byte> destination)
     {
         ref byte src = ref MemoryMarshal.GetReference(source[..Batch256]);
@@ -655,7 +655,7 @@ internal static class ChaCha20
     }
 
     /// <summary>XORs 16 blocks (1024 bytes).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel, compiled on its own so its helpers are always inlined
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel: compiled on its own, optimized from its first call, so its helpers are always inlined
     private static void XorBatch512(ref State state, ReadOnlySpan<byte> source, Span<byte> destination)
     {
         ref byte src = ref MemoryMarshal.GetReference(source[..Batch512]);

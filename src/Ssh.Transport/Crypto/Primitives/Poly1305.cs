@@ -126,7 +126,7 @@ internal static class Poly1305
     }
 
     /// <summary>Absorbs whole 16-byte blocks: h = (h + m + hibit * 2^128) * r mod 2^130-5, partially reduced.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel, compiled on its own so its helpers are always inlined
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel: compiled on its own, optimized from its first call, so its helpers are always inlined
     private static void Blocks(ulong r0, ulong r1, ulong r2, ReadOnlySpan<byte> blocks, ref ulong h0Ref, ref ulong h1Ref, ref ulong h2Ref, ulong hibit)
     {
         // A limb product landing at 2^132 is 4 * 2^130, congruent to 20 mod 2^130-5: fold it in with s = 20 r.
@@ -323,7 +323,7 @@ internal static class Poly1305
     /// h = (h + m) * r^4 per lane over all but the last 64-byte chunk, then (h + m) * r^(4..1) by lane; returns the
     /// lanes' sum in 44-bit limbs. <paramref name="blocks"/> is a positive multiple of 64 bytes.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel, compiled on its own so its helpers are always inlined
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel: compiled on its own, optimized from its first call, so its helpers are always inlined
     private static void Vector256Blocks(ReadOnlySpan<byte> key, ReadOnlySpan<byte> blocks, out ulong h0, out ulong h1, out ulong h2)
     {
         Span<Limbs26> r = stackalloc Limbs26[4];
@@ -417,7 +417,7 @@ internal static class Poly1305
     private static Vector512<ulong> Multiply(Vector512<ulong> a, Vector512<ulong> b) => Avx512F.Multiply(a.AsUInt32(), b.AsUInt32());
 
     /// <summary>As <see cref="Vector256Blocks"/> with 8 lanes and r^8; <paramref name="blocks"/> is a positive multiple of 128 bytes.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel, compiled on its own so its helpers are always inlined
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a loop kernel: compiled on its own, optimized from its first call, so its helpers are always inlined
     private static void Vector512Blocks(ReadOnlySpan<byte> key, ReadOnlySpan<byte> blocks, out ulong h0, out ulong h1, out ulong h2)
     {
         Span<Limbs26> r = stackalloc Limbs26[8];
