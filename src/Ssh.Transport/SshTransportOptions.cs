@@ -90,7 +90,8 @@ public abstract class SshTransportOptions
     /// <summary>
     /// Run the receive path's continuations on the thread that received the bytes instead of handing each one to the
     /// thread pool: the continuation of <see cref="SshTransport.ReadMessageAsync"/> when a message arrives for a
-    /// waiting consumer, and, in the connection layer above, the readers of channel inputs. Default false.
+    /// waiting consumer, and, in the connection layer above, the readers of channel inputs, a channel's sender waiting
+    /// for the peer's window, and a channel's writers let go after backpressure. Default false.
     /// </summary>
     /// <remarks>
     /// <para>

@@ -7,11 +7,19 @@ namespace Ssh.Transport.Connection;
 internal sealed class SendWindow
 {
     private readonly Lock _lock = new();
+    private readonly TaskCreationOptions _waiterOptions;
     private long _available;
     private TaskCompletionSource? _waiter;
     private Exception? _failure;
 
-    public SendWindow(uint initial) => _available = initial;
+    /// <param name="initial">The window the peer granted at the open.</param>
+    /// <param name="inline">Whether a sender waiting for credit continues in <see cref="Add"/>, on the connection's
+    /// loop (<see cref="SshTransportOptions.UnsafePreferInlineScheduling"/>), instead of on the thread pool.</param>
+    public SendWindow(uint initial, bool inline = false)
+    {
+        _available = initial;
+        _waiterOptions = inline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously;
+    }
 
     /// <summary>Credit now available (for tests and diagnostics).</summary>
     public long Available
@@ -65,7 +73,7 @@ internal sealed class SendWindow
                     return granted;
                 }
 
-                _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiter ??= new TaskCompletionSource(_waiterOptions);
                 wait = _waiter.Task;
             }
 
@@ -84,6 +92,10 @@ internal sealed class SendWindow
             _waiter = null;
         }
 
-        waiter?.TrySetResult();
+        // Never inline: the caller may be ending the connection under its own lock.
+        if (waiter is not null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static w => w.TrySetResult(), waiter, preferLocal: false);
+        }
     }
 }

@@ -97,13 +97,18 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         _receiveWindow = connection.Options.WindowSize;
         _windowTarget = connection.Options.WindowSize;
         _adjustEpochStart = connection.TimeProvider.GetTimestamp();
-        PipeOptions inbound = connection.Transport.PrefersInlineScheduling ? s_inlineInboundOptions : s_inboundOptions;
+        bool inline = connection.Transport.PrefersInlineScheduling;
+        PipeOptions inbound = inline ? s_inlineInboundOptions : s_inboundOptions;
         _input = new Pipe(inbound);
         _extendedInput = new Pipe(inbound);
         // The reader is our send pump: run it inline in the application's FlushAsync rather than handing each flush to
         // another thread-pool thread (a wake-up per write was the largest cost of sending; docs/performance.md). The
         // pump only seals and writes into the transport's pipe and awaits asynchronously, so the caller is never blocked.
-        var outbound = new PipeOptions(readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: connection.Options.MaxPacketSize * 4L, resumeWriterThreshold: connection.Options.MaxPacketSize * 2L, useSynchronizationContext: false);
+        // With UnsafePreferInlineScheduling a writer let go after backpressure continues where the pump let it go (the
+        // pump may run on the connection's loop, after a window adjust): no thread-pool hop per resume either.
+        var outbound = new PipeOptions(
+            readerScheduler: PipeScheduler.Inline, writerScheduler: inline ? PipeScheduler.Inline : PipeScheduler.ThreadPool,
+            pauseWriterThreshold: connection.Options.MaxPacketSize * 4L, resumeWriterThreshold: connection.Options.MaxPacketSize * 2L, useSynchronizationContext: false);
         _output = new Pipe(outbound);
         _extendedOutput = new Pipe(outbound);
         _inputReader = new WindowedPipeReader(_input.Reader, OnConsumed);
@@ -247,7 +252,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     {
         RemoteId = remoteId;
         _remoteMaxPacket = Math.Max(1, Math.Min(remoteMaxPacket, (uint)(_connection.Transport.MaxPayloadLength - 64)));
-        _sendWindow = new SendWindow(remoteWindow);
+        _sendWindow = new SendWindow(remoteWindow, _connection.Transport.PrefersInlineScheduling);
     }
 
     /// <summary>Starts moving the application's writes: only once the peer knows the channel (after the confirmation).</summary>

@@ -125,3 +125,38 @@ public class InlineSchedulingTests
         Assert.That(SHA256.HashData(await serverReceived.Task.WaitAsync(TimeSpan.FromSeconds(40))), Is.EqualTo(SHA256.HashData(up)));
     }
 }
+
+/// <summary>The peer's window: with inline scheduling a waiting sender goes on inside the adjust; a failure never runs it inline.</summary>
+public class SendWindowTests
+{
+    [Test]
+    public async Task Inline_WaitingSender_GoesOnInsideTheAdjust()
+    {
+        var window = new SendWindow(0, inline: true);
+        ValueTask<int> taking = window.TakeAsync(100, CancellationToken.None);
+        Assert.That(taking.IsCompleted, Is.False, "no credit yet");
+
+        // Add from a thread-pool thread, as the connection's loop does: a thread with a synchronization context (the
+        // test's own) is no place to run a continuation inline, and .NET would queue it.
+        bool ranInside = await Task.Run(() =>
+        {
+            window.Add(40);
+            return taking.IsCompleted;
+        });
+        Assert.That(ranInside, Is.True, "the sender ran inside Add");
+        Assert.That(await taking, Is.EqualTo(40));
+        Assert.That(window.Available, Is.Zero);
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Fail_EndsAWaitingSender_WithTheError(bool inline)
+    {
+        var window = new SendWindow(0, inline);
+        ValueTask<int> taking = window.TakeAsync(100, CancellationToken.None);
+        var error = new InvalidOperationException("closed");
+        window.Fail(error);
+        Assert.That(async () => await taking.AsTask().WaitAsync(TimeSpan.FromSeconds(10)), Throws.InstanceOf<InvalidOperationException>().With.Message.EqualTo("closed"));
+        Assert.That(async () => await window.TakeAsync(1, CancellationToken.None), Throws.InstanceOf<InvalidOperationException>());
+    }
+}
