@@ -58,6 +58,8 @@ internal static class ServeCommand
             "addresses and networks never penalised, comma-separated (e.g. 127.0.0.1,10.0.0.0/8; sshd's PerSourcePenaltyExemptList)", Array.Empty<string>(), ServeAdmission.ParseExemptList);
         Option<double> statsInterval = CliOptions.Seconds("--stats-interval", null,
             "every SECONDS, log one line of connection counts, GC heap (after a full collection) and RSS (default 0: never)", 0, 0, 24 * 3600);
+        Option<bool> inlineIo = CliOptions.Flag("--inline-io",
+            "run each connection's work on the socket threads instead of handing it to the thread pool (transport, channels, process pipes): fewer thread wake-ups per packet, less CPU per byte; a connection's handshake or a slow step then delays the other connections that share its thread");
 
         var command = new VerbCommand("serve", "--listen ADDRESS:PORT [options]",
             "run an SSH server (Kestrel) that logs users in with an authorized_keys file or a password file, and runs their commands, sftp and forwardings as allowed (without a login file, it refuses every login)")
@@ -117,8 +119,6 @@ internal static class ServeCommand
         };
         command.Options.Add(listen);
         command.Options.Add(hostKeys);
-        Option<bool> inlineIo = CliOptions.Flag("--inline-io",
-            "run each connection's work on the socket threads instead of handing it to the thread pool (transport, channels, process pipes): fewer thread wake-ups per packet, less CPU per byte; a connection's handshake or a slow step then delays the other connections that share its thread");
         command.Options.Add(hostCerts);
         var algorithms = new AlgorithmOptions(command);
         command.Options.Add(rekeyBytes);
