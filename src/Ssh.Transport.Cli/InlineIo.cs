@@ -12,12 +12,15 @@ internal static class InlineIo
     /// <summary>.NET's switch for running socket completions on the socket engine's own thread (read once, at the first socket operation).</summary>
     public const string SocketCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
+    /// <summary>serve's flag for running its connections' I/O inline.</summary>
+    public const string ServeFlag = "--inline-io";
+
     /// <summary>
     /// Whether this command line runs its connections' I/O inline: exec always (one connection, whose continuations
-    /// never block), serve with --inline-io.
+    /// never block), serve with <see cref="ServeFlag"/>.
     /// </summary>
     public static bool Wanted(IReadOnlyList<string> args) =>
-        args.Count > 0 && (args[0] == "exec" || args[0] == "serve" && args.Contains("--inline-io"));
+        args.Count > 0 && (args[0] == "exec" || args[0] == "serve" && args.Contains(ServeFlag));
 
     /// <summary>
     /// Socket completions inline for this process, unless its environment already chose: call before the first socket

@@ -58,7 +58,7 @@ internal static class ServeCommand
             "addresses and networks never penalised, comma-separated (e.g. 127.0.0.1,10.0.0.0/8; sshd's PerSourcePenaltyExemptList)", Array.Empty<string>(), ServeAdmission.ParseExemptList);
         Option<double> statsInterval = CliOptions.Seconds("--stats-interval", null,
             "every SECONDS, log one line of connection counts, GC heap (after a full collection) and RSS (default 0: never)", 0, 0, 24 * 3600);
-        Option<bool> inlineIo = CliOptions.Flag("--inline-io",
+        Option<bool> inlineIo = CliOptions.Flag(InlineIo.ServeFlag,
             "run each connection's work on the socket threads instead of handing it to the thread pool (transport, channels, process pipes): fewer thread wake-ups per packet, less CPU per byte; a connection's handshake or a slow step then delays the other connections that share its thread");
 
         var command = new VerbCommand("serve", "--listen ADDRESS:PORT [options]",

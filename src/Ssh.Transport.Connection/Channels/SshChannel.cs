@@ -49,10 +49,10 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     // Inbound segments come from a pool of 32 KiB blocks shared by every channel (16 MiB kept at most): from the
     // shared ArrayPool a download allocated fresh arrays at a third of its rate (docs/performance.md).
     private static readonly SshBlockMemoryPool s_inboundPool = new(32 * 1024, maxRetainedBlocks: 512);
-    private static readonly PipeOptions s_inboundOptions = new(pool: s_inboundPool, pauseWriterThreshold: 0, minimumSegmentSize: 32 * 1024, useSynchronizationContext: false);
+    private static readonly PipeOptions s_inboundOptions = InboundOptions(PipeScheduler.ThreadPool);
 
     // SshTransportOptions.UnsafePreferInlineScheduling: the reader continues in the connection loop's flush.
-    private static readonly PipeOptions s_inlineInboundOptions = new(pool: s_inboundPool, readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 0, minimumSegmentSize: 32 * 1024, useSynchronizationContext: false);
+    private static readonly PipeOptions s_inlineInboundOptions = InboundOptions(PipeScheduler.Inline);
 
     private readonly SshConnection _connection;
     private readonly Pipe _input;
@@ -88,6 +88,9 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
     private int _closeSent;
     private bool _closeReceived;
     private bool _eofReceived;
+
+    private static PipeOptions InboundOptions(PipeScheduler reader) =>
+        new(pool: s_inboundPool, readerScheduler: reader, pauseWriterThreshold: 0, minimumSegmentSize: 32 * 1024, useSynchronizationContext: false);
 
     internal SshChannel(SshConnection connection, uint localId, string type)
     {
