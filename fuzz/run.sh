@@ -24,7 +24,7 @@ dicts=(-x dict/ssh.dict)
 [ -f "dict/$target.dict" ] && dicts+=(-x "dict/$target.dict")
 
 # The target is `dotnet` running the harness: not an instrumented binary afl-fuzz could check. The harness process
-# lives for the whole run (SharpFuzz persistent mode), so its start-up (seconds under load) needs a long first timeout.
+# lives for the whole run (persistent mode), so its start-up (seconds under load) needs a long first timeout.
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export AFL_NO_UI=1 AFL_FORKSRV_INIT_TMOUT=120000 AFL_AUTORESUME=1 AFL_QUIET=1
 # Unbounded memory is a finding: past 2 GiB of managed heap the runtime throws OutOfMemoryException, a crash.
@@ -35,18 +35,9 @@ timeout_ms=${SSH_FUZZ_TIMEOUT_MS:-60000}
 
 start=$(date +%s)
 set +e
-for attempt in 1 2; do
-  afl-fuzz -i "corpus/$target" -o "$findings" -t "$timeout_ms" -m none -V "$seconds" "${dicts[@]}" "$@" \
-    -- dotnet out/bin/Ssh.Transport.Fuzz.dll "$target" > "$root/$target.log" 2>&1
-  status=$?
-  # Seen once under heavy load: afl-fuzz's dry run found no coverage from the harness's first input and gave up
-  # before fuzzing ("No instrumentation detected"), and starting it again worked.
-  if [ "$status" -ne 0 ] && [ ! -f "$findings/default/fuzzer_stats" ] && grep -aq 'No instrumentation detected' "$root/$target.log"; then
-    echo "fuzz: $target: afl-fuzz saw no coverage on its dry run; starting it again" >&2
-    continue
-  fi
-  break
-done
+afl-fuzz -i "corpus/$target" -o "$findings" -t "$timeout_ms" -m none -V "$seconds" "${dicts[@]}" "$@" \
+  -- dotnet out/bin/Ssh.Transport.Fuzz.dll "$target" > "$root/$target.log" 2>&1
+status=$?
 set -e
 elapsed=$(( $(date +%s) - start ))
 stats=$findings/default/fuzzer_stats

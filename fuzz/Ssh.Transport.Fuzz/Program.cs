@@ -1,11 +1,10 @@
-using SharpFuzz;
-
 namespace Ssh.Transport.Fuzz;
 
 /// <summary>
-/// The fuzzing harness: <c>Ssh.Transport.Fuzz TARGET</c> runs one target under afl-fuzz (SharpFuzz's persistent mode:
-/// one process, one input after another); <c>TARGET --replay FILE|DIR...</c> runs inputs once each and reports the
-/// ones that fail (for triage and regression); <c>seeds DIR</c> writes the seed corpora; <c>list</c> names the targets.
+/// The fuzzing harness: <c>Ssh.Transport.Fuzz TARGET</c> runs one target under afl-fuzz (persistent mode: one
+/// process, one input after another, <see cref="AflForkServer"/>); <c>TARGET --replay FILE|DIR...</c> runs inputs
+/// once each and reports the ones that fail (for triage and regression); <c>seeds DIR</c> writes the seed corpora;
+/// <c>list</c> names the targets.
 /// </summary>
 public static class Program
 {
@@ -45,23 +44,26 @@ public static class Program
             return Replay(fuzzTarget, args.Skip(2));
         }
 
-        // Persistent mode: afl-fuzz hands one input after another to this loop; an exception that escapes the
+        // Persistent mode: afl-fuzz hands one input after another to this process; an exception that escapes the
         // target is reported to it as a crash.
-        Fuzzer.Run(stream =>
+        if (!AflForkServer.TryServe(input =>
         {
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            fuzzTarget.Run(buffer.ToArray());
-            Harness.Trace($"{buffer.Length} bytes in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0.0} ms (at {Environment.TickCount64 % 1000000} ms)");
-        });
+            fuzzTarget.Run(input);
+            Harness.Trace($"{input.Length} bytes in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0.0} ms (at {Environment.TickCount64 % 1000000} ms)");
+        }))
+        {
+            Console.Error.WriteLine("not run by afl-fuzz (no __AFL_SHM_ID): use --replay to run inputs");
+            return 2;
+        }
+
         return 0;
     }
 
     private static unsafe int Replay(FuzzTarget target, IEnumerable<string> paths)
     {
         // Instrumented libraries (fuzz/out/bin) record every branch in SharpFuzz's coverage map, which only afl-fuzz
-        // (or Fuzzer.Run) provides; outside it they need one of their own.
+        // provides; outside it they need one of their own.
         if (SharpFuzz.Common.Trace.SharedMem == null)
         {
             SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
