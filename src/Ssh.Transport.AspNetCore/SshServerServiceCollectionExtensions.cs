@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -20,7 +21,7 @@ public static class SshServerServiceCollectionExtensions
     /// <param name="services">The services.</param>
     /// <param name="configure">Sets the options in code; configuration bound through the returned builder applies after it.</param>
     /// <returns>The options builder, to bind configuration (<c>.BindConfiguration("Ssh")</c>) or add validation.</returns>
-    public static OptionsBuilder<SshServerHostOptions> AddSshServer<THandler>(this IServiceCollection services, Action<SshServerHostOptions>? configure = null)
+    public static OptionsBuilder<SshServerHostOptions> AddSshServer<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(this IServiceCollection services, Action<SshServerHostOptions>? configure = null)
         where THandler : SshServerHandler
     {
         ArgumentNullException.ThrowIfNull(services);

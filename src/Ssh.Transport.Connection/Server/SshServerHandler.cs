@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Reflection;
 
@@ -25,6 +26,8 @@ namespace Ssh.Transport.Connection;
 /// may serve many connections at once; its methods may then run concurrently.
 /// </para>
 /// </remarks>
+// Public methods stay visible to reflection under trimming and Native AOT: GetCapabilities looks for overrides.
+[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicMethods)]
 public abstract class SshServerHandler
 {
     private static readonly ConcurrentDictionary<Type, Capabilities> s_capabilities = new();
@@ -112,12 +115,23 @@ public abstract class SshServerHandler
         ValueTask.FromResult(false);
 
     /// <summary>Which of the optional methods this handler's type overrides (once per type).</summary>
-    internal Capabilities GetCapabilities() => s_capabilities.GetOrAdd(GetType(), static type => new Capabilities(
-        Overrides(type, nameof(AuthenticatePasswordAsync)),
-        Overrides(type, nameof(AuthenticatePublicKeyAsync)),
-        Overrides(type, nameof(RunSessionAsync))));
+    internal Capabilities GetCapabilities()
+    {
+        // GetType() carries the class's annotation; a lambda's parameter would not.
+        Type type = GetType();
+        if (!s_capabilities.TryGetValue(type, out Capabilities capabilities))
+        {
+            capabilities = new Capabilities(
+                Overrides(type, nameof(AuthenticatePasswordAsync)),
+                Overrides(type, nameof(AuthenticatePublicKeyAsync)),
+                Overrides(type, nameof(RunSessionAsync)));
+            s_capabilities.TryAdd(type, capabilities);
+        }
 
-    private static bool Overrides(Type type, string name)
+        return capabilities;
+    }
+
+    private static bool Overrides([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicMethods)] Type type, string name)
     {
         MethodInfo declared = typeof(SshServerHandler).GetMethod(name, BindingFlags.Public | BindingFlags.Instance)!;
         return type.GetMethods(BindingFlags.Public | BindingFlags.Instance)

@@ -31,6 +31,16 @@ internal sealed class AesGcmNiTests
         TestContext.Out.WriteLine($"AES-GCM GHASH path on this machine: {AesGcmNi.BestPath}");
     }
 
+    [Test]
+    public void WidePathSelfTest_PassesWhereTheHardwareHasIt_SoItIsChosen()
+    {
+        // The self-test falls back to 128 bits only when the 256-bit kernels compute something else: on correct
+        // code generation (this JIT) it must pass, or the fast path would be lost without anyone noticing.
+        Assume.That(AesGcmNi.IsPathSupported(SimdPath.Vector256), "no VPCLMULQDQ/AVX2 on this machine");
+        Assert.That(AesGcmNi.WidePathAgrees(), Is.True);
+        Assert.That(AesGcmNi.BestPath, Is.EqualTo(SimdPath.Vector256));
+    }
+
     /// <summary>McGrew and Viega, "The Galois/Counter Mode of Operation", the test cases with a 96-bit IV.</summary>
     [TestCase("00000000000000000000000000000000", "000000000000000000000000", "", "", "", "58e2fccefa7e3061367f1d57a4e7455a", TestName = "McGrewViega_Case1")]
     [TestCase("00000000000000000000000000000000", "000000000000000000000000", "00000000000000000000000000000000", "", "0388dace60b6a392f328c2b971b2fe78", "ab6e47d42cec13bdf53a67b21257bddf", TestName = "McGrewViega_Case2")]

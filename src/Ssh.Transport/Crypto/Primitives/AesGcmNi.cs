@@ -314,9 +314,45 @@ internal sealed class AesGcmNi : IDisposable
     }
 
     private static SimdPath DetectBestPath() =>
-        IsPathSupported(SimdPath.Vector256) ? SimdPath.Vector256
+        IsPathSupported(SimdPath.Vector256) && WidePathAgrees() ? SimdPath.Vector256
         : IsPathSupported(SimdPath.Vector128) ? SimdPath.Vector128
         : SimdPath.Scalar;
+
+    /// <summary>
+    /// Once per process, before the 256-bit path is chosen: its kernels must give the 128-bit ones' ciphertext and
+    /// GHASH on a fixed message, else the 128-bit path is used. A code generator that encodes an instruction wrongly
+    /// then costs speed, not every tag. Seen with Native AOT and <c>IlcInstructionSet=native</c> (ILCompiler
+    /// 10.0.12, AVX-512 machine): VPCLMULQDQ with its destination in ymm16-31 was emitted in its VEX form, which writes
+    /// ymm0-15 instead, so EncryptWide's GHASH was wrong; JIT code and the default instruction set were right.
+    /// </summary>
+    internal static bool WidePathAgrees()
+    {
+        const int Length = 2 * WideStride; // EncryptWide's loop runs three times, HashWide's twice
+        Span<byte> key = stackalloc byte[16];
+        for (int i = 0; i < key.Length; i++)
+        {
+            key[i] = (byte)(7 * i + 1);
+        }
+
+        byte[] message = new byte[Length], wide = new byte[Length], narrow = new byte[Length];
+        for (int i = 0; i < Length; i++)
+        {
+            message[i] = (byte)(i * 13 + 5);
+        }
+
+        using var gcm = new AesGcmNi(key);
+        ref byte state = ref MemoryMarshal.GetArrayDataReference(gcm._state);
+        Vector128<byte> j0 = Vector128.Create((byte)0x5A, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 0, 0, 0);
+        Vector128<ulong> wideHash = Vector128<ulong>.Zero, narrowHash = Vector128<ulong>.Zero;
+        int wideDone = EncryptWide(ref state, gcm._rounds, j0, 2, ref message[0], ref wide[0], Length, ref wideHash);
+        int narrowDone = Encrypt8(ref state, gcm._rounds, j0, 2, ref message[0], ref narrow[0], Length, ref narrowHash);
+
+        Vector128<ulong> wideRead = Vector128<ulong>.Zero, narrowRead = Vector128<ulong>.Zero;
+        int wideHashed = HashWide(ref state, ref wide[0], Length, ref wideRead);
+        int narrowHashed = Hash8(ref state, ref wide[0], Length, ref narrowRead);
+        return wideDone == Length && narrowDone == Length && wideHashed == Length && narrowHashed == Length
+            && wide.AsSpan().SequenceEqual(narrow) && wideHash == narrowHash && wideRead == narrowRead && wideRead == wideHash;
+    }
 
     /// <summary>nonce || 0^32: counter block i is this with the big-endian 32-bit counter i in the last word.</summary>
     private static Vector128<byte> CounterBase(ReadOnlySpan<byte> nonce)
