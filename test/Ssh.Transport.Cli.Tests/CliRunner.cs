@@ -44,16 +44,25 @@ internal static partial class CliRunner
     public static ChildProcess StartChild(params string[] args) => StartChild(new Dictionary<string, string>(), args);
 
     /// <summary>Starts the tool as a child process with <paramref name="environment"/> added to this process's environment.</summary>
-    public static ChildProcess StartChild(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static ChildProcess StartChild(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartChild(ToolCommand(null), environment, args);
+
+    /// <summary>
+    /// The command line that starts the tool: <c>dotnet ssh-transport.dll</c>, or <paramref name="nativeTool"/> (a Native
+    /// AOT executable, <see cref="NativeAotTool"/>) when given.
+    /// </summary>
+    public static string[] ToolCommand(string? nativeTool) => nativeTool is null ? ["dotnet", ToolPath] : [nativeTool];
+
+    /// <summary>Starts <paramref name="command"/> and then <paramref name="args"/> as a child process.</summary>
+    public static ChildProcess StartChild(string[] command, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(ToolPath);
-        foreach (string arg in args)
+        foreach (string arg in command.Skip(1).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
@@ -63,7 +72,7 @@ internal static partial class CliRunner
             start.Environment[name] = value;
         }
 
-        return new ChildProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
+        return new ChildProcess(Process.Start(start) ?? throw new InvalidOperationException($"{command[0]} did not start"));
     }
 
     /// <summary>Runs an external program to completion, or null when it is not installed.</summary>

@@ -201,7 +201,7 @@ public class ExecChildProcessTests(SshdKind kind)
         Assert.That(child.Error, Does.StartWith("ssh-transport: exec: --cipher: unknown algorithm 'rot13'"));
     }
 
-    private static string WriteRandomFile(string path, int length)
+    internal static string WriteRandomFile(string path, int length)
     {
         byte[] data = new byte[length];
         new Random(length).NextBytes(data);
@@ -209,7 +209,7 @@ public class ExecChildProcessTests(SshdKind kind)
         return Convert.ToHexStringLower(SHA256.HashData(data));
     }
 
-    private static async Task<(string Hash, long Count)> HashAsync(Stream stream)
+    internal static async Task<(string Hash, long Count)> HashAsync(Stream stream)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         byte[] buffer = new byte[256 * 1024];
@@ -254,12 +254,14 @@ internal sealed class ExecChild : IDisposable
     public string Error => Encoding.UTF8.GetString(ErrorBytes);
 
     /// <summary>
-    /// dotnet ssh-transport.dll ARGS, without an agent; <paramref name="home"/> replaces HOME when given;
-    /// <paramref name="outputFile"/>, when given, is the tool's standard output instead of a pipe (a shell redirects it).
+    /// dotnet ssh-transport.dll ARGS (or <paramref name="nativeTool"/> ARGS), without an agent; <paramref name="home"/>
+    /// replaces HOME when given; <paramref name="outputFile"/>, when given, is the tool's standard output instead of a
+    /// pipe (a shell redirects it).
     /// </summary>
-    public static ExecChild Start(string[] args, string? home = null, string? outputFile = null)
+    public static ExecChild Start(string[] args, string? home = null, string? outputFile = null, string? nativeTool = null)
     {
-        var start = new ProcessStartInfo(outputFile is null ? "dotnet" : "/bin/sh")
+        string[] command = CliRunner.ToolCommand(nativeTool);
+        var start = new ProcessStartInfo(outputFile is null ? command[0] : "/bin/sh")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -269,13 +271,13 @@ internal sealed class ExecChild : IDisposable
         if (outputFile is not null)
         {
             start.ArgumentList.Add("-c");
-            start.ArgumentList.Add("exec dotnet \"$@\" > \"$EXEC_OUTPUT\"");
+            start.ArgumentList.Add("exec \"$@\" > \"$EXEC_OUTPUT\"");
             start.ArgumentList.Add("sh");
             start.Environment["EXEC_OUTPUT"] = outputFile;
+            start.ArgumentList.Add(command[0]);
         }
 
-        start.ArgumentList.Add(CliRunner.ToolPath);
-        foreach (string arg in args)
+        foreach (string arg in command.Skip(1).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
@@ -286,7 +288,7 @@ internal sealed class ExecChild : IDisposable
             start.Environment["HOME"] = home;
         }
 
-        return new ExecChild(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
+        return new ExecChild(Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start"));
     }
 
     /// <summary>Waits (bounded) for the exit, and for stderr to be read to its end.</summary>
