@@ -3,6 +3,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Security.Cryptography;
+using Avx2 = System.Runtime.Intrinsics.X86.Avx2;
+using Avx512BW = System.Runtime.Intrinsics.X86.Avx512BW;
 
 namespace Ssh.Transport.Crypto.Primitives;
 
@@ -163,6 +165,11 @@ internal sealed class AesCtr : SshCipher
     /// Writes counter blocks high || low + i (big-endian) for as many whole vectors as fit, on a little-endian
     /// machine: the lanes count in native order and one byte shuffle per vector makes them big-endian.
     /// </summary>
+    /// <remarks>
+    /// The shuffle never crosses a 16-byte block, so on x64 it is the in-lane VPSHUFB (AVX-512BW, AVX2). The portable
+    /// Vector512.Shuffle of bytes becomes an instruction only where the compiler has VPERMB (AVX-512 VBMI): Native
+    /// AOT built for x86-64-v4 called its managed fallback per vector, a third of a CTR download's CPU samples.
+    /// </remarks>
     /// <returns>The number of blocks written.</returns>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs per refill from the first packet: no slow first tier
     private static int FillCountersVector(byte[] buffer, ulong high, ulong low, XorWidth width)
@@ -175,11 +182,13 @@ internal sealed class AesCtr : SshCipher
             Vector512<byte> reverse = Vector512.Create(
                 (byte)7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 23, 22, 21, 20, 19, 18, 17, 16, 31, 30, 29, 28, 27, 26, 25, 24,
                 39, 38, 37, 36, 35, 34, 33, 32, 47, 46, 45, 44, 43, 42, 41, 40, 55, 54, 53, 52, 51, 50, 49, 48, 63, 62, 61, 60, 59, 58, 57, 56);
+            Vector512<byte> laneReverse = Vector512.Create(LaneReverse());
             Vector512<ulong> counters = Vector512.Create(high, low, high, low + 1, high, low + 2, high, low + 3);
             Vector512<ulong> step = Vector512.Create(0UL, 4, 0, 4, 0, 4, 0, 4);
             for (; i + 64 <= length; i += 64)
             {
-                Vector512.Shuffle(counters.AsByte(), reverse).StoreUnsafe(ref destination, i);
+                Vector512<byte> bytes = counters.AsByte();
+                (Avx512BW.IsSupported ? Avx512BW.Shuffle(bytes, laneReverse) : Vector512.Shuffle(bytes, reverse)).StoreUnsafe(ref destination, i);
                 counters += step;
             }
         }
@@ -187,11 +196,13 @@ internal sealed class AesCtr : SshCipher
         {
             Vector256<byte> reverse = Vector256.Create(
                 (byte)7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 23, 22, 21, 20, 19, 18, 17, 16, 31, 30, 29, 28, 27, 26, 25, 24);
+            Vector256<byte> laneReverse = Vector256.Create(LaneReverse());
             Vector256<ulong> counters = Vector256.Create(high, low, high, low + 1);
             Vector256<ulong> step = Vector256.Create(0UL, 2, 0, 2);
             for (; i + 32 <= length; i += 32)
             {
-                Vector256.Shuffle(counters.AsByte(), reverse).StoreUnsafe(ref destination, i);
+                Vector256<byte> bytes = counters.AsByte();
+                (Avx2.IsSupported ? Avx2.Shuffle(bytes, laneReverse) : Vector256.Shuffle(bytes, reverse)).StoreUnsafe(ref destination, i);
                 counters += step;
             }
         }
@@ -209,6 +220,10 @@ internal sealed class AesCtr : SshCipher
 
         return (int)(i / AesBlockSize);
     }
+
+    /// <summary>Byte order reversal of each 8-byte half of a 16-byte block, as VPSHUFB's per-block indices.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> LaneReverse() => Vector128.Create((byte)7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ToBigEndian(ulong value) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
