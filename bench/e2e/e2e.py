@@ -2,7 +2,7 @@
 """End-to-end benchmark: Ssh.Transport against OpenSSH on the same work, on this machine.
 
     bench/e2e/e2e.py [--size 2G] [--reps 3] [--ciphers ...] [--scenarios client,server,ours,wan,cost] [--out FILE]
-                     [--serve-arg=--inline-io ...]
+                     [--serve-arg=--inline-io ...] [--tool PATH]
 
 Whole processes, not BenchmarkDotNet: real `ssh`, `sshd` and our `ssh-transport exec`/`serve` move a file held in
 /dev/shm (`cat FILE` down, `cat > /dev/null` up), runs of ours and OpenSSH's interleaved, the same cipher on both.
@@ -34,6 +34,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(ROOT, "src", "Ssh.Transport.Cli", "bin", "Release", "net10.0", "ssh-transport.dll")
+TOOL_ARGV = ["dotnet", TOOL]  # --tool replaces it
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GIB = 1024 ** 3
 
@@ -155,7 +156,7 @@ Subsystem sftp /usr/lib/openssh/sftp-server
         self.ours_port = free_port()
         self.ours = None
         if start_ours:
-            self.ours = self._start(["dotnet", TOOL, "serve", "--listen", f"127.0.0.1:{self.ours_port}", "--host-key", host_key,
+            self.ours = self._start([*TOOL_ARGV, "serve", "--listen", f"127.0.0.1:{self.ours_port}", "--host-key", host_key,
                                     "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec", *serve_args], self.ours_port)
 
     def _start(self, argv, port):
@@ -200,7 +201,7 @@ def client_argv(kind, port, key, cipher, mac, command, extra=()):
         if mac:
             argv += ["-o", f"MACs={mac}"]
         return argv + list(extra) + ["root@127.0.0.1", command]
-    argv = ["dotnet", TOOL, "exec", "-p", str(port), "-l", "root", "-i", key, "--accept-any-host-key", "--cipher", cipher]
+    argv = [*TOOL_ARGV, "exec", "-p", str(port), "-l", "root", "-i", key, "--accept-any-host-key", "--cipher", cipher]
     if mac:
         argv += ["--mac", mac]
     return argv + list(extra) + ["127.0.0.1", command]
@@ -335,12 +336,16 @@ def main():
     parser.add_argument("--idle", type=int, default=50)
     parser.add_argument("--sshd", default="/usr/sbin/sshd")
     parser.add_argument("--out", default=None, help="JSON results file")
+    parser.add_argument("--tool", default=None,
+                        help="our tool: a native executable (Native AOT publish, docs/performance.md) or a .dll run by dotnet; default the Release build")
     parser.add_argument("--serve-arg", action="append", default=[], help="an option for our serve, e.g. --serve-arg=--inline-io (may be repeated)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("e2e.py: run as root (sshd logs in root with a generated key)")
-    if not os.path.exists(TOOL):
-        sys.exit(f"e2e.py: build the tool first: dotnet build src/Ssh.Transport.Cli -c Release ({TOOL} is missing)")
+    tool = os.path.abspath(args.tool) if args.tool else TOOL
+    if not os.path.exists(tool):
+        sys.exit(f"e2e.py: build the tool first: dotnet build src/Ssh.Transport.Cli -c Release ({tool} is missing)")
+    TOOL_ARGV[:] = ["dotnet", tool] if tool.endswith(".dll") else [tool]
     scenarios = set(args.scenarios.split(","))
     suites = args.ciphers.split(",")
     size, wan_size = parse_size(args.size), parse_size(args.wan_size)
@@ -419,7 +424,7 @@ def main():
                         print(f"ours / sshd, {k}: {cost['ours'][k] / cost['sshd'][k]:.2f}x")
         if args.out:
             with open(args.out, "w") as f:
-                json.dump({"size": size, "reps": args.reps, "transfers": table, "cost": cost,
+                json.dump({"size": size, "reps": args.reps, "tool": TOOL_ARGV, "serve_args": args.serve_arg, "transfers": table, "cost": cost,
                            "sshd": subprocess.run([args.sshd, "-V"], capture_output=True, text=True).stderr.strip()}, f, indent=2)
     finally:
         for relay in relays:

