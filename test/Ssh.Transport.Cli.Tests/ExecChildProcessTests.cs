@@ -38,13 +38,7 @@ public class ExecChildProcessTests(SshdKind kind)
     public void Stop()
     {
         _sshd?.Dispose();
-        foreach (string folder in new[] { _folder, _shared })
-        {
-            if (folder is not null && Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-        }
+        ExecUser.DeleteFolders(_folder, _shared);
     }
 
     private string[] Common => ["exec", "-p", $"{_sshd.Port}", "--accept-any-host-key", "-i", ExecKeys.Authorized, $"{ExecUser.Name}@127.0.0.1"];

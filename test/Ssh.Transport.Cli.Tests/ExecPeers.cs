@@ -38,6 +38,18 @@ internal static class ExecUser
         }
     }
 
+    /// <summary>Deletes the folders that exist (a fixture's teardown; a failed set-up may have left some null).</summary>
+    public static void DeleteFolders(params string?[] folders)
+    {
+        foreach (string? folder in folders)
+        {
+            if (folder is not null && Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
     /// <summary>A new folder the test user may read and write (for transfers), under /tmp.</summary>
     public static string NewSharedFolder()
     {

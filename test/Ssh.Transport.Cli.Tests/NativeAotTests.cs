@@ -49,13 +49,7 @@ public class NativeAotTests(SshdKind kind)
     public void Stop()
     {
         _sshd?.Dispose();
-        foreach (string folder in new[] { _folder, _shared })
-        {
-            if (folder is not null && Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-        }
+        ExecUser.DeleteFolders(_folder, _shared);
     }
 
     private string[] Common(string[] suite) =>
