@@ -65,7 +65,9 @@ internal sealed class AesGcmNi : IDisposable
     private const int H1Offset = PowersOffset + (PowerCount - 1) * BlockSize;
     private const int StateSize = PowersOffset + PowerCount * BlockSize;
 
-    private static SimdPath s_path = DetectBestPath();
+    // Detected once (it runs the wide path's self-test): the default, and what BestPath reports.
+    private static readonly SimdPath s_bestPath = DetectBestPath();
+    private static SimdPath s_path = s_bestPath;
 
     private readonly byte[] _state = GC.AllocateArray<byte>(StateSize, pinned: true);
     private readonly int _rounds;
@@ -112,7 +114,7 @@ internal sealed class AesGcmNi : IDisposable
     public static bool IsSupported => AesNi.IsSupported && Pclmulqdq.IsSupported && Ssse3.IsSupported;
 
     /// <summary>The widest GHASH path this machine supports: <see cref="SimdPath.Vector256"/> with VPCLMULQDQ, else 128-bit.</summary>
-    public static SimdPath BestPath { get; } = DetectBestPath();
+    public static SimdPath BestPath => s_bestPath;
 
     /// <summary>
     /// The GHASH path in use; tests narrow it to exercise each one. Not synchronized: set it only while nothing else
