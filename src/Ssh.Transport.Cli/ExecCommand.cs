@@ -274,7 +274,7 @@ internal static class ExecCommand
         {
             Task stdout = ChannelPump.CopyOutAsync(session.StandardOutput, streams.Output, "standard output", streams.OutputNeverWaits);
             Task stderr = ChannelPump.CopyOutAsync(session.StandardError, streams.Error, "standard error", streams.ErrorNeverWaits);
-            _ = ChannelPump.CopyInAsync(streams.Input, session.StandardInput); // not waited for: a terminal's read never ends
+            _ = ChannelPump.CopyInAsync(streams.Input, session.StandardInput, streams.InputNeverWaits); // not waited for: a terminal's read never ends
             try
             {
                 // Both outputs to their end (the first to fail locally stops the command), then the status.

@@ -24,14 +24,21 @@ internal sealed record StandardStreams(Stream Input, Stream Output, Stream Error
     public bool ErrorNeverWaits { get; init; } = Error.CanSeek;
 
     /// <summary>
+    /// Whether a read of <see cref="Input"/> never waits for a writer (a file, /dev/null), so it may be made on the
+    /// connection's own thread when the channel takes more. Seekable streams never wait; the console's is probed.
+    /// </summary>
+    public bool InputNeverWaits { get; init; } = Input.CanSeek;
+
+    /// <summary>
     /// The process's standard streams, unbuffered: every write is a write(2) of the bytes given, at once. Standard
     /// input from a terminal is read as it is too (the terminal's own line editing, ^D for end of file), not through
     /// .NET's console line editor, which would re-encode it.
     /// </summary>
     public static StandardStreams OpenConsole() => new(OpenInput(), Console.OpenStandardOutput(), Console.OpenStandardError())
     {
-        OutputNeverWaits = InlineIo.NeverWaitsForReader(1),
-        ErrorNeverWaits = InlineIo.NeverWaitsForReader(2),
+        InputNeverWaits = InlineIo.NeverWaits(0),
+        OutputNeverWaits = InlineIo.NeverWaits(1),
+        ErrorNeverWaits = InlineIo.NeverWaits(2),
     };
 
     private static Stream OpenInput()
@@ -101,8 +108,13 @@ internal static class ChannelPump
     /// command), or until the channel stops taking input (the command ended). A read error counts as the end.
     /// </summary>
     /// <returns>Completes when the copy ends; nobody needs to wait for it (a read may block until the process exits).</returns>
-    public static Task CopyInAsync(Stream source, PipeWriter target) =>
-        Run("exec standard input", () => CopyIn(source, target));
+    /// <param name="source">Standard input.</param>
+    /// <param name="target">The channel's input.</param>
+    /// <param name="neverWaits">Whether a read of <paramref name="source"/> never waits for a writer: then each read is made
+    /// where the previous flush completed (with inline scheduling, the connection's thread that let it go on), else on a
+    /// thread of its own.</param>
+    public static Task CopyInAsync(Stream source, PipeWriter target, bool neverWaits) =>
+        neverWaits ? CopyInInlineAsync(source, target) : Run("exec standard input", () => CopyIn(source, target));
 
     private static Task Run(string name, Action copy)
     {
@@ -255,26 +267,8 @@ internal static class ChannelPump
         using var waiter = new BlockingWaiter();
         try
         {
-            while (true)
+            while (ReadAndAdvance(source, target))
             {
-                Memory<byte> memory = target.GetMemory(InputChunk);
-                int read;
-                try
-                {
-                    read = source.Read(memory.Span);
-                }
-                catch (Exception e) when (e is IOException or NotSupportedException or ObjectDisposedException or UnauthorizedAccessException)
-                {
-                    read = 0; // unreadable standard input ends like an empty one
-                }
-
-                if (read == 0)
-                {
-                    target.Complete(); // EOF to the command, once what was written has gone
-                    return;
-                }
-
-                target.Advance(read);
                 FlushResult flushed = waiter.Wait(target.FlushAsync());
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {
@@ -282,11 +276,63 @@ internal static class ChannelPump
                 }
             }
         }
-        catch (Exception e) when (e is InvalidOperationException or SshProtocolException or OperationCanceledException or ObjectDisposedException or IOException)
+        catch (Exception e) when (IsChannelEnd(e))
         {
             // The channel or the connection ended under the copy: nothing more can go anywhere.
         }
     }
+
+    /// <summary>
+    /// The same copy as <see cref="CopyIn"/>, for a source whose reads never wait: after a flush that had to wait
+    /// (window, socket), the next read runs where the flush was let go, as `ssh` reads its input when its socket is
+    /// writable; no thread of its own to wake per resume.
+    /// </summary>
+    private static async Task CopyInInlineAsync(Stream source, PipeWriter target)
+    {
+        await Task.Yield(); // the first reads on the thread pool, not in the caller's call: a fast peer never waits
+        try
+        {
+            while (ReadAndAdvance(source, target))
+            {
+                FlushResult flushed = await target.FlushAsync().ConfigureAwait(false);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    return; // the channel takes no more input
+                }
+            }
+        }
+        catch (Exception e) when (IsChannelEnd(e))
+        {
+            // The channel or the connection ended under the copy: nothing more can go anywhere.
+        }
+    }
+
+    /// <summary>Reads one chunk straight into the pipe's memory; at the end completes the writer and returns false.</summary>
+    private static bool ReadAndAdvance(Stream source, PipeWriter target)
+    {
+        Memory<byte> memory = target.GetMemory(InputChunk);
+        int read;
+        try
+        {
+            read = source.Read(memory.Span);
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException or ObjectDisposedException or UnauthorizedAccessException)
+        {
+            read = 0; // unreadable standard input ends like an empty one
+        }
+
+        if (read == 0)
+        {
+            target.Complete(); // EOF to the command, once what was written has gone
+            return false;
+        }
+
+        target.Advance(read);
+        return true;
+    }
+
+    private static bool IsChannelEnd(Exception e) =>
+        e is InvalidOperationException or SshProtocolException or OperationCanceledException or ObjectDisposedException or IOException;
 }
 
 /// <summary>

@@ -36,10 +36,11 @@ internal static class InlineIo
     }
 
     /// <summary>
-    /// Whether a write to <paramref name="fd"/> never waits for a reader: it is seekable, a regular file or a device such
-    /// as /dev/null. Pipes, terminals and sockets are not (a reader that stops stops the writer), and get a thread.
+    /// Whether a read or write of <paramref name="fd"/> never waits for the other end: it is seekable, a regular file or
+    /// a device such as /dev/null. Pipes, terminals and sockets are not (a reader that stops stops the writer, a
+    /// writer that pauses holds the reader), and get a thread.
     /// </summary>
-    public static bool NeverWaitsForReader(int fd) =>
+    public static bool NeverWaits(int fd) =>
         !OperatingSystem.IsWindows() && NativeMethods.Seek(fd, 0, NativeMethods.SeekCurrent) >= 0;
 
     private static class NativeMethods

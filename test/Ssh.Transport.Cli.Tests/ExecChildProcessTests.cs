@@ -124,6 +124,28 @@ public class ExecChildProcessTests(SshdKind kind)
         Assert.That(child.Error, Is.Empty);
     }
 
+    /// <summary>
+    /// Standard input a regular file: a read never waits for a writer, so exec reads it where the channel let the last
+    /// flush go on (the connection's thread, inline scheduling) instead of on a thread of its own.
+    /// </summary>
+    [Test]
+    public async Task Upload_of_64_MiB_from_a_file_as_standard_input()
+    {
+        string data = Path.Combine(_folder, "upload-file");
+        string expected = WriteRandomFile(data, TransferBytes);
+        string received = Path.Combine(_shared, "uploaded-file");
+
+        using ExecChild child = ExecChild.Start([.. Common, $"cat > {received}; sha256sum {received}"], inputFile: data);
+        child.Process.StandardInput.Close(); // the shell's own; the tool reads the file
+        Task<string> output = child.Process.StandardOutput.ReadToEndAsync();
+        int exitCode = await child.WaitForExitAsync();
+
+        Assert.That(exitCode, Is.Zero, child.Error + _sshd.Log);
+        Assert.That((await output).Split(' ')[0], Is.EqualTo(expected));
+        Assert.That(new FileInfo(received).Length, Is.EqualTo(TransferBytes));
+        Assert.That(child.Error, Is.Empty);
+    }
+
     [Test]
     public async Task Raw_bytes_on_stdout_and_stderr_and_the_exit_status()
     {
@@ -249,25 +271,27 @@ internal sealed class ExecChild : IDisposable
 
     /// <summary>
     /// dotnet ssh-transport.dll ARGS (or <paramref name="nativeTool"/> ARGS), without an agent; <paramref name="home"/>
-    /// replaces HOME when given; <paramref name="outputFile"/>, when given, is the tool's standard output instead of a
-    /// pipe (a shell redirects it).
+    /// replaces HOME when given; <paramref name="outputFile"/> and <paramref name="inputFile"/>, when given, are the
+    /// tool's standard output and input instead of pipes (a shell redirects them).
     /// </summary>
-    public static ExecChild Start(string[] args, string? home = null, string? outputFile = null, string? nativeTool = null)
+    public static ExecChild Start(string[] args, string? home = null, string? outputFile = null, string? nativeTool = null, string? inputFile = null)
     {
         string[] command = CliRunner.ToolCommand(nativeTool);
-        var start = new ProcessStartInfo(outputFile is null ? command[0] : "/bin/sh")
+        bool shell = outputFile is not null || inputFile is not null;
+        var start = new ProcessStartInfo(shell ? "/bin/sh" : command[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (outputFile is not null)
+        if (shell)
         {
             start.ArgumentList.Add("-c");
-            start.ArgumentList.Add("exec \"$@\" > \"$EXEC_OUTPUT\"");
+            start.ArgumentList.Add("exec \"$@\"" + (outputFile is null ? "" : " > \"$EXEC_OUTPUT\"") + (inputFile is null ? "" : " < \"$EXEC_INPUT\""));
             start.ArgumentList.Add("sh");
-            start.Environment["EXEC_OUTPUT"] = outputFile;
+            start.Environment["EXEC_OUTPUT"] = outputFile ?? "";
+            start.Environment["EXEC_INPUT"] = inputFile ?? "";
             start.ArgumentList.Add(command[0]);
         }
 

@@ -26,16 +26,16 @@ public class InlineIoTests
         {
             using (FileStream file = File.OpenWrite(path))
             {
-                Assert.That(InlineIo.NeverWaitsForReader((int)file.SafeFileHandle.DangerousGetHandle()), Is.True, "a regular file");
+                Assert.That(InlineIo.NeverWaits((int)file.SafeFileHandle.DangerousGetHandle()), Is.True, "a regular file");
             }
 
             using (FileStream devNull = File.OpenWrite("/dev/null"))
             {
-                Assert.That(InlineIo.NeverWaitsForReader((int)devNull.SafeFileHandle.DangerousGetHandle()), Is.True, "/dev/null");
+                Assert.That(InlineIo.NeverWaits((int)devNull.SafeFileHandle.DangerousGetHandle()), Is.True, "/dev/null");
             }
 
             using var pipe = new AnonymousPipeServerStream(PipeDirection.Out);
-            Assert.That(InlineIo.NeverWaitsForReader((int)pipe.SafePipeHandle.DangerousGetHandle()), Is.False, "a pipe");
+            Assert.That(InlineIo.NeverWaits((int)pipe.SafePipeHandle.DangerousGetHandle()), Is.False, "a pipe");
         }
         finally
         {

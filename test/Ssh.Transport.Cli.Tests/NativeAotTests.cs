@@ -6,7 +6,7 @@ namespace Ssh.Transport.Cli.Tests;
 /// <summary>
 /// The tool published with Native AOT (<see cref="NativeAotTool"/>) does what the JIT-compiled one does: exec against
 /// both sshd generations with each cipher family, 16 MiB down (into a file, the inline path, and through a pipe) and
-/// up, hashed on both sides; and serve, with --inline-io, for OpenSSH's ssh.
+/// up (from a file, inline too, and through a pipe), hashed on both sides; and serve, with --inline-io, for OpenSSH's ssh.
 /// </summary>
 [TestFixtureSource(nameof(Kinds))]
 [NonParallelizable]
@@ -92,7 +92,17 @@ public class NativeAotTests(SshdKind kind)
             Assert.That((hash, count), Is.EqualTo((expected, (long)TransferBytes)));
         }
 
-        // Up, with the exit status and stderr of the command.
+        // Up from a file as standard input: read where the channel lets the last flush go on.
+        string fromFile = Path.Combine(_shared, "uploaded-file");
+        using (ExecChild child = ExecChild.Start([.. Common(suite), $"cat > {fromFile}; sha256sum {fromFile}"], inputFile: data, nativeTool: _tool))
+        {
+            child.Process.StandardInput.Close();
+            Task<string> output = child.Process.StandardOutput.ReadToEndAsync();
+            Assert.That(await child.WaitForExitAsync(), Is.Zero, child.Error + _sshd.Log);
+            Assert.That((await output).Split(' ')[0], Is.EqualTo(expected));
+        }
+
+        // Up through a pipe, with the exit status and stderr of the command.
         string uploaded = Path.Combine(_shared, "uploaded");
         using (ExecChild child = ExecChild.Start([.. Common(suite), $"cat > {uploaded}; sha256sum {uploaded}; echo done >&2; exit 3"], nativeTool: _tool))
         {
