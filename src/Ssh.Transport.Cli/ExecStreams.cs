@@ -289,7 +289,9 @@ internal static class ChannelPump
     /// </summary>
     private static async Task CopyInInlineAsync(Stream source, PipeWriter target)
     {
-        await Task.Yield(); // the first reads on the thread pool, not in the caller's call: a fast peer never waits
+        // Go on on the thread pool: while every flush completes at once the loop never awaits, and the caller (which
+        // then waits for the outputs and the exit status) would be held until standard input ended.
+        await Task.Yield();
         try
         {
             while (ReadAndAdvance(source, target))

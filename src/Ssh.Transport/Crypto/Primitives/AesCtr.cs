@@ -208,7 +208,7 @@ internal sealed class AesCtr : SshCipher
         }
         else if (width == XorWidth.Vector128)
         {
-            Vector128<byte> reverse = Vector128.Create((byte)7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
+            Vector128<byte> reverse = LaneReverse();
             Vector128<ulong> counters = Vector128.Create(high, low);
             Vector128<ulong> step = Vector128.Create(0UL, 1);
             for (; i + 16 <= length; i += 16)
