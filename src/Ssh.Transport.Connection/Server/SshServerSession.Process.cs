@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using System.IO.Pipes;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -108,6 +109,7 @@ public sealed partial class SshServerSession
         }
 
         SignalReceived += OnSignal;
+        long pipeBytes = EnlargePipes(process);
         Task stdout = CopyFromProcessAsync(process.StandardOutput.BaseStream, Output, stop.Token);
         Task stderr = CopyFromProcessAsync(process.StandardError.BaseStream, ErrorOutput, stop.Token);
         using var stdinStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
@@ -127,6 +129,7 @@ public sealed partial class SshServerSession
         finally
         {
             SignalReceived -= OnSignal;
+            ProcessPipeBudget.Shared.Release(pipeBytes);
         }
 
         // The process is gone: what the client still sends has no reader.
@@ -139,6 +142,38 @@ public sealed partial class SshServerSession
         _owner.Logger.LogDebug("Session {Channel}: process {ProcessId} ended: {Status}", _channel.LocalId, process.Id, status);
         await ExitAsync(status, cancellationToken).ConfigureAwait(false);
         return status;
+    }
+
+    /// <summary>
+    /// Sizes the pipes to the process's standard input and from its standard output (<see cref="SshServerSettings.ProcessPipeSize"/>)
+    /// within the process-wide budget; returns the bytes reserved, to release when the process is done.
+    /// </summary>
+    private long EnlargePipes(Process process)
+    {
+        int size = _owner.Settings.ProcessPipeSize;
+        if (size == 0 || !OperatingSystem.IsLinux())
+        {
+            return 0;
+        }
+
+        long reserved = 2L * size;
+        if (!ProcessPipeBudget.Shared.TryReserve(reserved))
+        {
+            _owner.Logger.LogDebug("Session {Channel}: process pipes keep the system's size (the pipe budget is spent)", _channel.LocalId);
+            return 0;
+        }
+
+        foreach (Stream stream in (ReadOnlySpan<Stream>)[process.StandardInput.BaseStream, process.StandardOutput.BaseStream])
+        {
+            // F_SETPIPE_SZ (fcntl(2)); the kernel rounds up to a power of two pages. A refusal (EPERM past
+            // pipe-max-size or the user's limit) leaves the pipe as it was.
+            if (stream is PipeStream pipe && PipeNativeMethods.Fcntl(pipe.SafePipeHandle, PipeNativeMethods.SetPipeSize, size) < 0)
+            {
+                _owner.Logger.LogDebug("Session {Channel}: a process pipe keeps the system's size (fcntl error {Error})", _channel.LocalId, Marshal.GetLastPInvokeError());
+            }
+        }
+
+        return reserved;
     }
 
     private void AddEnvironment(ProcessStartInfo startInfo)
@@ -262,6 +297,19 @@ public sealed partial class SshServerSession
             // It exited meanwhile.
         }
     }
+}
+
+internal static class PipeNativeMethods
+{
+    /// <summary>Linux's F_SETPIPE_SZ.</summary>
+    public const int SetPipeSize = 1031;
+
+    /// <summary>Linux's F_GETPIPE_SZ.</summary>
+    public const int GetPipeSize = 1032;
+
+    [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    public static extern int Fcntl(SafeHandle fd, int command, int argument);
 }
 
 /// <summary>The signal names of RFC 4254 §6.10 and their numbers, and delivering them to a process.</summary>

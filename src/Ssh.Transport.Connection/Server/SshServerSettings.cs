@@ -54,6 +54,23 @@ public sealed class SshServerSettings
     /// <summary>Session channels open at once per connection (sshd's MaxSessions); more are refused. Default 10.</summary>
     public int MaxSessions { get; set; } = 10;
 
+    /// <summary>The most <see cref="ProcessPipeSize"/> can be: Linux's default limit for unprivileged processes (/proc/sys/fs/pipe-max-size).</summary>
+    public const int MaxProcessPipeSize = 1024 * 1024;
+
+    /// <summary>
+    /// Bytes the pipes to a session process's standard input and from its standard output hold
+    /// (<see cref="SshServerSession.RunProcessAsync"/>, Linux only; elsewhere the system's size stays). Default 256 KiB,
+    /// four times Linux's 64 KiB: a bulk transfer then waits on the process and wakes it a quarter as often
+    /// (docs/performance.md). 0 keeps the system's size; at most <see cref="MaxProcessPipeSize"/>.
+    /// </summary>
+    /// <remarks>
+    /// Linux counts pipe memory per user, and past /proc/sys/fs/pipe-user-pages-soft it makes every new pipe of that
+    /// user small, the sessions' own pipelines included. Session processes run as the server's user, so the server
+    /// enlarges pipes only while its enlarged pipes together stay within half of that limit; further sessions keep the
+    /// system's size.
+    /// </remarks>
+    public int ProcessPipeSize { get; set; } = 256 * 1024;
+
     /// <summary>
     /// Names of the environment variables a client may set with "env" requests (sshd's AcceptEnv), with the wildcards
     /// <c>*</c> and <c>?</c>; others are refused. Default <c>LANG</c> and <c>LC_*</c>, as Debian's sshd_config.
@@ -98,6 +115,11 @@ public sealed class SshServerSettings
         if (MaxSessions < 0)
         {
             problems.Add($"MaxSessions is {MaxSessions}; 0 or more.");
+        }
+
+        if (ProcessPipeSize is < 0 or > MaxProcessPipeSize)
+        {
+            problems.Add($"ProcessPipeSize is {ProcessPipeSize}; 0 (the system's size) to {MaxProcessPipeSize}.");
         }
 
         foreach (string method in RequiredAuthenticationMethods)
