@@ -11,8 +11,13 @@ namespace Ssh.Transport.Connection;
 
 public sealed partial class SshServerSession
 {
-    // A pipe holds 64 KiB by default on Linux: one read can take all a busy process wrote, and each read is a wake-up.
-    private const int CopyBufferSize = 64 * 1024;
+    // One read of the process's output takes up to four 32 KiB packets, where the channel's outbound pipe pauses, and
+    // half of what its enlarged pipe holds (SshServerSettings.ProcessPipeSize): each read is a wake-up, and 128 KiB
+    // beat 64 and 256 KiB in interleaved runs (docs/performance.md).
+    // A read holds its buffer while the process is silent (a zero-byte read of a process pipe does not wait), so
+    // standard error, rarely bulk, reads one packet at a time.
+    private const int CopyBufferSize = 128 * 1024;
+    private const int ErrorCopyBufferSize = 32 * 1024;
 
     private long _processOutputBytes;
 
@@ -110,8 +115,8 @@ public sealed partial class SshServerSession
 
         SignalReceived += OnSignal;
         long pipeBytes = EnlargePipes(process);
-        Task stdout = CopyFromProcessAsync(process.StandardOutput.BaseStream, Output, stop.Token);
-        Task stderr = CopyFromProcessAsync(process.StandardError.BaseStream, ErrorOutput, stop.Token);
+        Task stdout = CopyFromProcessAsync(process.StandardOutput.BaseStream, Output, CopyBufferSize, stop.Token);
+        Task stderr = CopyFromProcessAsync(process.StandardError.BaseStream, ErrorOutput, ErrorCopyBufferSize, stop.Token);
         using var stdinStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
         Task stdin = CopyToProcessAsync(Input, process.StandardInput.BaseStream, stdinStop.Token);
         try
@@ -203,13 +208,13 @@ public sealed partial class SshServerSession
     }
 
     /// <summary>Process output into a channel pipe, read straight into the pipe's memory; the pipe's pause is the backpressure.</summary>
-    private async Task CopyFromProcessAsync(Stream source, PipeWriter target, CancellationToken cancellationToken)
+    private async Task CopyFromProcessAsync(Stream source, PipeWriter target, int readSize, CancellationToken cancellationToken)
     {
         try
         {
             while (true)
             {
-                Memory<byte> memory = target.GetMemory(CopyBufferSize);
+                Memory<byte> memory = target.GetMemory(readSize);
                 int read = await source.ReadAsync(memory, cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
