@@ -405,8 +405,19 @@ def main():
         print(f"|---|---|---|---:|---:|---:|---:|")
         for (label, suite, direction), runs in results.items():
             m = median_row(runs)
-            table.append({"work": label, "suite": suite, "direction": direction, **m, "runs": len(runs)})
+            table.append({"work": label, "suite": suite, "direction": direction, **m, "runs": len(runs), "samples": runs})
             print(f"| {label} | {suite} | {direction} | {m['mbps']:.0f} | {m['client_cpu_per_gib']:.2f} | {m['server_cpu_per_gib']:.2f} | {m['machine_cpu_per_gib']:.2f} |")
+        if args.reps > 1:
+            # The spread: on a small virtual machine runs of the same work can differ by half (docs/performance.md).
+            print()
+            print("| work | suite | dir | MB/s min–max | client CPU-s/GiB min–max | server CPU-s/GiB min–max |")
+            print("|---|---|---|---:|---:|---:|")
+            for (label, suite, direction), runs in results.items():
+                cells = []
+                for key, digits in (("mbps", 0), ("client_cpu_per_gib", 2), ("server_cpu_per_gib", 2)):
+                    values = [r[key] for r in runs]
+                    cells.append(f"{min(values):.{digits}f}–{max(values):.{digits}f}")
+                print(f"| {label} | {suite} | {direction} | " + " | ".join(cells) + " |")
         cost = None
         if "cost" in scenarios:
             kexes = [None if k == "default" else k for k in args.cost_kex.split(",")]
