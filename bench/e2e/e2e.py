@@ -16,7 +16,8 @@ Medians over --reps. Scenarios:
   wan     the same through bench/e2e/delay_relay.py (50 ms each way, --wan-size), both clients, both servers
   cost    server CPU per handshake (ssh connects, authenticates and closes; for each --cost-kex) and per session
           (ssh runs `true`), each over --handshakes connections after --warmup, and memory per idle authenticated
-          connection (--idle `ssh -N` connections held; PSS of the server's processes)
+          connection (PSS of the server's processes: the growth from a second batch of --idle `ssh -N` connections
+          held on top of a first; the first batch's own figure is kept too)
 Needs: root (sshd logs in root with a generated key), openssh-server/client, a Release build of the tool
 (dotnet build src/Ssh.Transport.Cli -c Release). Everything listens on 127.0.0.1; every process started is stopped.
 """
@@ -302,21 +303,30 @@ def measure_cost(servers, handshakes, idle, warmup, kexes):
         def server_pss():
             return pss_bytes(proc.pid) + sum(pss_bytes(p) for p in descendants(proc.pid))
 
+        holders = []
+
+        def hold_batch():
+            for _ in range(idle):
+                holders.append(subprocess.Popen(client_argv("ssh", port, servers.key, "aes128-gcm@openssh.com", None, "", extra=["-N"])[:-1],
+                                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            # -N: no command; authenticated once the server holds a session process (sshd) or the count settles (ours).
+            time.sleep(3.0 + idle * 0.05)
+            return server_pss()
+
         time.sleep(1.0)
         pss0 = server_pss()
-        holders = []
-        for _ in range(idle):
-            holders.append(subprocess.Popen(client_argv("ssh", port, servers.key, "aes128-gcm@openssh.com", None, "", extra=["-N"])[:-1],
-                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        # -N: no command; authenticated once the server holds a session process (sshd) or the count settles (ours).
-        time.sleep(3.0 + idle * 0.05)
-        pss1 = server_pss()
+        pss1 = hold_batch()
+        # A second batch on top of the first: its growth is the connections' own. The first batch's also holds what the
+        # process's heap did since the sample before it (a Native AOT server's heap can shrink there, after the
+        # handshakes above, and the difference then comes out negative).
+        pss2 = hold_batch()
         for h in holders:
             h.terminate()
         for h in holders:
             h.wait(timeout=10)
         servers.settle(proc)
-        row["kib_per_idle_connection"] = (pss1 - pss0) / idle / 1024
+        row["kib_per_idle_connection"] = (pss2 - pss1) / idle / 1024
+        row["kib_per_idle_connection_first_batch"] = (pss1 - pss0) / idle / 1024
         results[server] = row
     return results
 

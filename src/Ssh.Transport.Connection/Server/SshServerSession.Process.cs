@@ -14,9 +14,10 @@ public sealed partial class SshServerSession
     // One read of the process's output takes up to four 32 KiB packets, where the channel's outbound pipe pauses, and
     // half of what its enlarged pipe holds (SshServerSettings.ProcessPipeSize): each read is a wake-up, and 128 KiB
     // beat 64 and 256 KiB in interleaved runs (docs/performance.md).
-    // A read holds its buffer while the process is silent (a zero-byte read of a process pipe does not wait), so
-    // standard error, rarely bulk, reads one packet at a time.
     private const int CopyBufferSize = 128 * 1024;
+
+    // A read holds its buffer while the process is silent (a zero-byte read of a process pipe returns at once rather
+    // than wait), so standard error, rarely bulk, reads one packet at a time.
     private const int ErrorCopyBufferSize = 32 * 1024;
 
     private long _processOutputBytes;
@@ -308,9 +309,6 @@ internal static class PipeNativeMethods
 {
     /// <summary>Linux's F_SETPIPE_SZ.</summary>
     public const int SetPipeSize = 1031;
-
-    /// <summary>Linux's F_GETPIPE_SZ.</summary>
-    public const int GetPipeSize = 1032;
 
     [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
