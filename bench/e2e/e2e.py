@@ -2,7 +2,7 @@
 """End-to-end benchmark: Ssh.Transport against OpenSSH on the same work, on this machine.
 
     bench/e2e/e2e.py [--size 2G] [--reps 3] [--ciphers ...] [--scenarios client,server,ours,wan,cost] [--out FILE]
-                     [--serve-arg=--inline-io ...] [--tool PATH]
+                     [--serve-arg=--inline-io ...] [--tool PATH] [--baseline-tool PATH]
 
 Whole processes, not BenchmarkDotNet: real `ssh`, `sshd` and our `ssh-transport exec`/`serve` move a file held in
 /dev/shm (`cat FILE` down, `cat > /dev/null` up), runs of ours and OpenSSH's interleaved, the same cipher on both.
@@ -11,7 +11,8 @@ included), of the server's processes (its listener's utime+stime plus the reaped
 sshd's per-connection processes and the `cat` of either server), and of the whole machine (/proc/stat, all cores).
 Medians over --reps. Scenarios:
   client  our exec vs ssh, both against the same sshd, down and up
-  server  ssh against our serve vs ssh against sshd, down and up
+  server  ssh against our serve vs ssh against sshd, down and up (and against a second build's serve with
+          --baseline-tool: a change beside what it changed, run for run)
   ours    our exec against our serve
   wan     the same through bench/e2e/delay_relay.py (50 ms each way, --wan-size), both clients, both servers
   cost    server CPU per handshake (ssh connects, authenticates and closes; for each --cost-kex) and per session
@@ -121,7 +122,7 @@ def pss_bytes(pid):
 class Servers:
     """sshd and our serve, each with a pid to account CPU to, started and stopped here."""
 
-    def __init__(self, work, sshd_path, start_ours=True, serve_args=()):
+    def __init__(self, work, sshd_path, start_ours=True, serve_args=(), baseline_argv=None):
         self.work = work
         self.procs = []
         key = os.path.join(work, "id_ed25519")
@@ -159,6 +160,13 @@ Subsystem sftp /usr/lib/openssh/sftp-server
         if start_ours:
             self.ours = self._start([*TOOL_ARGV, "serve", "--listen", f"127.0.0.1:{self.ours_port}", "--host-key", host_key,
                                     "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec", *serve_args], self.ours_port)
+        # Another build of our serve (--baseline-tool), to compare a change against what it changed, run for run.
+        self.baseline_port = free_port()
+        self.baseline = None
+        if baseline_argv:
+            self.baseline = self._start([*baseline_argv, "serve", "--listen", f"127.0.0.1:{self.baseline_port}", "--host-key", host_key,
+                                        "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec", *serve_args],
+                                        self.baseline_port)
 
     def _start(self, argv, port):
         log = open(os.path.join(self.work, f"server-{port}.log"), "w")
@@ -172,7 +180,7 @@ Subsystem sftp /usr/lib/openssh/sftp-server
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             kids = [c for c in children(proc.pid)]
-            if not kids or proc is self.ours and all(not is_command(c) for c in kids):
+            if not kids or proc in (self.ours, self.baseline) and all(not is_command(c) for c in kids):
                 return
             time.sleep(0.02)
 
@@ -210,7 +218,7 @@ def client_argv(kind, port, key, cipher, mac, command, extra=()):
 
 def run_transfer(servers, client, server, port, suite, direction, data_file, size):
     cipher, mac = SUITES[suite]
-    server_proc = servers.sshd if server == "sshd" else servers.ours
+    server_proc = {"sshd": servers.sshd, "ours": servers.ours, "baseline": servers.baseline}[server]
     command = f"cat {data_file}" if direction == "down" else "cat > /dev/null"
     argv = client_argv(client, port, servers.key, cipher, mac, command)
     stdin = open(data_file, "rb") if direction == "up" else subprocess.DEVNULL
@@ -348,6 +356,8 @@ def main():
     parser.add_argument("--out", default=None, help="JSON results file")
     parser.add_argument("--tool", default=None,
                         help="our tool: a native executable (Native AOT publish, docs/performance.md) or a .dll run by dotnet; default the Release build")
+    parser.add_argument("--baseline-tool", default=None,
+                        help="another build of the tool: the server scenario also runs ssh against its serve (rows 'ssh -> baseline')")
     parser.add_argument("--serve-arg", action="append", default=[], help="an option for our serve, e.g. --serve-arg=--inline-io (may be repeated)")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -356,6 +366,12 @@ def main():
     if not os.path.exists(tool):
         sys.exit(f"e2e.py: build the tool first: dotnet build src/Ssh.Transport.Cli -c Release ({tool} is missing)")
     TOOL_ARGV[:] = ["dotnet", tool] if tool.endswith(".dll") else [tool]
+    baseline_argv = None
+    if args.baseline_tool:
+        baseline = os.path.abspath(args.baseline_tool)
+        if not os.path.exists(baseline):
+            sys.exit(f"e2e.py: {baseline} is missing")
+        baseline_argv = ["dotnet", baseline] if baseline.endswith(".dll") else [baseline]
     scenarios = set(args.scenarios.split(","))
     suites = args.ciphers.split(",")
     size, wan_size = parse_size(args.size), parse_size(args.wan_size)
@@ -370,7 +386,8 @@ def main():
                 n = min(remaining, 64 * 1024 * 1024)
                 f.write(os.urandom(n))
                 remaining -= n
-        servers = Servers(work, args.sshd, start_ours=bool(scenarios & {"server", "ours", "wan", "cost"}), serve_args=args.serve_arg)
+        servers = Servers(work, args.sshd, start_ours=bool(scenarios & {"server", "ours", "wan", "cost"}), serve_args=args.serve_arg,
+                          baseline_argv=baseline_argv if "server" in scenarios else None)
         plan = []  # (label, client, server, port key, suite, direction, bytes)
         for suite in suites:
             for direction in ("down", "up"):
@@ -380,9 +397,11 @@ def main():
                     plan.append(("ours -> sshd", "ours", "sshd", "sshd", suite, direction, size))
                 if "server" in scenarios:
                     plan.append(("ssh -> ours", "ssh", "ours", "ours", suite, direction, size))
+                    if baseline_argv:
+                        plan.append(("ssh -> baseline", "ssh", "baseline", "baseline", suite, direction, size))
                 if "ours" in scenarios:
                     plan.append(("ours -> ours", "ours", "ours", "ours", suite, direction, size))
-        ports = {"sshd": servers.sshd_port, "ours": servers.ours_port}
+        ports = {"sshd": servers.sshd_port, "ours": servers.ours_port, "baseline": servers.baseline_port}
         if "wan" in scenarios:
             for target in ("sshd", "ours"):
                 relay_port = free_port()
@@ -445,7 +464,7 @@ def main():
                         print(f"ours / sshd, {k}: {cost['ours'][k] / cost['sshd'][k]:.2f}x")
         if args.out:
             with open(args.out, "w") as f:
-                json.dump({"size": size, "reps": args.reps, "tool": TOOL_ARGV, "serve_args": args.serve_arg, "transfers": table, "cost": cost,
+                json.dump({"size": size, "reps": args.reps, "tool": TOOL_ARGV, "baseline_tool": baseline_argv, "serve_args": args.serve_arg, "transfers": table, "cost": cost,
                            "sshd": subprocess.run([args.sshd, "-V"], capture_output=True, text=True).stderr.strip()}, f, indent=2)
     finally:
         for relay in relays:
