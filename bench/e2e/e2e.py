@@ -47,6 +47,11 @@ SUITES = {
 }
 
 
+def tool_argv(path):
+    """How to run a build of the tool: a .dll through dotnet, a native executable (Native AOT) itself."""
+    return ["dotnet", path] if path.endswith(".dll") else [path]
+
+
 def parse_size(text):
     units = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
     return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
@@ -157,16 +162,16 @@ Subsystem sftp /usr/lib/openssh/sftp-server
         self.sshd = self._start([sshd_path, "-D", "-e", "-f", config], self.sshd_port)
         self.ours_port = free_port()
         self.ours = None
+
+        def serve(tool_argv, port):
+            return self._start([*tool_argv, "serve", "--listen", f"127.0.0.1:{port}", "--host-key", host_key,
+                                "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec", *serve_args], port)
+
         if start_ours:
-            self.ours = self._start([*TOOL_ARGV, "serve", "--listen", f"127.0.0.1:{self.ours_port}", "--host-key", host_key,
-                                    "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec", *serve_args], self.ours_port)
+            self.ours = serve(TOOL_ARGV, self.ours_port)
         # Another build of our serve (--baseline-tool), to compare a change against what it changed, run for run.
         self.baseline_port = free_port()
-        self.baseline = None
-        if baseline_argv:
-            self.baseline = self._start([*baseline_argv, "serve", "--listen", f"127.0.0.1:{self.baseline_port}", "--host-key", host_key,
-                                        "--authorized-keys", os.path.join(work, "authorized_keys"), "--allow-exec", *serve_args],
-                                        self.baseline_port)
+        self.baseline = serve(baseline_argv, self.baseline_port) if baseline_argv else None
 
     def _start(self, argv, port):
         log = open(os.path.join(self.work, f"server-{port}.log"), "w")
@@ -365,13 +370,13 @@ def main():
     tool = os.path.abspath(args.tool) if args.tool else TOOL
     if not os.path.exists(tool):
         sys.exit(f"e2e.py: build the tool first: dotnet build src/Ssh.Transport.Cli -c Release ({tool} is missing)")
-    TOOL_ARGV[:] = ["dotnet", tool] if tool.endswith(".dll") else [tool]
+    TOOL_ARGV[:] = tool_argv(tool)
     baseline_argv = None
     if args.baseline_tool:
         baseline = os.path.abspath(args.baseline_tool)
         if not os.path.exists(baseline):
             sys.exit(f"e2e.py: {baseline} is missing")
-        baseline_argv = ["dotnet", baseline] if baseline.endswith(".dll") else [baseline]
+        baseline_argv = tool_argv(baseline)
     scenarios = set(args.scenarios.split(","))
     suites = args.ciphers.split(",")
     size, wan_size = parse_size(args.size), parse_size(args.wan_size)
