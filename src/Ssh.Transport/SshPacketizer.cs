@@ -47,6 +47,10 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     private readonly byte[] _localIdentification;
     private byte[]? _remoteIdentification;
     private int _queuedWriters;
+
+    // A writer that left its flush to a writer queued behind it (under the write lock): the last one out flushes
+    // even when it wrote with flush false itself, so that packet never waits for some later write.
+    private bool _flushOwed;
     private KeyExchangeHold? _kexHold;
     private uint _lastKexInitSequence;
 
@@ -401,9 +405,10 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// True for the session's own replies written from its reader (SERVICE_ACCEPT): queued whatever the limit, since
     /// the reader must never wait for an exchange that only it can carry on.
     /// </param>
-    internal ValueTask<bool> WriteGatedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, CancellationToken cancellationToken, bool unbounded = false)
+    /// <param name="flush">False to leave the packet in the pipe for a later flush (see <see cref="FlushAsync"/>).</param>
+    internal ValueTask<bool> WriteGatedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, CancellationToken cancellationToken, bool unbounded = false, bool flush = true)
     {
-        ValueTask<SshWriteResult> writing = WriteCore(state, writePayload, payloadSizeHint, flush: true, unbounded ? Gate.Unbounded : Gate.Bounded, cancellationToken);
+        ValueTask<SshWriteResult> writing = WriteCore(state, writePayload, payloadSizeHint, flush, unbounded ? Gate.Unbounded : Gate.Bounded, cancellationToken);
         return writing.IsCompletedSuccessfully ? new ValueTask<bool>(writing.Result.NeedRekey) : AwaitNeedRekeyAsync(writing);
 
         static async ValueTask<bool> AwaitNeedRekeyAsync(ValueTask<SshWriteResult> writing) => (await writing.ConfigureAwait(false)).NeedRekey;
@@ -543,8 +548,9 @@ public sealed partial class SshPacketizer : IAsyncDisposable
 
         // Coalesce flushes: a writer already queued behind us will flush this packet with its own.
         bool othersWaiting = Interlocked.Decrement(ref _queuedWriters) > 0;
-        if (!flush || othersWaiting)
+        if (othersWaiting || !(flush || _flushOwed))
         {
+            _flushOwed |= othersWaiting && flush;
             _writeLock.Release();
             return new ValueTask<SshWriteResult>(written);
         }
@@ -552,6 +558,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         ValueTask<FlushResult> flushing;
         try
         {
+            _flushOwed = false;
             flushing = _output.FlushAsync(cancellationToken);
         }
         catch
@@ -652,7 +659,12 @@ public sealed partial class SshPacketizer : IAsyncDisposable
                         Interlocked.Decrement(ref _queuedWriters);
                     }
 
-                    if (flush && Volatile.Read(ref _queuedWriters) == 0)
+                    bool othersWaiting = Volatile.Read(ref _queuedWriters) > 0;
+                    if (othersWaiting)
+                    {
+                        _flushOwed |= flush;
+                    }
+                    else if (flush || _flushOwed)
                     {
                         await FlushOutputAsync(cancellationToken).ConfigureAwait(false);
                     }
@@ -966,6 +978,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushOutputAsync(CancellationToken cancellationToken)
     {
+        _flushOwed = false;
         FlushResult flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
         while (IsStaleCancel(flushed, cancellationToken))
         {

@@ -188,7 +188,15 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <exception cref="InvalidOperationException">No key exchange has completed yet.</exception>
     /// <exception cref="SshProtocolException">The connection has ended.</exception>
-    public ValueTask WriteMessageAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, CancellationToken cancellationToken = default)
+    public ValueTask WriteMessageAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, CancellationToken cancellationToken = default) =>
+        WriteMessageAsync(state, writePayload, payloadSizeHint, flush: true, cancellationToken);
+
+    /// <summary>
+    /// As the public overload; with <paramref name="flush"/> false the packet stays in the pipe until a later write
+    /// or <see cref="FlushAsync"/> flushes it, so a writer with several packets ready sends them in one go. The
+    /// caller must flush before it waits for anything.
+    /// </summary>
+    internal ValueTask WriteMessageAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, CancellationToken cancellationToken)
     {
         if (!_ourNewKeysSent)
         {
@@ -199,7 +207,7 @@ public sealed partial class SshTransport : IAsyncDisposable
         ValueTask<bool> writing;
         try
         {
-            writing = _packetizer.WriteGatedAsync(state, writePayload, payloadSizeHint, cancellationToken);
+            writing = _packetizer.WriteGatedAsync(state, writePayload, payloadSizeHint, cancellationToken, flush: flush);
         }
         catch (Exception e) when (IsClosedError(e))
         {
@@ -219,6 +227,19 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the wait.</param>
     public ValueTask WriteMessageAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
         WriteMessageAsync(payload, static (w, p) => w.Write(p.Span), payload.Length, cancellationToken);
+
+    /// <summary>Sends the packets written with flush false.</summary>
+    internal async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _packetizer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsClosedError(e))
+        {
+            throw ClosedError(e);
+        }
+    }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AfterWriteAsync(ValueTask<bool> writing, CancellationToken cancellationToken)

@@ -53,6 +53,24 @@ internal sealed class SendWindow
         waiter?.TrySetResult();
     }
 
+    /// <summary>Takes up to <paramref name="wanted"/> bytes of credit, at least one, if there is any now.</summary>
+    /// <returns>False when there is no credit (or the window failed: <see cref="TakeAsync"/> then throws).</returns>
+    public bool TryTake(int wanted, out int granted)
+    {
+        lock (_lock)
+        {
+            if (_failure is null && _available > 0)
+            {
+                granted = (int)Math.Min(wanted, _available);
+                _available -= granted;
+                return true;
+            }
+        }
+
+        granted = 0;
+        return false;
+    }
+
     /// <summary>Takes up to <paramref name="wanted"/> bytes of credit, at least one, waiting while there is none.</summary>
     public async ValueTask<int> TakeAsync(int wanted, CancellationToken cancellationToken)
     {

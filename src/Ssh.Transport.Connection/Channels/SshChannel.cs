@@ -689,11 +689,25 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 try
                 {
+                    // Every packet of what is here goes out in one flush (several packets per send), unless the
+                    // window runs out first: what was written is flushed before waiting for credit.
+                    bool unflushed = false;
                     while (!buffer.IsEmpty)
                     {
                         int wanted = (int)Math.Min(buffer.Length, _remoteMaxPacket);
-                        int granted = await _sendWindow!.TakeAsync(wanted, _stop.Token).ConfigureAwait(false);
+                        if (!_sendWindow!.TryTake(wanted, out int granted))
+                        {
+                            if (unflushed)
+                            {
+                                await _connection.Transport.FlushAsync(_stop.Token).ConfigureAwait(false);
+                                unflushed = false;
+                            }
+
+                            granted = await _sendWindow.TakeAsync(wanted, _stop.Token).ConfigureAwait(false);
+                        }
+
                         ReadOnlySequence<byte> chunk = buffer.Slice(0, granted);
+                        bool last = granted == buffer.Length;
                         await _connection.Transport.WriteMessageAsync((RemoteId, chunk, extended), static (output, s) =>
                         {
                             var writer = new SshWriter(output);
@@ -709,7 +723,8 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
                             {
                                 writer.WriteBytes(segment.Span);
                             }
-                        }, granted + 16, _stop.Token).ConfigureAwait(false);
+                        }, granted + 16, flush: last, _stop.Token).ConfigureAwait(false);
+                        unflushed = !last;
                         buffer = buffer.Slice(granted);
                     }
                 }

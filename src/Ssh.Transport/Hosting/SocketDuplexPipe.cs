@@ -22,6 +22,12 @@ internal sealed class SocketDuplexPipe : IDuplexPipe
     /// <summary>The receive pipe's segment size: the most one read takes.</summary>
     public const int ReceiveSegmentSize = 256 * 1024;
 
+    /// <summary>
+    /// The send pipe's segment size: packets written together share a segment and leave in one send (a 32 KiB packet
+    /// per 64 KiB segment made every packet a send of its own).
+    /// </summary>
+    public const int SendSegmentSize = 256 * 1024;
+
     /// <summary>The least room a read is given; with less left in the current segment, a new one is taken.</summary>
     private const int MinimumReadSize = 16 * 1024;
 
@@ -60,7 +66,7 @@ internal sealed class SocketDuplexPipe : IDuplexPipe
             pauseWriterThreshold: MaxUnreadBytes, resumeWriterThreshold: MaxUnreadBytes / 2, minimumSegmentSize: ReceiveSegmentSize,
             readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(
-            pauseWriterThreshold: MaxUnsentBytes, resumeWriterThreshold: MaxUnsentBytes / 2, minimumSegmentSize: 64 * 1024,
+            pauseWriterThreshold: MaxUnsentBytes, resumeWriterThreshold: MaxUnsentBytes / 2, minimumSegmentSize: SendSegmentSize,
             readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
         Input = new InputReader(this, _input.Reader);
         Output = _output.Writer;

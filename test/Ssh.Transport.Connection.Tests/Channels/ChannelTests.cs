@@ -181,6 +181,33 @@ public class ChannelTests
     }
 
     /// <summary>
+    /// One application write of many packets, larger than the window: the packets written before the window ran out
+    /// must be flushed before the sender waits for credit (they are written unflushed to leave in one send), or the
+    /// peer never sees them, never adjusts, and both wait forever.
+    /// </summary>
+    [Test]
+    public async Task OneWriteLargerThanTheWindow_AllArrives()
+    {
+        var channels = new SshChannelOptions { WindowSize = 100_000, MaxPacketSize = 16 * 1024 };
+        var accepted = new TaskCompletionSource<SshChannel>();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(
+            serverChannels: channels,
+            beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+            {
+                accepted.SetResult(request.Accept());
+                return ValueTask.CompletedTask;
+            });
+
+        SshChannel client = await h.Client.OpenChannelAsync("session");
+        SshChannel server = await accepted.Task;
+        byte[] data = Random(1024 * 1024, 5);
+        Task writing = WriteAllAsync(client.Output, data, chunk: data.Length);
+        byte[] received = await ReadAllAsync(server.Input).WaitAsync(TimeSpan.FromSeconds(60));
+        await writing;
+        Assert.That(SHA256.HashData(received), Is.EqualTo(SHA256.HashData(data)));
+    }
+
+    /// <summary>
     /// A channel whose reader stops holds only its own window: another channel on the same connection still moves all
     /// its data (the connection's loop never waits for an application's reads).
     /// </summary>

@@ -54,6 +54,40 @@ public class SshPacketizerTests
         await client.FlushAsync();
     }
 
+    /// <summary>
+    /// A writer that finds another queued behind it leaves its flush to that one. When the one behind writes with
+    /// flush false, it must still flush the first writer's packet: nobody else may ever write again.
+    /// </summary>
+    [Test]
+    public async Task Write_FlushLeftToAWriterWithFlushFalse_StillFlushed()
+    {
+        (SshPacketizer client, _, PipePair pipes) = Connect();
+        ValueTask<SshWriteResult> second = default;
+        byte[] first = Packets.Payload(SshMessageNumber.Ignore, 10, 1);
+        await client.WritePacketAsync(first, (writer, p) =>
+        {
+            // Queued behind us while we hold the write lock.
+            second = client.WritePacketAsync(Packets.Payload(SshMessageNumber.Ignore, 20, 2), static (w, p) => w.Write(p), 20, flush: false);
+            writer.Write(p);
+        }, first.Length, flush: true);
+        await second;
+
+        Assert.That(pipes.ClientToServer.Reader.TryRead(out ReadResult result), Is.True, "both packets were flushed");
+        Assert.That(result.Buffer.Length, Is.EqualTo(24 + 32), "packets with payloads of 10 and 20 bytes, padded to blocks of 8, no MAC");
+    }
+
+    /// <summary>With flush false and nobody behind, the packet waits for a flush.</summary>
+    [Test]
+    public async Task Write_FlushFalse_Alone_WaitsForFlushAsync()
+    {
+        (SshPacketizer client, _, PipePair pipes) = Connect();
+        await client.WritePacketAsync(Packets.Payload(SshMessageNumber.Ignore, 10, 1), static (w, p) => w.Write(p), 10, flush: false);
+        Assert.That(pipes.ClientToServer.Reader.TryRead(out _), Is.False);
+        await client.FlushAsync();
+        Assert.That(pipes.ClientToServer.Reader.TryRead(out ReadResult result), Is.True);
+        Assert.That(result.Buffer.Length, Is.EqualTo(24));
+    }
+
     [Test]
     public void Write_OwnTokenCancelled_StillThrows()
     {
