@@ -157,6 +157,35 @@ internal abstract class PacketOpener : PacketProtection
     /// </returns>
     public abstract bool TryOpen(uint sequenceNumber, ReadOnlySpan<byte> packet, ReadOnlySpan<byte> tag, Span<byte> destination);
 
+    /// <summary>True when <see cref="VerifyAhead"/> can authenticate several packets at once.</summary>
+    public virtual bool VerifiesAhead => false;
+
+    /// <summary>Packets opened with a tag computed by <see cref="VerifyAhead"/> (for tests and diagnostics).</summary>
+    public long PacketsVerifiedAhead { get; protected set; }
+
+    /// <summary>
+    /// Computes, at once, the tags of the packet at the start of <paramref name="received"/> and of the whole packets
+    /// of the same length right after it, for <see cref="TryOpenVerifiedAhead"/> to check. Computes nothing when
+    /// there are too few for a batch to pay.
+    /// </summary>
+    /// <param name="sequenceNumber">The sequence number of the first packet.</param>
+    /// <param name="received">The bytes received from that packet's start on, as far as they are contiguous.</param>
+    /// <returns>How many packets, from the first on, have their tags computed; 0 for none.</returns>
+    public virtual int VerifyAhead(uint sequenceNumber, ReadOnlySpan<byte> received) => 0;
+
+    /// <summary>
+    /// As <see cref="TryOpen"/>, for a packet whose tag the last <see cref="VerifyAhead"/> computed: the caller
+    /// guarantees these are the very bytes it was given there (same memory, unchanged). Other sequence numbers are
+    /// opened as by <see cref="TryOpen"/>.
+    /// </summary>
+    /// <param name="sequenceNumber">The packet's sequence number.</param>
+    /// <param name="packet">The 4 + packet_length bytes as received.</param>
+    /// <param name="tag">The tag that followed.</param>
+    /// <param name="destination">As for <see cref="TryOpen"/>.</param>
+    /// <returns>As for <see cref="TryOpen"/>.</returns>
+    public virtual bool TryOpenVerifiedAhead(uint sequenceNumber, ReadOnlySpan<byte> packet, ReadOnlySpan<byte> tag, Span<byte> destination) =>
+        TryOpen(sequenceNumber, packet, tag, destination);
+
     /// <summary>
     /// True for CBC constructions, whose decrypted length an attacker can probe (the Albrecht-Paterson-Watson attack):
     /// on a bogus length the reader does not fail at once but, like OpenSSH, discards input up to the packet cap,

@@ -30,6 +30,14 @@ internal sealed class PacketReader : IDisposable
     private uint _packetLength;
     private bool _hasLength;
     private long _discardRemaining = -1;
+
+    // The batch of tags the opener computed last (OpenVerifiedAhead): which packets, and where they lay.
+    private uint _aheadFirst;
+    private int _aheadCount;
+    private PacketOpener? _aheadOpener;
+    private object? _aheadSegment;
+    private int _aheadIndex;
+    private int _aheadStride;
     private uint _discardSequenceNumber;
 
     public PacketReader(TransportState transport)
@@ -40,6 +48,35 @@ internal sealed class PacketReader : IDisposable
 
     /// <summary>True when the start of a packet has been seen and its length is known, or input is being discarded.</summary>
     public bool InPacket => _hasLength || _discardRemaining >= 0;
+
+    /// <summary>
+    /// Opens a packet whose tag a batch computed, computing a batch from it when none covers it. A batch is used only
+    /// for the very memory it was computed over: the same opener, pipe segment and offset. Received bytes never change
+    /// in the pipe, and a segment is not reused before all of it, so every packet of the batch, has been consumed.
+    /// </summary>
+    private bool OpenVerifiedAhead(PacketOpener opener, uint sequenceNumber, in ReadOnlySequence<byte> input, ReadOnlySpan<byte> received, int packetLength, int tagSize, Span<byte> destination)
+    {
+        SequencePosition start = input.Start;
+        uint index = sequenceNumber - _aheadFirst;
+        bool covered = index < (uint)_aheadCount && ReferenceEquals(opener, _aheadOpener) && received.Length == _aheadStride &&
+            ReferenceEquals(start.GetObject(), _aheadSegment) && start.GetInteger() == _aheadIndex + ((int)index * _aheadStride);
+        if (!covered)
+        {
+            _aheadCount = 0;
+            _aheadOpener = null;
+            _aheadSegment = null;
+            int count = opener.VerifyAhead(sequenceNumber, input.FirstSpan);
+            if (count > 0)
+            {
+                (_aheadFirst, _aheadCount, _aheadOpener, _aheadSegment, _aheadIndex, _aheadStride) = (sequenceNumber, count, opener, start.GetObject(), start.GetInteger(), received.Length);
+                covered = true;
+            }
+        }
+
+        ReadOnlySpan<byte> packet = received[..(4 + packetLength)];
+        ReadOnlySpan<byte> tag = received.Slice(4 + packetLength, tagSize);
+        return covered ? opener.TryOpenVerifiedAhead(sequenceNumber, packet, tag, destination) : opener.TryOpen(sequenceNumber, packet, tag, destination);
+    }
 
     /// <summary>Tries to read one whole packet from the start of <paramref name="input"/>.</summary>
     /// <param name="input">The received bytes, starting at a packet boundary.</param>
@@ -130,7 +167,10 @@ internal sealed class PacketReader : IDisposable
             }
 
             Span<byte> destination = _buffer.AsSpan(4, packetLength);
-            if (!opener.TryOpen(sequenceNumber, received[..(4 + packetLength)], received.Slice(4 + packetLength, tagSize), destination))
+            bool authentic = whole.IsSingleSegment && opener.VerifiesAhead
+                ? OpenVerifiedAhead(opener, sequenceNumber, input, received[..total], packetLength, tagSize, destination)
+                : opener.TryOpen(sequenceNumber, received[..(4 + packetLength)], received.Slice(4 + packetLength, tagSize), destination);
+            if (!authentic)
             {
                 CryptographicZero(destination);
                 if (opener.DiscardsOnBadLength)

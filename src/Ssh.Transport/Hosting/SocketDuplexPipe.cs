@@ -19,8 +19,12 @@ namespace Ssh.Transport;
 /// </remarks>
 internal sealed class SocketDuplexPipe : IDuplexPipe
 {
-    /// <summary>The receive pipe's segment size: the most one read takes.</summary>
-    public const int ReceiveSegmentSize = 256 * 1024;
+    /// <summary>
+    /// The receive pipe's segment size: the most one read takes. Reads go on filling a segment while 16 KiB of it are
+    /// left, so a receiver that falls behind finds its packets side by side, where hmac-sha2-256-etm tags are checked
+    /// sixteen 32 KiB packets at a time (a quarter of this; <see cref="Crypto.PacketOpener.VerifyAhead"/>).
+    /// </summary>
+    public const int ReceiveSegmentSize = 1024 * 1024;
 
     /// <summary>
     /// The send pipe's segment size: packets written together share a segment and leave in one send (a 32 KiB packet

@@ -16,7 +16,7 @@ internal sealed class SshHmacTests
     private static byte[] Repeat(byte value, int count) => Enumerable.Repeat(value, count).ToArray();
 
     // RFC 4231 §4.2 - §4.8 (test case 5, truncation, does not apply: SSH uses full-length MACs) and RFC 2202 §3.
-    private static IEnumerable<TestCaseData> PublishedVectors()
+    internal static IEnumerable<TestCaseData> PublishedVectors()
     {
         byte[] hiThere = "Hi There"u8.ToArray();
         byte[] jefe = "Jefe"u8.ToArray();
