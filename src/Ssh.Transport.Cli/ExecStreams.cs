@@ -85,7 +85,7 @@ internal sealed class LocalOutputException : IOException
 internal static class ChannelPump
 {
     /// <summary>The size of each read of standard input.</summary>
-    public const int InputChunk = 64 * 1024;
+    public const int InputChunk = 512 * 1024;
 
     /// <summary>The most bytes gathered for one write to an output.</summary>
     public const int OutputChunk = 128 * 1024;

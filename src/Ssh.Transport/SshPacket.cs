@@ -72,3 +72,10 @@ public enum SshRole
     /// <summary>The side that accepted.</summary>
     Server,
 }
+
+/// <summary>Writes payload <paramref name="index"/> of a batch of packets of one payload length, message number first.</summary>
+/// <typeparam name="TState">The caller's state.</typeparam>
+/// <param name="payload">Where the payload goes: exactly the batch's payload length.</param>
+/// <param name="state">The caller's state.</param>
+/// <param name="index">Which payload of the batch, from 0.</param>
+internal delegate void SshBatchPayloadWriter<in TState>(System.Buffers.IBufferWriter<byte> payload, TState state, int index);

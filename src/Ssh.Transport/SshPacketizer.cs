@@ -546,6 +546,71 @@ public sealed partial class SshPacketizer : IAsyncDisposable
             throw;
         }
 
+        return ReleaseAfterWrite(written, flush, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="count"/> packets of <paramref name="payloadLength"/>-byte payloads sealed together where
+    /// the sealer gains from it (<see cref="PacketWriter.WriteBatch"/>): taken when the lock is free and no key exchange
+    /// holds writes, otherwise the packets are written one by one. Gated like <see cref="WriteGatedAsync"/>.
+    /// </summary>
+    /// <returns>Whether a rekey is due.</returns>
+    internal ValueTask<bool> WriteBatchGatedAsync<TState>(TState state, int count, int payloadLength, SshBatchPayloadWriter<TState> writePayload, bool flush, CancellationToken cancellationToken)
+    {
+        if (count > 1 && count <= PacketWriter.MaxBatchPackets && _writer.CanWriteBatch && Volatile.Read(ref _kexHold) is null)
+        {
+            Interlocked.Increment(ref _queuedWriters);
+            if (_writeLock.Wait(0, CancellationToken.None))
+            {
+                if (_kexHold is null && _writer.CanWriteBatch)
+                {
+                    SshWriteResult written;
+                    try
+                    {
+                        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+                        uint last = _writer.WriteBatch(_output, state, count, payloadLength, writePayload);
+                        written = new SshWriteResult(last, _transport.Rekey.NeedRekey);
+                    }
+                    catch
+                    {
+                        Interlocked.Decrement(ref _queuedWriters);
+                        _writeLock.Release();
+                        throw;
+                    }
+
+                    ValueTask<SshWriteResult> releasing = ReleaseAfterWrite(written, flush, cancellationToken);
+                    return releasing.IsCompletedSuccessfully ? new ValueTask<bool>(releasing.Result.NeedRekey) : AwaitNeedRekeyAsync(releasing);
+                }
+
+                _writeLock.Release();
+            }
+
+            // Whoever left its flush to us on seeing our count is served by the last write below, which flushes.
+            Interlocked.Decrement(ref _queuedWriters);
+        }
+
+        return WriteOneByOneAsync(state, count, payloadLength, writePayload, flush, cancellationToken);
+
+        static async ValueTask<bool> AwaitNeedRekeyAsync(ValueTask<SshWriteResult> writing) => (await writing.ConfigureAwait(false)).NeedRekey;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> WriteOneByOneAsync<TState>(TState state, int count, int payloadLength, SshBatchPayloadWriter<TState> writePayload, bool flush, CancellationToken cancellationToken)
+    {
+        bool needRekey = false;
+        for (int i = 0; i < count; i++)
+        {
+            needRekey |= await WriteGatedAsync((state, i, writePayload), static (w, s) => s.writePayload(w, s.state, s.i), payloadLength, cancellationToken, flush: flush && i == count - 1).ConfigureAwait(false);
+        }
+
+        return needRekey;
+    }
+
+    /// <summary>
+    /// After a write under the lock: flush unless a writer queued behind us will (coalesced flushes), then release.
+    /// </summary>
+    private ValueTask<SshWriteResult> ReleaseAfterWrite(SshWriteResult written, bool flush, CancellationToken cancellationToken)
+    {
         // Coalesce flushes: a writer already queued behind us will flush this packet with its own.
         bool othersWaiting = Interlocked.Decrement(ref _queuedWriters) > 0;
         if (othersWaiting || !(flush || _flushOwed))

@@ -228,6 +228,43 @@ public sealed partial class SshTransport : IAsyncDisposable
     public ValueTask WriteMessageAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
         WriteMessageAsync(payload, static (w, p) => w.Write(p.Span), payload.Length, cancellationToken);
 
+    /// <summary>The fewest messages worth writing as a batch (<see cref="WriteMessagesAsync"/>).</summary>
+    internal const int MinBatchMessages = Crypto.Primitives.HmacSha256x16.MinLanesWorthIt;
+
+    /// <summary>The most messages a writer gives <see cref="WriteMessagesAsync"/> at once: one batch of tags.</summary>
+    internal const int MaxBatchMessages = Crypto.Primitives.HmacSha256x16.Lanes;
+
+    /// <summary>
+    /// Writes <paramref name="count"/> messages whose payloads are all <paramref name="payloadLength"/> bytes, sealed
+    /// together where the keys allow it (hmac-sha2-256-etm on AVX-512: the tags sixteen at a time), else one by one;
+    /// as <see cref="WriteMessageAsync{TState}(TState, SshPayloadWriter{TState}, int, bool, CancellationToken)"/> otherwise.
+    /// </summary>
+    internal ValueTask WriteMessagesAsync<TState>(TState state, int count, int payloadLength, SshBatchPayloadWriter<TState> writePayload, bool flush, CancellationToken cancellationToken)
+    {
+        if (!_ourNewKeysSent)
+        {
+            throw new InvalidOperationException("Messages of the layers above may be written only after the first key exchange.");
+        }
+
+        ThrowIfClosed();
+        ValueTask<bool> writing;
+        try
+        {
+            writing = _packetizer.WriteBatchGatedAsync(state, count, payloadLength, writePayload, flush, cancellationToken);
+        }
+        catch (Exception e) when (IsClosedError(e))
+        {
+            throw ClosedError(e);
+        }
+
+        if (writing.IsCompletedSuccessfully)
+        {
+            return writing.Result ? StartRekeyFromWriterAsync(cancellationToken) : ValueTask.CompletedTask;
+        }
+
+        return AfterWriteAsync(writing, cancellationToken);
+    }
+
     /// <summary>Sends the packets written with flush false.</summary>
     internal async ValueTask FlushAsync(CancellationToken cancellationToken)
     {

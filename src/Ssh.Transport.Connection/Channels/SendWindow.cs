@@ -53,6 +53,21 @@ internal sealed class SendWindow
         waiter?.TrySetResult();
     }
 
+    /// <summary>Takes exactly <paramref name="amount"/> bytes of credit if that much is there now.</summary>
+    public bool TryTakeExactly(int amount)
+    {
+        lock (_lock)
+        {
+            if (_failure is null && _available >= amount)
+            {
+                _available -= amount;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Takes up to <paramref name="wanted"/> bytes of credit, at least one, if there is any now.</summary>
     /// <returns>False when there is no credit (or the window failed: <see cref="TakeAsync"/> then throws).</returns>
     public bool TryTake(int wanted, out int granted)

@@ -694,6 +694,24 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
                     bool unflushed = false;
                     while (!buffer.IsEmpty)
                     {
+                        // Enough for a run of full packets: they go together, so keys that seal faster in batches
+                        // (hmac-sha2-256-etm) can; with the window short of the whole run, packet by packet below.
+                        int full = (int)_remoteMaxPacket;
+                        long wholePackets = buffer.Length / full;
+                        if (wholePackets >= SshTransport.MinBatchMessages)
+                        {
+                            int count = (int)Math.Min(wholePackets, SshTransport.MaxBatchMessages);
+                            if (_sendWindow!.TryTakeExactly(count * full))
+                            {
+                                bool rest = buffer.Length > (long)count * full;
+                                await _connection.Transport.WriteMessagesAsync((RemoteId, buffer, extended, full), count, (extended ? 13 : 9) + full, static (output, s, i) =>
+                                    WriteData(output, s.RemoteId, s.extended, s.buffer.Slice((long)i * s.full, s.full)), flush: !rest, _stop.Token).ConfigureAwait(false);
+                                unflushed = rest;
+                                buffer = buffer.Slice((long)count * full);
+                                continue;
+                            }
+                        }
+
                         int wanted = (int)Math.Min(buffer.Length, _remoteMaxPacket);
                         if (!_sendWindow!.TryTake(wanted, out int granted))
                         {
@@ -708,22 +726,8 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
 
                         ReadOnlySequence<byte> chunk = buffer.Slice(0, granted);
                         bool last = granted == buffer.Length;
-                        await _connection.Transport.WriteMessageAsync((RemoteId, chunk, extended), static (output, s) =>
-                        {
-                            var writer = new SshWriter(output);
-                            writer.WriteByte(s.extended ? SshMessageNumber.ChannelExtendedData : SshMessageNumber.ChannelData);
-                            writer.WriteUInt32(s.RemoteId);
-                            if (s.extended)
-                            {
-                                writer.WriteUInt32(1); // SSH_EXTENDED_DATA_STDERR
-                            }
-
-                            writer.WriteUInt32((uint)s.chunk.Length);
-                            foreach (ReadOnlyMemory<byte> segment in s.chunk)
-                            {
-                                writer.WriteBytes(segment.Span);
-                            }
-                        }, granted + 16, flush: last, _stop.Token).ConfigureAwait(false);
+                        await _connection.Transport.WriteMessageAsync((RemoteId, chunk, extended), static (output, s) => WriteData(output, s.RemoteId, s.extended, s.chunk),
+                            granted + 16, flush: last, _stop.Token).ConfigureAwait(false);
                         unflushed = !last;
                         buffer = buffer.Slice(granted);
                     }
@@ -745,6 +749,24 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
         {
             await reader.CompleteAsync(e).ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>SSH_MSG_CHANNEL_DATA, or EXTENDED_DATA for stderr (RFC 4254 §5.2), carrying <paramref name="data"/>.</summary>
+    private static void WriteData(IBufferWriter<byte> output, uint remoteId, bool extended, ReadOnlySequence<byte> data)
+    {
+        var writer = new SshWriter(output);
+        writer.WriteByte(extended ? SshMessageNumber.ChannelExtendedData : SshMessageNumber.ChannelData);
+        writer.WriteUInt32(remoteId);
+        if (extended)
+        {
+            writer.WriteUInt32(1); // SSH_EXTENDED_DATA_STDERR
+        }
+
+        writer.WriteUInt32((uint)data.Length);
+        foreach (ReadOnlyMemory<byte> segment in data)
+        {
+            writer.WriteBytes(segment.Span);
         }
     }
 

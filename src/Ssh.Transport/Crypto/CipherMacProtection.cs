@@ -153,12 +153,50 @@ internal static class CipherMacProtection
         private readonly bool _etm;
         private readonly string _name;
 
+        // EtM with hmac-sha2-256 on AVX-512: tags of up to sixteen packets at once (SealBatch).
+        private readonly HmacSha256x16? _batch;
+        private readonly byte[]? _batchTags;
+
         public Sealer(SshCipher cipher, SshMac mac, bool etm)
         {
             _cipher = cipher;
             _mac = mac;
             _etm = etm;
             _name = NameOf(cipher, mac, etm);
+            if (etm && mac is SshHmac { Batch: { } batch })
+            {
+                _batch = batch;
+                _batchTags = new byte[HmacSha256x16.Lanes * HmacSha256x16.MacSize];
+            }
+        }
+
+        public override bool SealsInBatches => _batch is not null;
+
+        /// <summary>PROTOCOL §1.5 for each packet (encrypt all but the length), then the tags of up to sixteen at once.</summary>
+        public override void SealBatch(uint firstSequenceNumber, Span<byte> packets, ReadOnlySpan<int> offsets, int packetSize)
+        {
+            if (_batch is null)
+            {
+                base.SealBatch(firstSequenceNumber, packets, offsets, packetSize);
+                return;
+            }
+
+            for (int start = 0; start < offsets.Length; start += HmacSha256x16.Lanes)
+            {
+                ReadOnlySpan<int> group = offsets.Slice(start, Math.Min(HmacSha256x16.Lanes, offsets.Length - start));
+                foreach (int offset in group)
+                {
+                    Span<byte> body = packets.Slice(offset + 4, packetSize - 4);
+                    _cipher.Transform(body, body);
+                }
+
+                _batch.Compute(firstSequenceNumber + (uint)start, packets, group, packetSize, _batchTags);
+                PacketsSealedInBatches += group.Length;
+                for (int i = 0; i < group.Length; i++)
+                {
+                    _batchTags.AsSpan(i * HmacSha256x16.MacSize, HmacSha256x16.MacSize).CopyTo(packets[(group[i] + packetSize)..]);
+                }
+            }
         }
 
         public override string Name => _name;
@@ -210,11 +248,8 @@ internal static class CipherMacProtection
         private readonly bool _isCbc;
         private readonly int _cipherBlock;
 
-        /// <summary>
-        /// The fewest packets <see cref="VerifyAhead"/> hashes together: below about ten, sixteen-lane SHA-256 is
-        /// slower than SHA-NI one packet at a time (<see cref="HmacSha256x16"/>).
-        /// </summary>
-        internal const int MinPacketsAhead = 12;
+        /// <summary>The fewest packets <see cref="VerifyAhead"/> hashes together (<see cref="HmacSha256x16.MinLanesWorthIt"/>).</summary>
+        internal const int MinPacketsAhead = HmacSha256x16.MinLanesWorthIt;
 
         /// <summary>The shortest packet batched; per-batch work (transposes, copies of edges) dominates below it.</summary>
         internal const int MinPacketLengthAhead = 1024;

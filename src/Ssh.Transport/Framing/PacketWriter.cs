@@ -21,6 +21,9 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
     private const int HeaderSize = 5;
     private const int DefaultPayloadHint = 256;
 
+    /// <summary>The most packets <see cref="WriteBatch"/> takes at once.</summary>
+    public const int MaxBatchPackets = 64;
+
     private readonly TransportState _transport;
     private readonly RandomPadding _padding = new();
     private readonly int _maxPacketLength;
@@ -223,6 +226,78 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         sealer.SealFrom(sequenceNumber, span[..(4 + packetLength)], payload, span.Slice(4 + packetLength, tagSize));
         output.Advance(total);
         return Complete(state, messageNumber, sequenceNumber, total);
+    }
+
+    /// <summary>
+    /// True when <see cref="WriteBatch"/> can seal packets together: no packet in progress, no compression, and a
+    /// sealer that gains from it.
+    /// </summary>
+    public bool CanWriteBatch => _output is null && _transport.Deflater is null && _transport.Outbound.Active.SealsInBatches;
+
+    /// <summary>
+    /// Writes <paramref name="count"/> packets whose payloads are all <paramref name="payloadLength"/> bytes side by side
+    /// in one block of <paramref name="output"/>, payload i written by <paramref name="writePayload"/>, then seals
+    /// them together (<see cref="PacketSealer.SealBatch"/>) and commits them at once.
+    /// </summary>
+    /// <returns>The last packet's sequence number.</returns>
+    /// <exception cref="InvalidOperationException">A payload writer wrote other than <paramref name="payloadLength"/> bytes, or a NEWKEYS; nothing was committed.</exception>
+    public uint WriteBatch<TState>(IBufferWriter<byte> output, TState state, int count, int payloadLength, SshBatchPayloadWriter<TState> writePayload)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxBatchPackets);
+        if (payloadLength < 1 || payloadLength > MaxPayloadLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(payloadLength), payloadLength, $"A payload of 1 to {MaxPayloadLength} bytes.");
+        }
+
+        DirectionState<PacketSealer> direction = _transport.Outbound;
+        PacketSealer sealer = direction.Active;
+        int blockSize = sealer.BlockSize;
+        int unpadded = 1 + payloadLength + (sealer.AlignmentIncludesLengthField ? 4 : 0);
+        int paddingLength = blockSize - (unpadded % blockSize);
+        paddingLength += paddingLength < 4 ? blockSize : 0;
+        int packetSize = 4 + 1 + payloadLength + paddingLength;
+        int stride = packetSize + sealer.TagSize;
+        Memory<byte> blockMemory = output.GetMemory(count * stride)[..(count * stride)];
+        Span<byte> block = blockMemory.Span;
+        Span<int> offsets = stackalloc int[count];
+        Span<byte> messageNumbers = stackalloc byte[count]; // read before sealing: afterwards they are ciphertext
+        uint first = direction.SequenceNumber;
+        for (int i = 0; i < count; i++)
+        {
+            offsets[i] = i * stride;
+            Span<byte> packet = block.Slice(offsets[i], packetSize);
+            _compressed.Reset(blockMemory.Slice(offsets[i] + HeaderSize, payloadLength));
+            writePayload(_compressed, state, i);
+            if (_compressed.Written != payloadLength)
+            {
+                throw new InvalidOperationException($"Payload {i} of the batch is {_compressed.Written} bytes, not {payloadLength}.");
+            }
+
+            messageNumbers[i] = packet[HeaderSize];
+            if (messageNumbers[i] == SshMessageNumber.NewKeys)
+            {
+                throw new InvalidOperationException("SSH_MSG_NEWKEYS cannot be written in a batch.");
+            }
+
+            if (WriteHeaderAndPadding(sealer, packet, payloadLength) != packetSize - 4)
+            {
+                throw new InvalidOperationException("The batch's packet length was computed wrong."); // cannot happen: same formula
+            }
+
+            Log.PacketWritten(_transport, first + (uint)i, packet[HeaderSize], packet.Slice(HeaderSize, payloadLength));
+        }
+
+        sealer.SealBatch(first, block, offsets, packetSize);
+        output.Advance(count * stride);
+        uint last = first;
+        for (int i = 0; i < count; i++)
+        {
+            LastMessageNumber = messageNumbers[i];
+            last = Complete(direction, messageNumbers[i], first + (uint)i, stride);
+        }
+
+        return last;
     }
 
     /// <summary>

@@ -208,6 +208,48 @@ public class ChannelTests
     }
 
     /// <summary>
+    /// Writes of many full packets with the window to take them all at once go as batches: sealed together under
+    /// hmac-sha2-256-etm (on AVX-512), one by one under the other suites; either way every byte arrives in order.
+    /// </summary>
+    [TestCase("aes128-gcm@openssh.com", null)]
+    [TestCase("chacha20-poly1305@openssh.com", null)]
+    [TestCase("aes128-ctr", "hmac-sha2-256-etm@openssh.com")]
+    [TestCase("aes256-ctr", "hmac-sha2-512-etm@openssh.com")]
+    public async Task RunsOfFullPackets_GoAsBatches_AllArriveInOrder(string cipher, string? mac)
+    {
+        var channels = new SshChannelOptions { WindowSize = 16 * 1024 * 1024, MaxPacketSize = 32 * 1024 };
+        var accepted = new TaskCompletionSource<SshChannel>();
+        await using ConnectionHarness h = await ConnectionHarness.StartAsync(
+            configure: o =>
+            {
+                o.Ciphers.Clear();
+                o.Ciphers.Add(cipher);
+                if (mac is not null)
+                {
+                    o.Macs.Clear();
+                    o.Macs.Add(mac);
+                }
+            },
+            serverChannels: channels,
+            beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+            {
+                accepted.SetResult(request.Accept());
+                return ValueTask.CompletedTask;
+            });
+
+        SshChannel client = await h.Client.OpenChannelAsync("session");
+        SshChannel server = await accepted.Task;
+        byte[] data = Random(6 * 1024 * 1024 + 12345, 6);
+        Task writing = WriteAllAsync(client.Output, data, chunk: 1024 * 1024);
+        byte[] received = await ReadAllAsync(server.Input).WaitAsync(TimeSpan.FromSeconds(60));
+        await writing;
+        Assert.That(SHA256.HashData(received), Is.EqualTo(SHA256.HashData(data)));
+        long batched = h.ClientTransport.Packetizer.State.Outbound.Active.PacketsSealedInBatches;
+        bool batches = mac == "hmac-sha2-256-etm@openssh.com" && Ssh.Transport.Crypto.Primitives.HmacSha256x16.IsSupported;
+        Assert.That(batched, batches ? Is.GreaterThanOrEqualTo(16 * 6) : Is.Zero);
+    }
+
+    /// <summary>
     /// A channel whose reader stops holds only its own window: another channel on the same connection still moves all
     /// its data (the connection's loop never waits for an application's reads).
     /// </summary>

@@ -120,6 +120,44 @@ public class ClientAgainstOpenSshTests(ServerKind kind)
         }
     }
 
+    /// <summary>
+    /// aes128-ctr + hmac-sha2-256-etm with tags computed sixteen packets at a time where packets queue (the first
+    /// window's worth going up, whatever piles up in our receive buffer coming down): sshd accepts every packet we
+    /// sealed in a batch, and what it sent arrives whole.
+    /// </summary>
+    [Test]
+    public async Task Transfer_EtmTagsInBatches_HashesEqual()
+    {
+        Assume.That(Ssh.Transport.Crypto.Primitives.HmacSha256x16.IsSupported, "no AVX-512 on this machine");
+        (SshClient client, _) = await ConnectAsync(null, settings =>
+        {
+            settings.TransportOptions.Ciphers.Clear();
+            settings.TransportOptions.Ciphers.Add("aes128-ctr");
+            settings.TransportOptions.Macs.Clear();
+            settings.TransportOptions.Macs.Add("hmac-sha2-256-etm@openssh.com");
+        });
+        await using SshClient owned = client;
+        const long Bytes = 16L * 1024 * 1024;
+        await using (SshClientSession up = await client.ExecuteAsync("sha256sum").WaitAsync(Bound))
+        {
+            Task<string> output = ReadTextAsync(up.StandardOutput);
+            _ = ReadTextAsync(up.StandardError);
+            string sent = await WriteRandomAsync(up.StandardInput, Bytes, chunk: 1024 * 1024).WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.That(FirstWord(await output.WaitAsync(Bound)), Is.EqualTo(sent));
+        }
+
+        Assert.That(client.Transport.Packetizer.State.Outbound.Active.PacketsSealedInBatches, Is.GreaterThanOrEqualTo(32), "at least the first 2 MiB window in batches");
+        await using (SshClientSession down = await client.ExecuteAsync($"bash -c 'head -c {Bytes} /dev/urandom | tee >(sha256sum >&2); wait $!'").WaitAsync(Bound))
+        {
+            await down.StandardInput.CompleteAsync();
+            Task<string> errors = ReadTextAsync(down.StandardError);
+            (string hash, long count) = await HashAsync(down.StandardOutput).WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.That((count, hash), Is.EqualTo((Bytes, FirstWord(await errors.WaitAsync(Bound)))));
+        }
+
+        Progress($"{kind} aes128-ctr hmac-sha2-256-etm: sealed in batches {client.Transport.Packetizer.State.Outbound.Active.PacketsSealedInBatches}, verified ahead {client.Transport.Packetizer.State.Inbound.Active.PacketsVerifiedAhead}");
+    }
+
     [Test]
     public async Task Tunnel_DirectTcpIp_ToALocalEchoServer_8MiBIdentical()
     {

@@ -80,14 +80,14 @@ internal static class ClientTestKit
     }
 
     /// <summary>Writes <paramref name="count"/> pseudo-random bytes (fixed seed) and completes the writer: their SHA-256.</summary>
-    public static async Task<string> WriteRandomAsync(PipeWriter writer, long count, int seed = 1)
+    public static async Task<string> WriteRandomAsync(PipeWriter writer, long count, int seed = 1, int chunk = 64 * 1024)
     {
         var random = new Random(seed);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long left = count;
         while (left > 0)
         {
-            int size = (int)Math.Min(left, 64 * 1024);
+            int size = (int)Math.Min(left, chunk);
             Memory<byte> memory = writer.GetMemory(size)[..size];
             random.NextBytes(memory.Span);
             hash.AppendData(memory.Span);

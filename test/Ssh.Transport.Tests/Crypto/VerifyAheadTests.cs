@@ -179,3 +179,95 @@ internal sealed class VerifyAheadTests
         return 4 + unpadded + padding + 32;
     }
 }
+
+/// <summary>
+/// The sending side: packets of one payload length written as a batch (<see cref="SshPacketizer.WriteBatchGatedAsync"/>)
+/// are sealed together and read back, by the batched reader and the one-at-a-time reader, as the same payloads.
+/// </summary>
+internal sealed class SealBatchTests
+{
+    private static readonly SshPacketizerOptions s_options = new() { RekeyPackets = long.MaxValue, RekeyInterval = Timeout.InfiniteTimeSpan };
+
+    [SetUp]
+    public void RequireHardware() => Assume.That(HmacSha256x16.IsSupported, "no AVX-512 on this machine");
+
+    [TearDown]
+    public void RestoreBatches() => SshHmac.UseBatches = true;
+
+    [TestCase(16, 32768, true)]
+    [TestCase(13, 1500, true)]
+    [TestCase(16, 32768, false)]
+    [TestCase(40, 2000, true)]
+    public async Task Batch_ReadBack_SamePayloads(int count, int length, bool batchedReader)
+    {
+        byte[] key = RandomNumberGenerator.GetBytes(16), iv = RandomNumberGenerator.GetBytes(16), macKey = RandomNumberGenerator.GetBytes(32);
+        CipherAlgorithm cipher = CipherAlgorithm.Find("aes128-ctr")!;
+        MacAlgorithm mac = MacAlgorithm.Find("hmac-sha2-256-etm@openssh.com")!;
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, minimumSegmentSize: 4 * 1024 * 1024, useSynchronizationContext: false));
+        await using var writer = new SshPacketizer(new DuplexPipe(new Pipe().Reader, pipe.Writer), SshRole.Client, s_options);
+        PacketSealer sealer = cipher.CreateSealer(key, iv, mac, macKey);
+        Assert.That(sealer.SealsInBatches, Is.True);
+        writer.SetPendingOutbound(sealer);
+        await writer.WritePacketAsync(new byte[] { SshMessageNumber.NewKeys });
+        byte[] data = RandomNumberGenerator.GetBytes(count * length);
+        for (int i = 0; i < count; i++)
+        {
+            data[i * length] = SshMessageNumber.ChannelData;
+        }
+
+        await writer.WritePacketAsync(new byte[] { SshMessageNumber.Ignore, 1, 2, 3 }); // one before the batch
+        for (int start = 0; start < count; start += 16)
+        {
+            int n = Math.Min(16, count - start);
+            await writer.WriteBatchGatedAsync((data, length, start), n, length, static (output, s, i) => output.Write(s.data.AsSpan((s.start + i) * s.length, s.length)), flush: false, CancellationToken.None);
+        }
+
+        await writer.WritePacketAsync(new byte[] { SshMessageNumber.Ignore, 4 }); // and one after, which flushes
+        Assert.That(pipe.Reader.TryRead(out ReadResult result), Is.True);
+        byte[] wire = result.Buffer.ToArray();
+
+        SshHmac.UseBatches = batchedReader;
+        var input = new Pipe(new PipeOptions(pauseWriterThreshold: 0, minimumSegmentSize: 4 * 1024 * 1024, useSynchronizationContext: false));
+        await using var reader = new SshPacketizer(new DuplexPipe(input.Reader, new Pipe().Writer), SshRole.Server, s_options);
+        PacketOpener opener = cipher.CreateOpener(key, iv, mac, macKey);
+        reader.SetPendingInbound(opener);
+        await input.Writer.WriteAsync(wire);
+        Assert.That((await reader.ReadPacketAsync()).Payload.ToArray(), Is.EqualTo(new byte[] { SshMessageNumber.NewKeys }));
+        Assert.That((await reader.ReadPacketAsync()).Payload.ToArray(), Is.EqualTo(new byte[] { SshMessageNumber.Ignore, 1, 2, 3 }));
+        for (int i = 0; i < count; i++)
+        {
+            SshPacket packet = await reader.ReadPacketAsync();
+            Assert.That(packet.SequenceNumber, Is.EqualTo((uint)(i + 2)));
+            Assert.That(packet.Payload.ToArray(), Is.EqualTo(data.AsSpan(i * length, length).ToArray()), $"packet {i}");
+        }
+
+        Assert.That((await reader.ReadPacketAsync()).Payload.ToArray(), Is.EqualTo(new byte[] { SshMessageNumber.Ignore, 4 }));
+        Assert.That(opener.PacketsVerifiedAhead, batchedReader && length >= 1024 ? Is.GreaterThan(0) : Is.Zero);
+    }
+
+    /// <summary>A payload of the wrong length, or a NEWKEYS, fails the whole batch before anything is committed; writing goes on.</summary>
+    [TestCase("short")]
+    [TestCase("newkeys")]
+    public async Task BadPayload_NothingCommitted_PacketizerStillUsable(string fault)
+    {
+        CipherAlgorithm cipher = CipherAlgorithm.Find("aes128-ctr")!;
+        MacAlgorithm mac = MacAlgorithm.Find("hmac-sha2-256-etm@openssh.com")!;
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        await using var writer = new SshPacketizer(new DuplexPipe(new Pipe().Reader, pipe.Writer), SshRole.Client, s_options);
+        writer.SetPendingOutbound(cipher.CreateSealer(new byte[16], new byte[16], mac, new byte[32]));
+        await writer.WritePacketAsync(new byte[] { SshMessageNumber.NewKeys });
+        pipe.Reader.TryRead(out ReadResult before);
+        pipe.Reader.AdvanceTo(before.Buffer.End);
+        Assert.ThrowsAsync<InvalidOperationException>(async () => await writer.WriteBatchGatedAsync(fault, 16, 2000, static (output, f, i) =>
+        {
+            Span<byte> span = output.GetSpan(2000);
+            span[0] = f == "newkeys" && i == 7 ? SshMessageNumber.NewKeys : SshMessageNumber.ChannelData;
+            output.Advance(f == "short" && i == 9 ? 1999 : 2000);
+        }, flush: true, CancellationToken.None));
+        await writer.FlushAsync();
+        Assert.That(pipe.Reader.TryRead(out _), Is.False, "nothing of the batch was committed");
+
+        SshWriteResult next = await writer.WritePacketAsync(new byte[] { SshMessageNumber.Ignore });
+        Assert.That(next.SequenceNumber, Is.EqualTo(1u), "no sequence number was used up");
+    }
+}

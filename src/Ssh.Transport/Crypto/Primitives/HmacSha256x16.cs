@@ -33,6 +33,12 @@ internal sealed class HmacSha256x16 : IDisposable
     /// <summary>Messages per batch.</summary>
     public const int Lanes = 16;
 
+    /// <summary>
+    /// The fewest messages worth a batch: below about ten, sixteen lanes with some idle are slower than SHA-NI one
+    /// message at a time (docs/performance.md).
+    /// </summary>
+    public const int MinLanesWorthIt = 12;
+
     /// <summary>The tag length.</summary>
     public const int MacSize = 32;
 
