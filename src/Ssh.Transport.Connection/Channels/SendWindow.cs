@@ -9,6 +9,7 @@ internal sealed class SendWindow
     private readonly Lock _lock = new();
     private readonly TaskCreationOptions _waiterOptions;
     private long _available;
+    private long _largest;
     private TaskCompletionSource? _waiter;
     private Exception? _failure;
 
@@ -18,6 +19,7 @@ internal sealed class SendWindow
     public SendWindow(uint initial, bool inline = false)
     {
         _available = initial;
+        _largest = initial;
         _waiterOptions = inline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously;
     }
 
@@ -46,11 +48,68 @@ internal sealed class SendWindow
             }
 
             _available += bytes;
+            _largest = Math.Max(_largest, _available);
             waiter = _waiter;
             _waiter = null;
         }
 
         waiter?.TrySetResult();
+    }
+
+    /// <summary>The most credit there has been at once: at least the window the peer granted at the open.</summary>
+    public long Largest
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _largest;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits until at least <paramref name="amount"/> bytes of credit are there (without taking them), for at most
+    /// <paramref name="bound"/>.
+    /// </summary>
+    /// <returns>False when the time ran out first.</returns>
+    public async ValueTask<bool> WaitForAsync(long amount, TimeSpan bound, TimeProvider time, CancellationToken cancellationToken)
+    {
+        long deadline = time.GetTimestamp() + (long)(bound.TotalSeconds * time.TimestampFrequency);
+        while (true)
+        {
+            Task wait;
+            lock (_lock)
+            {
+                if (_failure is not null)
+                {
+                    throw _failure;
+                }
+
+                if (_available >= amount)
+                {
+                    return true;
+                }
+
+                _waiter ??= new TaskCompletionSource(_waiterOptions);
+                wait = _waiter.Task;
+            }
+
+            TimeSpan left = time.GetElapsedTime(time.GetTimestamp(), deadline);
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            try
+            {
+                await wait.WaitAsync(left, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
     }
 
     /// <summary>Takes exactly <paramref name="amount"/> bytes of credit if that much is there now.</summary>

@@ -701,7 +701,7 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
                         if (wholePackets >= SshTransport.MinBatchMessages)
                         {
                             int count = (int)Math.Min(wholePackets, SshTransport.MaxBatchMessages);
-                            if (_sendWindow!.TryTakeExactly(count * full))
+                            if (await TakeBatchCreditAsync(count * full, unflushed).ConfigureAwait(false))
                             {
                                 bool rest = buffer.Length > (long)count * full;
                                 await _connection.Transport.WriteMessagesAsync((RemoteId, buffer, extended, full), count, (extended ? 13 : 9) + full, static (output, s, i) =>
@@ -750,6 +750,41 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
             await reader.CompleteAsync(e).ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The most a run of full packets waits for the peer's window to take all of it (<see cref="TakeBatchCreditAsync"/>).
+    /// </summary>
+    internal static readonly TimeSpan BatchCreditHold = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>
+    /// Takes window credit for a run of full packets, so they go as one batch. OpenSSH returns credit three or four
+    /// packets at a time, so with a window of several runs (at least four) it waits a little for credit to add up:
+    /// no longer than <see cref="BatchCreditHold"/>, after which the packets go as the credit allows. The peer
+    /// still holds most of the window in flight then, so throughput does not wait on it; with a smaller window
+    /// (a peer may shrink it, RFC 4254 §5.2) there is no wait at all.
+    /// </summary>
+    /// <param name="bytes">The run's data.</param>
+    /// <param name="unflushed">Packets written but not flushed: flushed before any wait.</param>
+    private async ValueTask<bool> TakeBatchCreditAsync(int bytes, bool unflushed)
+    {
+        if (_sendWindow!.TryTakeExactly(bytes))
+        {
+            return true;
+        }
+
+        if (_sendWindow.Largest < 4L * bytes)
+        {
+            return false;
+        }
+
+        if (unflushed)
+        {
+            await _connection.Transport.FlushAsync(_stop.Token).ConfigureAwait(false);
+        }
+
+        return await _sendWindow.WaitForAsync(bytes, BatchCreditHold, _connection.TimeProvider, _stop.Token).ConfigureAwait(false) &&
+            _sendWindow.TryTakeExactly(bytes);
     }
 
     /// <summary>SSH_MSG_CHANNEL_DATA, or EXTENDED_DATA for stderr (RFC 4254 §5.2), carrying <paramref name="data"/>.</summary>
