@@ -228,6 +228,12 @@ public sealed partial class SshTransport : IAsyncDisposable
     public ValueTask WriteMessageAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
         WriteMessageAsync(payload, static (w, p) => w.Write(p.Span), payload.Length, cancellationToken);
 
+    /// <summary>
+    /// True while the outbound keys seal faster in batches (<see cref="WriteMessagesAsync"/>): hmac-sha2-256-etm with
+    /// AVX-512. Writers batch, and wait for a batch to gather, only then.
+    /// </summary>
+    internal bool SealsInBatches => _packetizer.State.Outbound.Active.SealsInBatches;
+
     /// <summary>The fewest messages worth writing as a batch (<see cref="WriteMessagesAsync"/>).</summary>
     internal const int MinBatchMessages = Crypto.Primitives.HmacSha256x16.MinLanesWorthIt;
 

@@ -694,11 +694,11 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
                     bool unflushed = false;
                     while (!buffer.IsEmpty)
                     {
-                        // Enough for a run of full packets: they go together, so keys that seal faster in batches
-                        // (hmac-sha2-256-etm) can; with the window short of the whole run, packet by packet below.
+                        // Enough for a run of full packets, under keys that seal faster in batches (hmac-sha2-256-etm):
+                        // they go together; with the window short of the whole run, packet by packet below.
                         int full = (int)_remoteMaxPacket;
                         long wholePackets = buffer.Length / full;
-                        if (wholePackets >= SshTransport.MinBatchMessages)
+                        if (wholePackets >= SshTransport.MinBatchMessages && _connection.Transport.SealsInBatches)
                         {
                             int count = (int)Math.Min(wholePackets, SshTransport.MaxBatchMessages);
                             if (await TakeBatchCreditAsync(count * full, unflushed).ConfigureAwait(false))

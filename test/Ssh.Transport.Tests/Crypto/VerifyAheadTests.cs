@@ -245,6 +245,40 @@ internal sealed class SealBatchTests
         Assert.That(opener.PacketsVerifiedAhead, batchedReader && length >= 1024 ? Is.GreaterThan(0) : Is.Zero);
     }
 
+    /// <summary>Keys that do not seal in batches (aes128-gcm): the same call writes the packets one by one, all readable.</summary>
+    [Test]
+    public async Task KeysWithoutBatches_OneByOne_SamePayloads()
+    {
+        CipherAlgorithm cipher = CipherAlgorithm.Find("aes128-gcm@openssh.com")!;
+        byte[] key = RandomNumberGenerator.GetBytes(16), iv = RandomNumberGenerator.GetBytes(12);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        await using var writer = new SshPacketizer(new DuplexPipe(new Pipe().Reader, pipe.Writer), SshRole.Client, s_options);
+        PacketSealer sealer = cipher.CreateSealer(key, iv, null, default);
+        Assert.That(sealer.SealsInBatches, Is.False);
+        writer.SetPendingOutbound(sealer);
+        await writer.WritePacketAsync(new byte[] { SshMessageNumber.NewKeys });
+        byte[] data = RandomNumberGenerator.GetBytes(14 * 1000);
+        for (int i = 0; i < 14; i++)
+        {
+            data[i * 1000] = SshMessageNumber.ChannelData;
+        }
+
+        await writer.WriteBatchGatedAsync(data, 14, 1000, static (output, d, i) => output.Write(d.AsSpan(i * 1000, 1000)), flush: true, CancellationToken.None);
+        Assert.That(sealer.PacketsSealedInBatches, Is.Zero);
+        Assert.That(pipe.Reader.TryRead(out ReadResult result), Is.True);
+        byte[] wire = result.Buffer.ToArray();
+
+        var input = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        await using var reader = new SshPacketizer(new DuplexPipe(input.Reader, new Pipe().Writer), SshRole.Server, s_options);
+        reader.SetPendingInbound(cipher.CreateOpener(key, iv, null, default));
+        await input.Writer.WriteAsync(wire);
+        await reader.ReadPacketAsync();
+        for (int i = 0; i < 14; i++)
+        {
+            Assert.That((await reader.ReadPacketAsync()).Payload.ToArray(), Is.EqualTo(data.AsSpan(i * 1000, 1000).ToArray()));
+        }
+    }
+
     /// <summary>A payload of the wrong length, or a NEWKEYS, fails the whole batch before anything is committed; writing goes on.</summary>
     [TestCase("short")]
     [TestCase("newkeys")]
