@@ -198,12 +198,7 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// </summary>
     internal ValueTask WriteMessageAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, bool flush, CancellationToken cancellationToken)
     {
-        if (!_ourNewKeysSent)
-        {
-            throw new InvalidOperationException("Messages of the layers above may be written only after the first key exchange.");
-        }
-
-        ThrowIfClosed();
+        CheckUpperLayerWrite();
         ValueTask<bool> writing;
         try
         {
@@ -214,6 +209,22 @@ public sealed partial class SshTransport : IAsyncDisposable
             throw ClosedError(e);
         }
 
+        return AfterUpperLayerWrite(writing, cancellationToken);
+    }
+
+    private void CheckUpperLayerWrite()
+    {
+        if (!_ourNewKeysSent)
+        {
+            throw new InvalidOperationException("Messages of the layers above may be written only after the first key exchange.");
+        }
+
+        ThrowIfClosed();
+    }
+
+    /// <summary>Starts the rekey a write reported due; closed-connection errors become <see cref="SshProtocolException"/>.</summary>
+    private ValueTask AfterUpperLayerWrite(ValueTask<bool> writing, CancellationToken cancellationToken)
+    {
         if (writing.IsCompletedSuccessfully)
         {
             return writing.Result ? StartRekeyFromWriterAsync(cancellationToken) : ValueTask.CompletedTask;
@@ -247,12 +258,7 @@ public sealed partial class SshTransport : IAsyncDisposable
     /// </summary>
     internal ValueTask WriteMessagesAsync<TState>(TState state, int count, int payloadLength, SshBatchPayloadWriter<TState> writePayload, bool flush, CancellationToken cancellationToken)
     {
-        if (!_ourNewKeysSent)
-        {
-            throw new InvalidOperationException("Messages of the layers above may be written only after the first key exchange.");
-        }
-
-        ThrowIfClosed();
+        CheckUpperLayerWrite();
         ValueTask<bool> writing;
         try
         {
@@ -263,12 +269,7 @@ public sealed partial class SshTransport : IAsyncDisposable
             throw ClosedError(e);
         }
 
-        if (writing.IsCompletedSuccessfully)
-        {
-            return writing.Result ? StartRekeyFromWriterAsync(cancellationToken) : ValueTask.CompletedTask;
-        }
-
-        return AfterWriteAsync(writing, cancellationToken);
+        return AfterUpperLayerWrite(writing, cancellationToken);
     }
 
     /// <summary>Sends the packets written with flush false.</summary>
