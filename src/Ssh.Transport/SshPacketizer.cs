@@ -409,9 +409,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     internal ValueTask<bool> WriteGatedAsync<TState>(TState state, SshPayloadWriter<TState> writePayload, int payloadSizeHint, CancellationToken cancellationToken, bool unbounded = false, bool flush = true)
     {
         ValueTask<SshWriteResult> writing = WriteCore(state, writePayload, payloadSizeHint, flush, unbounded ? Gate.Unbounded : Gate.Bounded, cancellationToken);
-        return writing.IsCompletedSuccessfully ? new ValueTask<bool>(writing.Result.NeedRekey) : AwaitNeedRekeyAsync(writing);
-
-        static async ValueTask<bool> AwaitNeedRekeyAsync(ValueTask<SshWriteResult> writing) => (await writing.ConfigureAwait(false)).NeedRekey;
+        return NeedRekeyOf(writing);
     }
 
     /// <summary>True once user authentication has succeeded (see <see cref="EnableDelayedCompression"/>).</summary>
@@ -578,8 +576,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
                         throw;
                     }
 
-                    ValueTask<SshWriteResult> releasing = ReleaseAfterWrite(written, flush, cancellationToken);
-                    return releasing.IsCompletedSuccessfully ? new ValueTask<bool>(releasing.Result.NeedRekey) : AwaitNeedRekeyAsync(releasing);
+                    return NeedRekeyOf(ReleaseAfterWrite(written, flush, cancellationToken));
                 }
 
                 _writeLock.Release();
@@ -590,6 +587,12 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
 
         return WriteOneByOneAsync(state, count, payloadLength, writePayload, flush, cancellationToken);
+    }
+
+    /// <summary>Whether a write reported a rekey due, without an await when it completed at once.</summary>
+    private static ValueTask<bool> NeedRekeyOf(ValueTask<SshWriteResult> writing)
+    {
+        return writing.IsCompletedSuccessfully ? new ValueTask<bool>(writing.Result.NeedRekey) : AwaitNeedRekeyAsync(writing);
 
         static async ValueTask<bool> AwaitNeedRekeyAsync(ValueTask<SshWriteResult> writing) => (await writing.ConfigureAwait(false)).NeedRekey;
     }

@@ -460,7 +460,6 @@ internal static class CipherMacProtection
             if (disposing)
             {
                 CryptographicOperations.ZeroMemory(_firstBlock);
-                _aheadCount = 0;
                 _cipher.Dispose();
                 _mac.Dispose();
             }

@@ -30,6 +30,7 @@ internal sealed class PacketReader : IDisposable
     private uint _packetLength;
     private bool _hasLength;
     private long _discardRemaining = -1;
+    private uint _discardSequenceNumber;
 
     // The batch of tags the opener computed last (OpenVerifiedAhead): which packets, and where they lay.
     private uint _aheadFirst;
@@ -38,7 +39,6 @@ internal sealed class PacketReader : IDisposable
     private object? _aheadSegment;
     private int _aheadIndex;
     private int _aheadStride;
-    private uint _discardSequenceNumber;
 
     public PacketReader(TransportState transport)
     {
@@ -52,7 +52,7 @@ internal sealed class PacketReader : IDisposable
     /// <summary>
     /// Opens a packet whose tag a batch computed, computing a batch from it when none covers it. A batch is used only
     /// for the very memory it was computed over: the same opener, pipe segment and offset. Received bytes never change
-    /// in the pipe, and a segment is not reused before all of it, so every packet of the batch, has been consumed.
+    /// in the pipe, and a segment is not reused until all of it, every packet of the batch included, has been consumed.
     /// </summary>
     private bool OpenVerifiedAhead(PacketOpener opener, uint sequenceNumber, in ReadOnlySequence<byte> input, ReadOnlySpan<byte> received, int packetLength, int tagSize, Span<byte> destination)
     {

@@ -252,11 +252,7 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
 
         DirectionState<PacketSealer> direction = _transport.Outbound;
         PacketSealer sealer = direction.Active;
-        int blockSize = sealer.BlockSize;
-        int unpadded = 1 + payloadLength + (sealer.AlignmentIncludesLengthField ? 4 : 0);
-        int paddingLength = blockSize - (unpadded % blockSize);
-        paddingLength += paddingLength < 4 ? blockSize : 0;
-        int packetSize = 4 + 1 + payloadLength + paddingLength;
+        int packetSize = 4 + 1 + payloadLength + PaddingLength(sealer, payloadLength);
         int stride = packetSize + sealer.TagSize;
         Memory<byte> blockMemory = output.GetMemory(count * stride)[..(count * stride)];
         Span<byte> block = blockMemory.Span;
@@ -280,11 +276,7 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
                 throw new InvalidOperationException("SSH_MSG_NEWKEYS cannot be written in a batch.");
             }
 
-            if (WriteHeaderAndPadding(sealer, packet, payloadLength) != packetSize - 4)
-            {
-                throw new InvalidOperationException("The batch's packet length was computed wrong."); // cannot happen: same formula
-            }
-
+            WriteHeaderAndPadding(sealer, packet, payloadLength);
             Log.PacketWritten(_transport, first + (uint)i, packet[HeaderSize], packet.Slice(HeaderSize, payloadLength));
         }
 
@@ -308,19 +300,21 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
     /// <returns>packet_length.</returns>
     private int WriteHeaderAndPadding(PacketSealer sealer, Span<byte> span, int payloadLength)
     {
-        int blockSize = sealer.BlockSize;
-        int unpadded = 1 + payloadLength + (sealer.AlignmentIncludesLengthField ? 4 : 0);
-        int paddingLength = blockSize - (unpadded % blockSize);
-        if (paddingLength < 4)
-        {
-            paddingLength += blockSize;
-        }
-
+        int paddingLength = PaddingLength(sealer, payloadLength);
         int packetLength = 1 + payloadLength + paddingLength;
         BinaryPrimitives.WriteUInt32BigEndian(span, (uint)packetLength);
         span[4] = (byte)paddingLength;
         _padding.Fill(span.Slice(HeaderSize + payloadLength, paddingLength));
         return packetLength;
+    }
+
+    /// <summary>The minimal padding (4..BlockSize+3 bytes) for a payload of <paramref name="payloadLength"/> bytes.</summary>
+    private static int PaddingLength(PacketSealer sealer, int payloadLength)
+    {
+        int blockSize = sealer.BlockSize;
+        int unpadded = 1 + payloadLength + (sealer.AlignmentIncludesLengthField ? 4 : 0);
+        int paddingLength = blockSize - (unpadded % blockSize);
+        return paddingLength < 4 ? paddingLength + blockSize : paddingLength;
     }
 
     /// <summary>After a packet went out: sequence number, rekey accounting, activity time, key switch at NEWKEYS.</summary>
