@@ -291,6 +291,14 @@ public sealed class SshChannel : IDuplexPipe, IAsyncDisposable
 
     internal void OnWindowAdjust(uint bytes) => _sendWindow!.Add(bytes);
 
+    /// <summary>
+    /// How much a writer of bulk data should hand the channel at once: a whole batch of full packets
+    /// (<see cref="SshTransport.MaxBatchMessages"/>) under keys that seal faster in batches, else <paramref name="otherwise"/>.
+    /// Follows the keys, which a key exchange may change; at most 1 MiB.
+    /// </summary>
+    internal int BulkWriteSize(int otherwise) =>
+        _connection.Transport.SealsInBatches ? Math.Max(otherwise, SshTransport.MaxBatchMessages * (int)Math.Min(_remoteMaxPacket, 64 * 1024)) : otherwise;
+
     /// <summary>DATA or EXTENDED_DATA: checked against our window, then copied into the inbound pipe (the one copy).</summary>
     internal ValueTask<FlushResult> OnDataAsync(ReadOnlySpan<byte> data, bool extended)
     {

@@ -13,7 +13,8 @@ public sealed partial class SshServerSession
 {
     // One read of the process's output takes up to four 32 KiB packets, where the channel's outbound pipe pauses, and
     // half of what its enlarged pipe holds (SshServerSettings.ProcessPipeSize): each read is a wake-up, and 128 KiB
-    // beat 64 and 256 KiB in interleaved runs (docs/performance.md).
+    // beat 64 and 256 KiB in interleaved runs (docs/performance.md). Under keys that seal in batches
+    // (hmac-sha2-256-etm) a read takes a whole batch, and the output pipe holds two (SshChannel.BulkWriteSize).
     private const int CopyBufferSize = 128 * 1024;
 
     // A read holds its buffer while the process is silent (a zero-byte read of a process pipe returns at once rather
@@ -116,8 +117,8 @@ public sealed partial class SshServerSession
 
         SignalReceived += OnSignal;
         long pipeBytes = EnlargePipes(process);
-        Task stdout = CopyFromProcessAsync(process.StandardOutput.BaseStream, Output, CopyBufferSize, stop.Token);
-        Task stderr = CopyFromProcessAsync(process.StandardError.BaseStream, ErrorOutput, ErrorCopyBufferSize, stop.Token);
+        Task stdout = CopyFromProcessAsync(process.StandardOutput.BaseStream, Output, CopyBufferSize, bulk: true, stop.Token);
+        Task stderr = CopyFromProcessAsync(process.StandardError.BaseStream, ErrorOutput, ErrorCopyBufferSize, bulk: false, stop.Token);
         using var stdinStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
         Task stdin = CopyToProcessAsync(Input, process.StandardInput.BaseStream, stdinStop.Token);
         try
@@ -162,18 +163,20 @@ public sealed partial class SshServerSession
             return 0;
         }
 
-        long reserved = 2L * size;
+        // Output read a batch at a time needs room for two: one being read while the process writes the next.
+        int outputSize = Math.Clamp(2 * _channel.BulkWriteSize(CopyBufferSize), size, SshServerSettings.MaxProcessPipeSize);
+        long reserved = (long)size + outputSize;
         if (!ProcessPipeBudget.Shared.TryReserve(reserved))
         {
             _owner.Logger.LogDebug("Session {Channel}: process pipes keep the system's size (the pipe budget is spent)", _channel.LocalId);
             return 0;
         }
 
-        foreach (Stream stream in (ReadOnlySpan<Stream>)[process.StandardInput.BaseStream, process.StandardOutput.BaseStream])
+        foreach ((Stream stream, int wanted) in (ReadOnlySpan<(Stream, int)>)[(process.StandardInput.BaseStream, size), (process.StandardOutput.BaseStream, outputSize)])
         {
             // F_SETPIPE_SZ (fcntl(2)); the kernel rounds up to a power of two pages. A refusal (EPERM past
             // pipe-max-size or the user's limit) leaves the pipe as it was.
-            if (stream is PipeStream pipe && PipeNativeMethods.Fcntl(pipe.SafePipeHandle, PipeNativeMethods.SetPipeSize, size) < 0)
+            if (stream is PipeStream pipe && PipeNativeMethods.Fcntl(pipe.SafePipeHandle, PipeNativeMethods.SetPipeSize, wanted) < 0)
             {
                 _owner.Logger.LogDebug("Session {Channel}: a process pipe keeps the system's size (fcntl error {Error})", _channel.LocalId, Marshal.GetLastPInvokeError());
             }
@@ -208,14 +211,17 @@ public sealed partial class SshServerSession
         static IPAddress Plain(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
     }
 
-    /// <summary>Process output into a channel pipe, read straight into the pipe's memory; the pipe's pause is the backpressure.</summary>
-    private async Task CopyFromProcessAsync(Stream source, PipeWriter target, int readSize, CancellationToken cancellationToken)
+    /// <summary>
+    /// Process output into a channel pipe, read straight into the pipe's memory; the pipe's pause is the backpressure.
+    /// <paramref name="bulk"/> output is read a batch of packets at a time under keys that seal in batches.
+    /// </summary>
+    private async Task CopyFromProcessAsync(Stream source, PipeWriter target, int readSize, bool bulk, CancellationToken cancellationToken)
     {
         try
         {
             while (true)
             {
-                Memory<byte> memory = target.GetMemory(readSize);
+                Memory<byte> memory = target.GetMemory(bulk ? _channel.BulkWriteSize(readSize) : readSize);
                 int read = await source.ReadAsync(memory, cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {

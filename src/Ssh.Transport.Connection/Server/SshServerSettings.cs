@@ -64,10 +64,16 @@ public sealed class SshServerSettings
     /// (docs/performance.md). 0 keeps the system's size; at most <see cref="MaxProcessPipeSize"/>.
     /// </summary>
     /// <remarks>
+    /// <para>
+    /// Under keys that seal packets in batches (hmac-sha2-256-etm on a processor with AVX-512), standard output is read
+    /// sixteen packets at a time and its pipe holds two such reads (1 MiB with 32 KiB packets), if this is not 0.
+    /// </para>
+    /// <para>
     /// Linux counts pipe memory per user, and past /proc/sys/fs/pipe-user-pages-soft it makes every new pipe of that
     /// user small, the sessions' own pipelines included. Session processes run as the server's user, so the server
     /// enlarges pipes only while its enlarged pipes together stay within half of that limit; further sessions keep the
     /// system's size.
+    /// </para>
     /// </remarks>
     public int ProcessPipeSize { get; set; } = 256 * 1024;
 

@@ -156,6 +156,24 @@ public partial class RealClientTests
         Assert.That(server.Rekeys, Is.GreaterThan(16)); // about one per MiB, counted loosely: data flows during each exchange
     }
 
+    /// <summary>
+    /// aes128-ctr + hmac-sha2-256-etm: the process's output is read a batch of packets at a time, which go out with
+    /// their tags computed sixteen at once; ssh accepts every one.
+    /// </summary>
+    [TestCaseSource(nameof(OpenSshClients))]
+    public async Task Ssh_Download64MiB_EtmTagsInBatches_HashesEqual(string folder)
+    {
+        Assume.That(Ssh.Transport.Crypto.Primitives.HmacSha256x16.IsSupported, "no AVX-512 on this machine");
+        await using var server = RealServer.Start();
+        ClientRun.Result result = await SshAsync(folder, server.Port, $"cat {_big}", keepStdout: false, options: ["-c", "aes128-ctr", "-m", "hmac-sha2-256-etm@openssh.com"]);
+        await server.WaitForConnectionsAsync();
+        TestContext.Progress.WriteLine($"64 MiB down, aes128-ctr hmac-sha2-256-etm: {result.Elapsed.TotalSeconds:0.00} s, {server.PacketsSealedInBatches} of 2048 data packets sealed in batches");
+        Assert.That((result.ExitCode, result.StdoutLength, result.StdoutSha256), Is.EqualTo((0, (long)BigSize, _bigSha256)), result.Stderr);
+
+        // Read 128 KiB at a time, as under other keys, the output never made a batch (twelve packets at least).
+        Assert.That(server.PacketsSealedInBatches, Is.GreaterThanOrEqualTo(64), "at least four batches");
+    }
+
     [TestCaseSource(nameof(OpenSshClients))]
     public async Task Ssh_Upload64MiB_ClientRekeysEvery1MiB_Compressed_IntoSha256sum(string folder)
     {

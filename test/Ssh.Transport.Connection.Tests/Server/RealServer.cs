@@ -23,6 +23,7 @@ internal sealed class RealServer : IAsyncDisposable
     private readonly Task _accepting;
     private int _rekeys;
     private int _clientRekeys;
+    private long _sealedInBatches;
 
     private RealServer(long? rekeyBytes, SshServerSettings? settings, IEnumerable<SshPublicKey> keys)
     {
@@ -49,6 +50,9 @@ internal sealed class RealServer : IAsyncDisposable
 
     /// <summary>Key exchanges after the first that the client started, so far.</summary>
     public int ClientRekeys => Volatile.Read(ref _clientRekeys);
+
+    /// <summary>Packets sealed in batches under the last keys of each connection that ended.</summary>
+    public long PacketsSealedInBatches => Interlocked.Read(ref _sealedInBatches);
 
     /// <summary>The sessions started so far.</summary>
     public IReadOnlyList<SshServerSession> Sessions
@@ -132,6 +136,7 @@ internal sealed class RealServer : IAsyncDisposable
             finally
             {
                 Interlocked.Add(ref _rekeys, transport.KeyExchangeCount - first);
+                Interlocked.Add(ref _sealedInBatches, transport.Packetizer.State.Outbound.Active.PacketsSealedInBatches);
             }
         }
         catch (Exception e)
