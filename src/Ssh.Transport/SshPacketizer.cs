@@ -64,6 +64,12 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     private int _handshakeDeadline;
     private TimeSpan _handshakeTimeout;
 
+    // A packet held back for a batch (PacketReader.Held): the timer that ends the hold, and its state (Idle; Running
+    // while a hold waits; Expired from the timer's firing until the read it cancelled has been seen).
+    private ITimer? _batchHoldTimer;
+    private int _batchHold;
+    private int _readCancelRequested;
+
     private ITimer? _keepAliveTimer;
     private TimeSpan _keepAliveInterval;
     private Func<CancellationToken, ValueTask>? _keepAliveCallback;
@@ -296,7 +302,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     private bool TryTakePacket(in ReadResult result, out SshPacket packet)
     {
         ReadOnlySequence<byte> buffer = result.Buffer;
-        if (result.IsCanceled)
+        if (result.IsCanceled && !TakeBatchHoldExpiry())
         {
             _input.AdvanceTo(buffer.Start);
             ThrowReadCanceled();
@@ -306,12 +312,22 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         SequencePosition consumed;
         try
         {
-            read = _reader.TryRead(buffer, out consumed, out packet);
+            bool mayHold = !result.IsCompleted && _options.ReceiveBatchHold > TimeSpan.Zero && Volatile.Read(ref _batchHold) != Expired;
+            read = _reader.TryRead(buffer, out consumed, out packet, mayHold);
         }
         catch
         {
             _input.AdvanceTo(buffer.Start);
             throw;
+        }
+
+        if (_reader.Held)
+        {
+            StartBatchHold();
+        }
+        else if (Volatile.Read(ref _batchHold) == Running)
+        {
+            StopBatchHold();
         }
 
         if (read)
@@ -344,6 +360,70 @@ public sealed partial class SshPacketizer : IAsyncDisposable
 
         _input.AdvanceTo(consumed, buffer.End);
         return false;
+    }
+
+    /// <summary>Starts the hold's timer, unless a hold already runs (a read that brought too few packets to end it).</summary>
+    private void StartBatchHold()
+    {
+        if (Interlocked.CompareExchange(ref _batchHold, Running, Idle) != Idle)
+        {
+            return;
+        }
+
+        if (_batchHoldTimer is null)
+        {
+            _batchHoldTimer = _options.TimeProvider.CreateTimer(
+                static s =>
+                {
+                    var self = (SshPacketizer)s!;
+                    if (Interlocked.CompareExchange(ref self._batchHold, Expired, Running) == Running)
+                    {
+                        try
+                        {
+                            self._input.CancelPendingRead();
+                        }
+                        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+                        {
+                            // The reader is already completed: nothing waits.
+                        }
+                    }
+                },
+                this,
+                _options.ReceiveBatchHold,
+                Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _batchHoldTimer.Change(_options.ReceiveBatchHold, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// Ends a hold the packets ended before its time. If the timer fired meanwhile, its cancelled read is still to be
+    /// seen, and <see cref="TakeBatchHoldExpiry"/> takes it for what it is.
+    /// </summary>
+    private void StopBatchHold()
+    {
+        if (Interlocked.CompareExchange(ref _batchHold, Idle, Running) == Running)
+        {
+            _batchHoldTimer!.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// True when a cancelled read was the batch hold's timer and nothing else: the held packet is read now. A read
+    /// cancelled for any other reason (<see cref="CancelPendingRead"/>, a deadline) still throws.
+    /// </summary>
+    private bool TakeBatchHoldExpiry()
+    {
+        if (Volatile.Read(ref _readCancelRequested) != 0 || Volatile.Read(ref _handshakeDeadline) == Expired ||
+            Volatile.Read(ref _identificationDeadline) == Expired || Interlocked.CompareExchange(ref _batchHold, Idle, Expired) != Expired)
+        {
+            return false;
+        }
+
+        _reader.HoldExpired();
+        return true;
     }
 
     private void ReleaseHeldBuffer()
@@ -831,7 +911,11 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     internal (byte[] Array, int Offset) DetachPayload(ReadOnlyMemory<byte> payload) => _reader.Detach(payload);
 
     /// <summary>Wakes a pending read, which then throws <see cref="OperationCanceledException"/>; used to stop a reader loop.</summary>
-    internal void CancelPendingRead() => _input.CancelPendingRead();
+    internal void CancelPendingRead()
+    {
+        Volatile.Write(ref _readCancelRequested, 1);
+        _input.CancelPendingRead();
+    }
 
     /// <summary>The sequence number our last KEXINIT went out with (set under the write lock, before the flush).</summary>
     internal uint LastKexInitSequenceNumber => Volatile.Read(ref _lastKexInitSequence);
@@ -1094,6 +1178,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         _keepAliveTimer?.Dispose();
         _handshakeTimer?.Dispose();
         _identificationTimer?.Dispose();
+        _batchHoldTimer?.Dispose();
         _output.CancelPendingFlush();
         FailHeldWrites(new ObjectDisposedException(nameof(SshPacketizer)));
         await _writeLock.WaitAsync().ConfigureAwait(false);

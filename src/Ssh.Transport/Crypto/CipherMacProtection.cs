@@ -291,6 +291,22 @@ internal static class CipherMacProtection
         public override int VerifyAhead(uint sequenceNumber, ReadOnlySpan<byte> received)
         {
             _aheadCount = 0;
+            int count = CountAhead(received);
+            if (count < MinPacketsAhead)
+            {
+                return 0;
+            }
+
+            int packetLength = BinaryPrimitives.ReadInt32BigEndian(received);
+            _batch!.Compute(sequenceNumber, received, _aheadOffsets.AsSpan(0, count), 4 + packetLength, _aheadTags);
+            _aheadFirst = sequenceNumber;
+            _aheadCount = count;
+            return count;
+        }
+
+        /// <summary>Counts the packets <see cref="VerifyAhead"/> would take, and notes where each starts for it.</summary>
+        public override int CountAhead(ReadOnlySpan<byte> received)
+        {
             if (_batch is null || received.Length < 4)
             {
                 return 0;
@@ -314,14 +330,6 @@ internal static class CipherMacProtection
                 _aheadOffsets![count++] = offset;
             }
 
-            if (count < MinPacketsAhead)
-            {
-                return 0;
-            }
-
-            _batch.Compute(sequenceNumber, received, _aheadOffsets.AsSpan(0, count), 4 + (int)packetLength, _aheadTags);
-            _aheadFirst = sequenceNumber;
-            _aheadCount = count;
             return count;
         }
 

@@ -197,6 +197,14 @@ internal abstract class PacketOpener : PacketProtection
     public virtual int VerifyAhead(uint sequenceNumber, ReadOnlySpan<byte> received) => 0;
 
     /// <summary>
+    /// How many whole packets of the first one's length lie at the start of <paramref name="received"/>, up to a
+    /// batch's worth: what <see cref="VerifyAhead"/> would take, counted without computing anything. 0 when this
+    /// opener does not verify ahead or the first packet is too short to batch.
+    /// </summary>
+    /// <param name="received">The bytes received from a packet's start on, as far as they are contiguous.</param>
+    public virtual int CountAhead(ReadOnlySpan<byte> received) => 0;
+
+    /// <summary>
     /// As <see cref="TryOpen"/>, for a packet whose tag the last <see cref="VerifyAhead"/> computed: the caller
     /// guarantees these are the very bytes it was given there (same memory, unchanged). Other sequence numbers are
     /// opened as by <see cref="TryOpen"/>.

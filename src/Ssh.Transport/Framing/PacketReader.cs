@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Ssh.Transport.Crypto;
+using Ssh.Transport.Crypto.Primitives;
 
 namespace Ssh.Transport.Framing;
 
@@ -40,6 +42,21 @@ internal sealed class PacketReader : IDisposable
     private int _aheadIndex;
     private int _aheadStride;
 
+    // Holding a packet back for a batch (TryRead's mayHold): the length of the packets read last and how many of that
+    // length came in a row, and how many packets to read before holding again after a hold ran out.
+    private int _runLength = -1;
+    private int _runCount;
+    private int _holdSkip;
+
+    /// <summary>
+    /// Packets of one length read in a row before the reader holds the next for a batch: only a bulk stream is held
+    /// back, never a lone reply.
+    /// </summary>
+    internal const int RunBeforeHold = HmacSha256x16.MinLanesWorthIt;
+
+    /// <summary>Packets read one at a time after a hold ran out before holding again: a sender too slow to fill a batch within the hold is not held up on every packet.</summary>
+    internal const int PacketsAfterExpiredHold = 256;
+
     public PacketReader(TransportState transport)
     {
         _transport = transport;
@@ -50,6 +67,39 @@ internal sealed class PacketReader : IDisposable
     public bool InPacket => _hasLength || _discardRemaining >= 0;
 
     /// <summary>
+    /// True when the last <see cref="TryRead"/> returned false holding back a whole packet for a batch; the caller
+    /// waits for more input, but no longer than its hold, then calls <see cref="HoldExpired"/>.
+    /// </summary>
+    public bool Held { get; private set; }
+
+    /// <summary>The hold ran out: the held packet is read now, and packets go one at a time for a while.</summary>
+    public void HoldExpired()
+    {
+        Held = false;
+        _holdSkip = PacketsAfterExpiredHold;
+    }
+
+    /// <summary>
+    /// Whether to hold back the whole packet at the start of <paramref name="input"/> until a batch's worth of
+    /// packets has arrived behind it: it belongs to a run of packets of its length (a bulk stream), no batch already
+    /// covers it, too few lie behind it for one, and more can still arrive beside them: all input is in one segment,
+    /// whose memory has room for a batch from this packet on (packets that start a new segment cannot join the batch,
+    /// so there is no point waiting for them; Kestrel's 64 KiB blocks never hold a batch of 32 KiB packets).
+    /// </summary>
+    private bool ShouldHold(PacketOpener opener, uint sequenceNumber, in ReadOnlySequence<byte> input, int packetLength, int total) =>
+        _holdSkip == 0 && _runLength == packetLength && _runCount >= RunBeforeHold && input.IsSingleSegment &&
+        MemoryMarshal.TryGetArray(input.First, out ArraySegment<byte> segment) && segment.Array!.Length - segment.Offset >= (long)HmacSha256x16.MinLanesWorthIt * total &&
+        !IsCovered(opener, sequenceNumber, input.Start, total) && opener.CountAhead(input.FirstSpan) < HmacSha256x16.MinLanesWorthIt;
+
+    /// <summary>Whether the batch computed last holds the tag of this packet, lying where it did then.</summary>
+    private bool IsCovered(PacketOpener opener, uint sequenceNumber, SequencePosition start, int total)
+    {
+        uint index = sequenceNumber - _aheadFirst;
+        return index < (uint)_aheadCount && ReferenceEquals(opener, _aheadOpener) && total == _aheadStride &&
+            ReferenceEquals(start.GetObject(), _aheadSegment) && start.GetInteger() == _aheadIndex + ((int)index * _aheadStride);
+    }
+
+    /// <summary>
     /// Opens a packet whose tag a batch computed, computing a batch from it when none covers it. A batch is used only
     /// for the very memory it was computed over: the same opener, pipe segment and offset. Received bytes never change
     /// in the pipe, and a segment is not reused until all of it, every packet of the batch included, has been consumed.
@@ -57,9 +107,7 @@ internal sealed class PacketReader : IDisposable
     private bool OpenVerifiedAhead(PacketOpener opener, uint sequenceNumber, in ReadOnlySequence<byte> input, ReadOnlySpan<byte> received, int packetLength, int tagSize, Span<byte> destination)
     {
         SequencePosition start = input.Start;
-        uint index = sequenceNumber - _aheadFirst;
-        bool covered = index < (uint)_aheadCount && ReferenceEquals(opener, _aheadOpener) && received.Length == _aheadStride &&
-            ReferenceEquals(start.GetObject(), _aheadSegment) && start.GetInteger() == _aheadIndex + ((int)index * _aheadStride);
+        bool covered = IsCovered(opener, sequenceNumber, start, received.Length);
         if (!covered)
         {
             _aheadCount = 0;
@@ -85,10 +133,15 @@ internal sealed class PacketReader : IDisposable
     /// its start, except while a bogus CBC packet is being discarded.
     /// </param>
     /// <param name="packet">On success, the packet.</param>
-    /// <returns>True when a packet was read; false when more bytes are needed.</returns>
+    /// <param name="mayHold">
+    /// True to let a whole packet of a bulk stream wait for the packets behind it, so that their tags are computed
+    /// together (<see cref="Held"/>); the caller bounds the wait.
+    /// </param>
+    /// <returns>True when a packet was read; false when more bytes are needed, or the packet is held.</returns>
     /// <exception cref="SshProtocolException">The packet is malformed, too long, or fails authentication.</exception>
-    public bool TryRead(in ReadOnlySequence<byte> input, out SequencePosition consumed, out SshPacket packet)
+    public bool TryRead(in ReadOnlySequence<byte> input, out SequencePosition consumed, out SshPacket packet, bool mayHold = false)
     {
+        Held = false;
         DirectionState<PacketOpener> state = _transport.Inbound;
         PacketOpener opener = state.Active;
         uint sequenceNumber = state.SequenceNumber;
@@ -145,6 +198,12 @@ internal sealed class PacketReader : IDisposable
         }
 
         ReadOnlySequence<byte> whole = input.Slice(0, total);
+        if (mayHold && opener.VerifiesAhead && whole.IsSingleSegment && ShouldHold(opener, sequenceNumber, input, packetLength, total))
+        {
+            Held = true;
+            return NeedMore(input, out consumed, out packet);
+        }
+
         ReadOnlyMemory<byte> body;
         if (whole.IsSingleSegment && opener.IsPassThrough)
         {
@@ -224,6 +283,16 @@ internal sealed class PacketReader : IDisposable
             _transport.SwitchInboundKeys();
         }
 
+        if (packetLength == _runLength)
+        {
+            _runCount = Math.Min(_runCount + 1, RunBeforeHold);
+        }
+        else
+        {
+            (_runLength, _runCount) = (packetLength, 1);
+        }
+
+        _holdSkip = Math.Max(0, _holdSkip - 1);
         consumed = whole.End;
         packet = new SshPacket(payload, sequenceNumber, _transport.Rekey.NeedRekey);
         return true;
@@ -297,7 +366,7 @@ internal sealed class PacketReader : IDisposable
     /// <returns>The array (from <see cref="ArrayPool{T}.Shared"/>; return it with clearArray) and where the payload lies in it.</returns>
     public (byte[] Array, int Offset) Detach(ReadOnlyMemory<byte> payload)
     {
-        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> segment) && ReferenceEquals(segment.Array, _buffer) && _buffer.Length > 0)
+        if (MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> segment) && ReferenceEquals(segment.Array, _buffer) && _buffer.Length > 0)
         {
             byte[] owned = _buffer;
             _buffer = [];
