@@ -12,6 +12,12 @@ namespace Ssh.Transport.AspNetCore;
 /// <summary>Registers an SSH server for Kestrel endpoints that call <see cref="SshListenOptionsExtensions.UseSsh(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)"/>.</summary>
 public static class SshServerServiceCollectionExtensions
 {
+    /// <summary>The smallest block <see cref="AddSshSocketBuffers"/> takes: Kestrel's own.</summary>
+    public const int MinSocketBlockSize = 4 * 1024;
+
+    /// <summary>The largest block <see cref="AddSshSocketBuffers"/> takes.</summary>
+    public const int MaxSocketBlockSize = 4 * 1024 * 1024;
+
     /// <summary>
     /// Registers the SSH server with <typeparamref name="THandler"/> as the application (one instance per connection, in
     /// a DI scope of its own), its <see cref="SshServerAdmission"/> (a singleton, from <see cref="SshServerHostOptions.Admission"/>)
@@ -40,23 +46,31 @@ public static class SshServerServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Gives Kestrel's socket transport a memory pool of 64 KiB blocks instead of its 4 KiB ones, for every endpoint
-    /// of the host: a socket read then takes up to 64 KiB, and a whole SSH packet (32 KiB by default) usually lies in
-    /// one block, so the packet reader needs no gathering copy. Measured in docs/performance.md; worth it for hosts
-    /// that move bulk data over SSH. Call it after <c>UseKestrel</c>/<c>UseKestrelCore</c> has registered its services.
+    /// Gives Kestrel's socket transport a memory pool of <paramref name="blockSize"/> blocks (default 64 KiB) instead of
+    /// its 4 KiB ones, for every endpoint of the host: a socket read then takes up to a block, and a whole SSH packet
+    /// (32 KiB by default) usually lies in one block, so the packet reader needs no gathering copy. Measured in
+    /// docs/performance.md; worth it for hosts that move bulk data over SSH. Call it after
+    /// <c>UseKestrel</c>/<c>UseKestrelCore</c> has registered its services.
     /// </summary>
     /// <param name="services">The services.</param>
+    /// <param name="blockSize">
+    /// The block size, from <see cref="MinSocketBlockSize"/> to <see cref="MaxSocketBlockSize"/>. 1 MiB blocks hold a
+    /// batch of 32 KiB packets side by side, whose hmac-sha2-256-etm tags are then checked sixteen at a time (as
+    /// <c>ssh-transport serve</c> does), at the cost of up to a block per direction for each connection with data in flight.
+    /// </param>
     /// <returns><paramref name="services"/>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="blockSize"/> is out of range.</exception>
     /// <remarks>
     /// A connection holds a block only while received or unsent data waits in its pipes (Kestrel waits for data before
-    /// it rents a receive buffer), so idle connections cost nothing more; up to 256 free blocks (16 MiB) are kept for
-    /// reuse.
+    /// it rents a receive buffer), so idle connections cost nothing more; free blocks are kept for reuse up to 16 MiB.
     /// </remarks>
-    public static IServiceCollection AddSshSocketBuffers(this IServiceCollection services)
+    public static IServiceCollection AddSshSocketBuffers(this IServiceCollection services, int blockSize = SshBlockMemoryPool.DefaultBlockSize)
     {
         ArgumentNullException.ThrowIfNull(services);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, MinSocketBlockSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(blockSize, MaxSocketBlockSize);
         services.RemoveAll<IMemoryPoolFactory<byte>>();
-        services.AddSingleton<IMemoryPoolFactory<byte>, SshBlockMemoryPoolFactory>();
+        services.AddSingleton<IMemoryPoolFactory<byte>>(new SshBlockMemoryPoolFactory(blockSize));
         return services;
     }
 }

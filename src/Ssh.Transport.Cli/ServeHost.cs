@@ -57,6 +57,9 @@ internal sealed class ServeHost : IAsyncDisposable
     /// <summary>Connections accepted so far (handshakes completed).</summary>
     public int ConnectionCount => Volatile.Read(ref _connections);
 
+    /// <summary>Kestrel's socket buffers (<see cref="SshServerServiceCollectionExtensions.AddSshSocketBuffers"/>).</summary>
+    internal const int ServeSocketBlockSize = 1024 * 1024;
+
     /// <summary>Starts Kestrel on <paramref name="endpoint"/>.</summary>
     /// <param name="endpoint">Where to listen; port 0 for any free port.</param>
     /// <param name="options">The server settings, host keys included.</param>
@@ -71,7 +74,9 @@ internal sealed class ServeHost : IAsyncDisposable
     {
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseKestrelCore();
-        builder.Services.AddSshSocketBuffers(); // 64 KiB socket reads: whole packets, no gathering copies
+        // 1 MiB socket reads: whole packets, no gathering copies, and received hmac-sha2-256-etm packets side by side for
+        // batches (64 KiB blocks took 1.26 server CPU-s/GiB on an ssh upload, 1 MiB 1.00; docs/performance.md).
+        builder.Services.AddSshSocketBuffers(ServeSocketBlockSize);
 
         // --inline-io: Kestrel's socket continuations inline too, so a packet goes from the socket to a session's
         // process on one thread (with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS, which CliMain sets).

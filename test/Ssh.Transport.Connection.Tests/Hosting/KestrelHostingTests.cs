@@ -382,18 +382,21 @@ public class KestrelHostingTests
     }
 
     /// <summary>
-    /// AddSshSocketBuffers: Kestrel's socket transport takes its memory from our 64 KiB blocks, and 8 MiB goes there and
-    /// back through an SSH session unchanged.
+    /// AddSshSocketBuffers: Kestrel's socket transport takes its memory from our blocks (64 KiB by default, 1 MiB as
+    /// serve has them), and 8 MiB goes there and back through an SSH session unchanged.
     /// </summary>
-    [Test]
-    public async Task SocketBuffers_KestrelUsesTheBlockPool_DataRoundTrips()
+    [TestCase(null)]
+    [TestCase(1024 * 1024)]
+    public async Task SocketBuffers_KestrelUsesTheBlockPool_DataRoundTrips(int? blockSize)
     {
         using SshPrivateKey hostKey = SshPrivateKey.Generate(SshHostKeyType.Ed25519);
-        WebApplication app = BuildHost(options => options.Transport.HostKeys.Add(hostKey), services => services.AddSshSocketBuffers());
+        WebApplication app = BuildHost(options => options.Transport.HostKeys.Add(hostKey),
+            services => _ = blockSize is int size ? services.AddSshSocketBuffers(size) : services.AddSshSocketBuffers());
         await using (app)
         {
             await app.StartAsync().WaitAsync(s_timeout);
             var factory = (SshBlockMemoryPoolFactory)app.Services.GetRequiredService<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>();
+            Assert.That(factory.BlockSize, Is.EqualTo(blockSize ?? 64 * 1024));
             byte[] data = System.Security.Cryptography.RandomNumberGenerator.GetBytes(8 << 20);
             await using SshClient client = await SshClient.ConnectAsync(PasswordSettings(SshPort(app))).WaitAsync(s_timeout);
             await using SshClientSession session = await client.ExecuteAsync("echo").WaitAsync(s_timeout);
@@ -411,6 +414,11 @@ public class KestrelHostingTests
             });
         }
     }
+
+    [TestCase(SshServerServiceCollectionExtensions.MinSocketBlockSize - 1)]
+    [TestCase(SshServerServiceCollectionExtensions.MaxSocketBlockSize + 1)]
+    public void SocketBuffers_BlockSizeOutOfRange_Throws(int blockSize) =>
+        Assert.That(() => new ServiceCollection().AddSshSocketBuffers(blockSize), Throws.InstanceOf<ArgumentOutOfRangeException>());
 
     private static async Task<byte[]> ReadToEndAsync(System.IO.Pipelines.PipeReader reader)
     {

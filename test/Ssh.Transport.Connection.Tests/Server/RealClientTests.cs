@@ -174,6 +174,23 @@ public partial class RealClientTests
         Assert.That(server.PacketsSealedInBatches, Is.GreaterThanOrEqualTo(64), "at least four batches");
     }
 
+    /// <summary>
+    /// aes128-ctr + hmac-sha2-256-etm up: ssh's packets that lie side by side in the receive buffer, piled up or held
+    /// for a batch (SshPacketizerOptions.ReceiveBatchHold; its own tests are ReceiveBatchHoldTests), have their tags
+    /// checked sixteen at a time; every byte arrives.
+    /// </summary>
+    [TestCaseSource(nameof(OpenSshClients))]
+    public async Task Ssh_Upload64MiB_EtmTagsCheckedInBatches_IntoSha256sum(string folder)
+    {
+        Assume.That(Ssh.Transport.Crypto.Primitives.HmacSha256x16.IsSupported, "no AVX-512 on this machine");
+        await using var server = RealServer.Start();
+        ClientRun.Result result = await SshAsync(folder, server.Port, "sha256sum", _big, options: ["-c", "aes128-ctr", "-m", "hmac-sha2-256-etm@openssh.com"]);
+        await server.WaitForConnectionsAsync();
+        TestContext.Progress.WriteLine($"64 MiB up, aes128-ctr hmac-sha2-256-etm: {result.Elapsed.TotalSeconds:0.00} s, {server.PacketsVerifiedAhead} of about 2048 data packets checked in batches");
+        Assert.That((result.ExitCode, Encoding.ASCII.GetString(result.Stdout)), Is.EqualTo((0, $"{_bigSha256}  -\n")), result.Stderr);
+        Assert.That(server.PacketsVerifiedAhead, Is.GreaterThanOrEqualTo(64), "at least four batches");
+    }
+
     [TestCaseSource(nameof(OpenSshClients))]
     public async Task Ssh_Upload64MiB_ClientRekeysEvery1MiB_Compressed_IntoSha256sum(string folder)
     {

@@ -24,6 +24,7 @@ internal sealed class RealServer : IAsyncDisposable
     private int _rekeys;
     private int _clientRekeys;
     private long _sealedInBatches;
+    private long _verifiedAhead;
 
     private RealServer(long? rekeyBytes, SshServerSettings? settings, IEnumerable<SshPublicKey> keys)
     {
@@ -53,6 +54,9 @@ internal sealed class RealServer : IAsyncDisposable
 
     /// <summary>Packets sealed in batches under the last keys of each connection that ended.</summary>
     public long PacketsSealedInBatches => Interlocked.Read(ref _sealedInBatches);
+
+    /// <summary>Packets whose tags were checked in batches, under the last keys of each connection that ended.</summary>
+    public long PacketsVerifiedAhead => Interlocked.Read(ref _verifiedAhead);
 
     /// <summary>The sessions started so far.</summary>
     public IReadOnlyList<SshServerSession> Sessions
@@ -137,6 +141,7 @@ internal sealed class RealServer : IAsyncDisposable
             {
                 Interlocked.Add(ref _rekeys, transport.KeyExchangeCount - first);
                 Interlocked.Add(ref _sealedInBatches, transport.Packetizer.State.Outbound.Active.PacketsSealedInBatches);
+                Interlocked.Add(ref _verifiedAhead, transport.Packetizer.State.Inbound.Active.PacketsVerifiedAhead);
             }
         }
         catch (Exception e)
