@@ -394,7 +394,20 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
         else
         {
-            _batchHoldTimer.Change(_options.ReceiveBatchHold, Timeout.InfiniteTimeSpan);
+            ChangeBatchHoldTimer(_options.ReceiveBatchHold);
+        }
+    }
+
+    /// <summary>Re-arms or stops the hold's timer; one disposed with the packetizer (a read racing disposal) is left be.</summary>
+    private void ChangeBatchHoldTimer(TimeSpan dueTime)
+    {
+        try
+        {
+            _batchHoldTimer!.Change(dueTime, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The packetizer is being disposed: the read fails on its own.
         }
     }
 
@@ -406,7 +419,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     {
         if (Interlocked.CompareExchange(ref _batchHold, Idle, Running) == Running)
         {
-            _batchHoldTimer!.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            ChangeBatchHoldTimer(Timeout.InfiniteTimeSpan);
         }
     }
 
