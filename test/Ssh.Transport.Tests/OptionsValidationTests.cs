@@ -301,6 +301,8 @@ public class OptionsValidationTests
         yield return Case("Packetizer.RekeyInterval", o => o.Packetizer.RekeyInterval = TimeSpan.MaxValue);
         yield return Case("Packetizer.RekeyOverflowBytes", o => o.Packetizer.RekeyOverflowBytes = -1);
         yield return Case("Packetizer.RekeyOverflowPackets", o => o.Packetizer.RekeyOverflowPackets = long.MinValue);
+        yield return Case("Packetizer.ReceiveBatchHold", o => o.Packetizer.ReceiveBatchHold = TimeSpan.FromTicks(-1));
+        yield return Case("Packetizer.ReceiveBatchHold", o => o.Packetizer.ReceiveBatchHold = TimeSpan.FromSeconds(1));
         yield return Case("Packetizer.TimeProvider is null", o => o.Packetizer.TimeProvider = null!);
 
         TestCaseData Case(string expected, Action<SshTransportOptions> change) =>

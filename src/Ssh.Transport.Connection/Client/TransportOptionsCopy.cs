@@ -45,6 +45,7 @@ internal static class TransportOptionsCopy
         RekeyInterval = template.RekeyInterval,
         RekeyOverflowBytes = template.RekeyOverflowBytes,
         RekeyOverflowPackets = template.RekeyOverflowPackets,
+        ReceiveBatchHold = template.ReceiveBatchHold,
         TimeProvider = template.TimeProvider,
         Logger = template.Logger,
         LogPacketContents = template.LogPacketContents,

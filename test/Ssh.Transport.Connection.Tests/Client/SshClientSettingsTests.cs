@@ -48,7 +48,7 @@ public class SshClientSettingsTests
         Assert.That(Names(typeof(SshPacketizerOptions)), Is.EqualTo(new[]
         {
             "Comments", "IdentificationTimeout", "LogPacketContents", "Logger", "MaxPacketLength", "MaxPreBannerBytes", "MaxPreBannerLines",
-            "RekeyBytes", "RekeyInterval", "RekeyOverflowBytes", "RekeyOverflowPackets", "RekeyPackets", "SoftwareVersion", "TimeProvider",
+            "ReceiveBatchHold", "RekeyBytes", "RekeyInterval", "RekeyOverflowBytes", "RekeyOverflowPackets", "RekeyPackets", "SoftwareVersion", "TimeProvider",
         }), "a new packetizer option: copy it in TransportOptionsCopy, then list it here");
 
         var template = new SshClientOptions
@@ -68,6 +68,7 @@ public class SshClientSettingsTests
         template.Ciphers.Add("aes256-ctr");
         template.CompressionAlgorithms.Add("zlib@openssh.com");
         template.Packetizer.RekeyBytes = 12345;
+        template.Packetizer.ReceiveBatchHold = TimeSpan.FromMilliseconds(5);
         template.Packetizer.SoftwareVersion = "Test_1";
         template.Packetizer.TimeProvider = new FakeTimeProvider();
         SshClientOptions copy = TransportOptionsCopy.Create(template);
