@@ -54,7 +54,10 @@ internal sealed class PacketReader : IDisposable
     /// </summary>
     internal const int RunBeforeHold = HmacSha256x16.MinLanesWorthIt;
 
-    /// <summary>Packets read one at a time after a hold ran out before holding again: a sender too slow to fill a batch within the hold is not held up on every packet.</summary>
+    /// <summary>
+    /// Packets read one at a time after a hold ran out, before holding again: a sender too slow to fill a batch within
+    /// the hold is not held up on every packet.
+    /// </summary>
     internal const int PacketsAfterExpiredHold = 256;
 
     public PacketReader(TransportState transport)

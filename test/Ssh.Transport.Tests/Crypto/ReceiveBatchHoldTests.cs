@@ -116,24 +116,35 @@ internal sealed class ReceiveBatchHoldTests
 
     private static int[] Same(int count) => Enumerable.Repeat(Length, count).ToArray();
 
-    [Test]
-    public async Task RunThenFewBehind_WaitsForMore_ThenOneBatch()
+    /// <summary>
+    /// <paramref name="count"/> packets of one length; the first sixteen read (one batch, a run long enough to hold
+    /// after), then fed up to <paramref name="fedThrough"/>: the next read, too few behind it for a batch, is held.
+    /// </summary>
+    private async Task<Task<SshPacket>> HeldAfterARunAsync(int count, int fedThrough)
     {
-        await StartAsync(Same(48), Hold);
+        await StartAsync(Same(count), Hold);
         await FeedAsync(16);
         await ExpectAsync(0, 16);
         Assert.That(_opener.PacketsVerifiedAhead, Is.EqualTo(16));
+        await FeedAsync(fedThrough);
+        Task<SshPacket> held = _reader.ReadPacketAsync().AsTask();
+        await Task.Delay(50);
+        Assert.That(held.IsCompleted, Is.False, "held for the packets behind it");
+        return held;
+    }
 
+    [Test]
+    public async Task RunThenFewBehind_WaitsForMore_ThenOneBatch()
+    {
         // Four behind the next one: it waits, however long, while the hold has not run out.
-        await FeedAsync(20);
-        ValueTask<SshPacket> held = _reader.ReadPacketAsync();
+        Task<SshPacket> held = await HeldAfterARunAsync(48, fedThrough: 20);
         _time.Advance(Hold / 2);
         await Task.Delay(50);
         Assert.That(held.IsCompleted, Is.False, "held for the packets behind it");
 
         // Twelve more: together sixteen, one batch.
         await FeedAsync(32);
-        SshPacket first = await held.AsTask().WaitAsync(Bound);
+        SshPacket first = await held.WaitAsync(Bound);
         Assert.That(first.Payload.ToArray(), Is.EqualTo(_payloads[16]));
         await ExpectAsync(17, 32);
         Assert.That(_opener.PacketsVerifiedAhead, Is.EqualTo(32));
@@ -148,21 +159,14 @@ internal sealed class ReceiveBatchHoldTests
     [Test]
     public async Task HoldRunsOut_PacketReadThen_NoHoldsForAWhile()
     {
-        await StartAsync(Same(40), Hold);
-        await FeedAsync(16);
-        await ExpectAsync(0, 16);
-        await FeedAsync(20);
-        ValueTask<SshPacket> held = _reader.ReadPacketAsync();
-        await Task.Delay(50);
-        Assert.That(held.IsCompleted, Is.False);
-
+        Task<SshPacket> held = await HeldAfterARunAsync(40, fedThrough: 20);
         _time.Advance(Hold);
-        SshPacket first = await held.AsTask().WaitAsync(Bound);
+        SshPacket first = await held.WaitAsync(Bound);
         Assert.That(first.Payload.ToArray(), Is.EqualTo(_payloads[16]));
         await ExpectAsync(17, 20);
         Assert.That(_opener.PacketsVerifiedAhead, Is.EqualTo(16), "the four went one at a time");
 
-        // Not held again right after: two packets, each read as soon as it is whole.
+        // Not held again right after: the next packet, alone, is read as soon as it is whole.
         await FeedAsync(21);
         ValueTask<SshPacket> next = _reader.ReadPacketAsync();
         Assert.That(next.IsCompleted, Is.True, "no hold after one ran out");
@@ -199,13 +203,7 @@ internal sealed class ReceiveBatchHoldTests
     [Test]
     public async Task MoreInANewSegment_HeldPacketReadAtOnce()
     {
-        await StartAsync(Same(20), Hold);
-        await FeedAsync(16);
-        await ExpectAsync(0, 16);
-        await FeedAsync(17);
-        ValueTask<SshPacket> held = _reader.ReadPacketAsync();
-        await Task.Delay(50);
-        Assert.That(held.IsCompleted, Is.False);
+        Task<SshPacket> held = await HeldAfterARunAsync(20, fedThrough: 17);
 
         // The segment is 4 MiB: what follows lands in it unless it is bigger than what is left.
         Memory<byte> tail = _pipe.Writer.GetMemory(5 * 1024 * 1024);
@@ -213,7 +211,7 @@ internal sealed class ReceiveBatchHoldTests
         _pipe.Writer.Advance(_ends[18] - _fed);
         _fed = _ends[18];
         await _pipe.Writer.FlushAsync();
-        Assert.That((await held.AsTask().WaitAsync(Bound)).Payload.ToArray(), Is.EqualTo(_payloads[16]));
+        Assert.That((await held.WaitAsync(Bound)).Payload.ToArray(), Is.EqualTo(_payloads[16]));
 
         // Alone in the new segment, the next may wait for its hold.
         ValueTask<SshPacket> next = _reader.ReadPacketAsync();
@@ -240,16 +238,10 @@ internal sealed class ReceiveBatchHoldTests
     [Test]
     public async Task EndOfInputWhileHeld_PacketsReadThenEnd()
     {
-        await StartAsync(Same(20), Hold);
-        await FeedAsync(16);
-        await ExpectAsync(0, 16);
-        await FeedAsync(18);
-        ValueTask<SshPacket> held = _reader.ReadPacketAsync();
-        await Task.Delay(50);
-        Assert.That(held.IsCompleted, Is.False);
+        Task<SshPacket> held = await HeldAfterARunAsync(20, fedThrough: 18);
 
         await _pipe.Writer.CompleteAsync();
-        Assert.That((await held.AsTask().WaitAsync(Bound)).Payload.ToArray(), Is.EqualTo(_payloads[16]));
+        Assert.That((await held.WaitAsync(Bound)).Payload.ToArray(), Is.EqualTo(_payloads[16]));
         await ExpectAsync(17, 18);
         Assert.That((await _reader.ReadPacketAsync().AsTask().WaitAsync(Bound)).IsCompleted, Is.True);
     }
@@ -257,14 +249,9 @@ internal sealed class ReceiveBatchHoldTests
     [Test]
     public async Task CancelPendingReadWhileHeld_StillThrows()
     {
-        await StartAsync(Same(20), Hold);
-        await FeedAsync(16);
-        await ExpectAsync(0, 16);
-        await FeedAsync(18);
-        ValueTask<SshPacket> held = _reader.ReadPacketAsync();
-        await Task.Delay(50);
+        Task<SshPacket> held = await HeldAfterARunAsync(20, fedThrough: 18);
         _reader.CancelPendingRead();
-        Assert.That(async () => await held.AsTask().WaitAsync(Bound), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(async () => await held.WaitAsync(Bound), Throws.InstanceOf<OperationCanceledException>());
 
         // The hold's timer firing afterwards finds nothing to do.
         _time.Advance(Hold);
