@@ -28,6 +28,31 @@ public class ChannelTests
         }
     }
 
+    /// <summary>A connection whose server accepts the "session" channel the client opens on it: both ends of that channel.</summary>
+    private static async Task<(ConnectionHarness Harness, SshChannel Client, SshChannel Server)> OpenAcceptedChannelAsync(
+        Action<SshTransportOptions>? configure = null, SshChannelOptions? serverChannels = null)
+    {
+        var accepted = new TaskCompletionSource<SshChannel>();
+        ConnectionHarness h = await ConnectionHarness.StartAsync(
+            configure: configure,
+            serverChannels: serverChannels,
+            beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
+            {
+                accepted.SetResult(request.Accept());
+                return ValueTask.CompletedTask;
+            });
+        try
+        {
+            SshChannel client = await h.Client.OpenChannelAsync("session");
+            return (h, client, await accepted.Task);
+        }
+        catch
+        {
+            await h.DisposeAsync();
+            throw;
+        }
+    }
+
     private static async Task WriteAllAsync(PipeWriter writer, byte[] data, int chunk = 7919)
     {
         for (int offset = 0; offset < data.Length; offset += chunk)
@@ -155,17 +180,8 @@ public class ChannelTests
     public async Task ReaderThatStops_BoundsWhatThePeerSends_ToTheWindow()
     {
         var channels = new SshChannelOptions { WindowSize = 256 * 1024, MaxPacketSize = 32 * 1024 };
-        var accepted = new TaskCompletionSource<SshChannel>();
-        await using ConnectionHarness h = await ConnectionHarness.StartAsync(
-            serverChannels: channels,
-            beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
-            {
-                accepted.SetResult(request.Accept());
-                return ValueTask.CompletedTask;
-            });
-
-        SshChannel client = await h.Client.OpenChannelAsync("session");
-        SshChannel server = await accepted.Task;
+        (ConnectionHarness h, SshChannel client, SshChannel server) = await OpenAcceptedChannelAsync(serverChannels: channels);
+        await using ConnectionHarness owned = h;
         byte[] data = Random(4 * 1024 * 1024, 3);
         long before = h.ClientTransport.BytesWritten;
         Task writing = WriteAllAsync(client.Output, data);
@@ -189,17 +205,8 @@ public class ChannelTests
     public async Task OneWriteLargerThanTheWindow_AllArrives()
     {
         var channels = new SshChannelOptions { WindowSize = 100_000, MaxPacketSize = 16 * 1024 };
-        var accepted = new TaskCompletionSource<SshChannel>();
-        await using ConnectionHarness h = await ConnectionHarness.StartAsync(
-            serverChannels: channels,
-            beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
-            {
-                accepted.SetResult(request.Accept());
-                return ValueTask.CompletedTask;
-            });
-
-        SshChannel client = await h.Client.OpenChannelAsync("session");
-        SshChannel server = await accepted.Task;
+        (ConnectionHarness h, SshChannel client, SshChannel server) = await OpenAcceptedChannelAsync(serverChannels: channels);
+        await using ConnectionHarness owned = h;
         byte[] data = Random(1024 * 1024, 5);
         Task writing = WriteAllAsync(client.Output, data, chunk: data.Length);
         byte[] received = await ReadAllAsync(server.Input).WaitAsync(TimeSpan.FromSeconds(60));
@@ -218,8 +225,7 @@ public class ChannelTests
     public async Task RunsOfFullPackets_GoAsBatches_AllArriveInOrder(string cipher, string? mac)
     {
         var channels = new SshChannelOptions { WindowSize = 16 * 1024 * 1024, MaxPacketSize = 32 * 1024 };
-        var accepted = new TaskCompletionSource<SshChannel>();
-        await using ConnectionHarness h = await ConnectionHarness.StartAsync(
+        (ConnectionHarness h, SshChannel client, SshChannel server) = await OpenAcceptedChannelAsync(
             configure: o =>
             {
                 o.Ciphers.Clear();
@@ -230,15 +236,8 @@ public class ChannelTests
                     o.Macs.Add(mac);
                 }
             },
-            serverChannels: channels,
-            beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
-            {
-                accepted.SetResult(request.Accept());
-                return ValueTask.CompletedTask;
-            });
-
-        SshChannel client = await h.Client.OpenChannelAsync("session");
-        SshChannel server = await accepted.Task;
+            serverChannels: channels);
+        await using ConnectionHarness owned = h;
         byte[] data = Random(6 * 1024 * 1024 + 12345, 6);
         Task writing = WriteAllAsync(client.Output, data, chunk: 1024 * 1024);
         byte[] received = await ReadAllAsync(server.Input).WaitAsync(TimeSpan.FromSeconds(60));
@@ -418,14 +417,8 @@ public class ChannelTests
     [Test]
     public async Task PeerClosesFirst_OurSideEndsToo()
     {
-        var accepted = new TaskCompletionSource<SshChannel>();
-        await using ConnectionHarness h = await ConnectionHarness.StartAsync(beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
-        {
-            accepted.SetResult(request.Accept());
-            return ValueTask.CompletedTask;
-        });
-        SshChannel client = await h.Client.OpenChannelAsync("session");
-        SshChannel server = await accepted.Task;
+        (ConnectionHarness h, SshChannel client, SshChannel server) = await OpenAcceptedChannelAsync();
+        await using ConnectionHarness owned = h;
         await server.CloseAsync().WaitAsync(TimeSpan.FromSeconds(10));
         await client.Completion.WaitAsync(TimeSpan.FromSeconds(10));
         ReadResult end = await client.Input.ReadAsync();
@@ -497,14 +490,8 @@ public class ChannelTests
     public async Task DataBeyondTheWindow_IsAProtocolError()
     {
         var channels = new SshChannelOptions { WindowSize = 64 * 1024, MaxPacketSize = 32 * 1024 };
-        var accepted = new TaskCompletionSource<SshChannel>();
-        await using ConnectionHarness h = await ConnectionHarness.StartAsync(serverChannels: channels, beforeRun: h => h.Server.ChannelOpenHandler = (request, _) =>
-        {
-            accepted.SetResult(request.Accept());
-            return ValueTask.CompletedTask;
-        });
-        SshChannel client = await h.Client.OpenChannelAsync("session");
-        await accepted.Task;
+        (ConnectionHarness h, SshChannel client, _) = await OpenAcceptedChannelAsync(serverChannels: channels);
+        await using ConnectionHarness owned = h;
 
         // A hostile peer: raw CHANNEL_DATA straight through the transport, ignoring the window.
         var chunk = new byte[32 * 1024];
