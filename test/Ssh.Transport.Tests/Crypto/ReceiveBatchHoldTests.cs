@@ -114,6 +114,14 @@ internal sealed class ReceiveBatchHoldTests
         }
     }
 
+    /// <summary>Reads payload <paramref name="index"/>, which must be there at once: read without any hold.</summary>
+    private async Task ExpectAtOnceAsync(int index, string why)
+    {
+        ValueTask<SshPacket> read = _reader.ReadPacketAsync();
+        Assert.That(read.IsCompleted, Is.True, why);
+        Assert.That((await read).Payload.ToArray(), Is.EqualTo(_payloads[index]), $"payload {index}");
+    }
+
     private static int[] Same(int count) => Enumerable.Repeat(Length, count).ToArray();
 
     /// <summary>
@@ -168,9 +176,7 @@ internal sealed class ReceiveBatchHoldTests
 
         // Not held again right after: the next packet, alone, is read as soon as it is whole.
         await FeedAsync(21);
-        ValueTask<SshPacket> next = _reader.ReadPacketAsync();
-        Assert.That(next.IsCompleted, Is.True, "no hold after one ran out");
-        Assert.That((await next).Payload.ToArray(), Is.EqualTo(_payloads[20]));
+        await ExpectAtOnceAsync(20, "no hold after one ran out");
     }
 
     [Test]
@@ -181,9 +187,7 @@ internal sealed class ReceiveBatchHoldTests
         await FeedAsync(5);
         for (int i = 0; i < 5; i++)
         {
-            ValueTask<SshPacket> read = _reader.ReadPacketAsync();
-            Assert.That(read.IsCompleted, Is.True, $"packet {i}");
-            Assert.That((await read).Payload.ToArray(), Is.EqualTo(_payloads[i]));
+            await ExpectAtOnceAsync(i, $"packet {i}");
         }
     }
 
@@ -194,9 +198,7 @@ internal sealed class ReceiveBatchHoldTests
         await FeedAsync(16);
         await ExpectAsync(0, 16);
         await FeedAsync(17);
-        ValueTask<SshPacket> read = _reader.ReadPacketAsync();
-        Assert.That(read.IsCompleted, Is.True);
-        Assert.That((await read).Payload.ToArray(), Is.EqualTo(_payloads[16]));
+        await ExpectAtOnceAsync(16, "no hold with ReceiveBatchHold zero");
     }
 
     /// <summary>A held packet whose next bytes start a new segment cannot batch with them: read at once.</summary>
@@ -230,9 +232,7 @@ internal sealed class ReceiveBatchHoldTests
         await ExpectAsync(11, 13);
 
         // Packet 13 follows a run of thirteen, alone, with less than twelve packets' room left in its segment.
-        ValueTask<SshPacket> read = _reader.ReadPacketAsync();
-        Assert.That(read.IsCompleted, Is.True);
-        Assert.That((await read).Payload.ToArray(), Is.EqualTo(_payloads[13]));
+        await ExpectAtOnceAsync(13, "no room for a batch in the segment");
     }
 
     [Test]
