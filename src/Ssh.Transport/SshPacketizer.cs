@@ -54,7 +54,11 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     private KeyExchangeHold? _kexHold;
     private uint _lastKexInitSequence;
 
+    // The last pipe read's buffer, held until the packets read from it are used up: whole packets still in it are
+    // parsed from it without going back to the pipe, whose TryRead and AdvanceTo each take the pipe's lock.
     private bool _holdingBuffer;
+    private ReadOnlySequence<byte> _heldBuffer;
+    private bool _heldBufferCompleted;
     private SequencePosition _heldConsumed;
     private bool _endOfStream;
 
@@ -130,7 +134,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// True once a byte, packet or time limit of either direction was reached under the current keys; false again
     /// when both directions have switched to new keys.
     /// </summary>
-    public bool NeedRekey => _transport.Rekey.NeedRekey || IsTimeLimitReached();
+    public bool NeedRekey => _transport.Rekey.NeedRekey || _transport.Inbound.TimeLimitReached || _transport.Outbound.TimeLimitReached;
 
     /// <summary>
     /// Strict key exchange (kex-strict-*-v00@openssh.com, the Terrapin countermeasure): when on, every NEWKEYS
@@ -271,19 +275,54 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// <exception cref="SshTimeoutException">The handshake deadline passed.</exception>
     public ValueTask<SshPacket> ReadPacketAsync(CancellationToken cancellationToken = default)
     {
-        ReleaseHeldBuffer();
+        SshPacket packet;
+        if (_holdingBuffer)
+        {
+            _holdingBuffer = false;
+            ReadOnlySequence<byte> held = _heldBuffer;
+            _heldBuffer = default;
+            if (MayReadFromHeldBuffer(held))
+            {
+                if (TryTakePacket(held.Slice(_heldConsumed), _heldBufferCompleted, out packet))
+                {
+                    _heldBuffer = held; // the whole of it, so that MaxHeldBytes counts from the pipe read
+                    return new ValueTask<SshPacket>(packet);
+                }
+            }
+            else
+            {
+                _input.AdvanceTo(_heldConsumed);
+            }
+        }
+
         if (_endOfStream)
         {
             return new ValueTask<SshPacket>(default(SshPacket));
         }
 
-        if (_input.TryRead(out ReadResult result) && TryTakePacket(result, out SshPacket packet))
+        if (_input.TryRead(out ReadResult result) && TryTakePacket(result, out packet))
         {
             return new ValueTask<SshPacket>(packet);
         }
 
         return ReadPacketSlowAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// Whether the next packet may come from the held buffer without the pipe: not when a cancellation is to be seen
+    /// (a stopped reader loop, the handshake deadline; the pipe reports them), and not once
+    /// <see cref="MaxHeldBytes"/> of the buffer have been read, so that the pipe's writer gets its memory back.
+    /// </summary>
+    private bool MayReadFromHeldBuffer(in ReadOnlySequence<byte> held) =>
+        Volatile.Read(ref _readCancelRequested) == 0 && Volatile.Read(ref _handshakeDeadline) != Expired &&
+        held.Slice(held.Start, _heldConsumed).Length < MaxHeldBytes;
+
+    /// <summary>
+    /// The most of a pipe read's bytes that packets are read from before the pipe is advanced: one TryRead and one
+    /// AdvanceTo per eight 32 KiB packets at least, and the pipe's writer (the socket loop) sees its memory consumed
+    /// at least this often.
+    /// </summary>
+    internal const int MaxHeldBytes = 256 * 1024;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<SshPacket> ReadPacketSlowAsync(CancellationToken cancellationToken)
@@ -298,7 +337,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
     }
 
-    /// <summary>Parses a packet from a read result; on success the buffer is held until the next read.</summary>
+    /// <summary>Parses a packet from a pipe read's result; the bytes it brought are activity (keepalive).</summary>
     private bool TryTakePacket(in ReadResult result, out SshPacket packet)
     {
         ReadOnlySequence<byte> buffer = result.Buffer;
@@ -308,11 +347,21 @@ public sealed partial class SshPacketizer : IAsyncDisposable
             ThrowReadCanceled();
         }
 
+        Touch();
+        return TryTakePacket(buffer, result.IsCompleted, out packet);
+    }
+
+    /// <summary>
+    /// Parses a packet from the front of <paramref name="buffer"/> (a pipe read's, or the rest of the held one). On
+    /// success the buffer is held for the next read; otherwise the pipe is advanced past what was used.
+    /// </summary>
+    private bool TryTakePacket(in ReadOnlySequence<byte> buffer, bool completed, out SshPacket packet)
+    {
         bool read;
         SequencePosition consumed;
         try
         {
-            bool mayHold = !result.IsCompleted && _options.ReceiveBatchHold > TimeSpan.Zero && Volatile.Read(ref _batchHold) != Expired;
+            bool mayHold = !completed && _options.ReceiveBatchHold > TimeSpan.Zero && Volatile.Read(ref _batchHold) != Expired;
             read = _reader.TryRead(buffer, out consumed, out packet, mayHold);
         }
         catch
@@ -340,11 +389,13 @@ public sealed partial class SshPacketizer : IAsyncDisposable
             }
 
             _holdingBuffer = true;
+            _heldBuffer = buffer;
+            _heldBufferCompleted = completed;
             _heldConsumed = consumed;
             return true;
         }
 
-        if (result.IsCompleted)
+        if (completed)
         {
             _input.AdvanceTo(buffer.End);
             if (buffer.IsEmpty && !_reader.InPacket)
@@ -444,6 +495,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         if (_holdingBuffer)
         {
             _holdingBuffer = false;
+            _heldBuffer = default;
             _input.AdvanceTo(_heldConsumed);
         }
     }
@@ -720,6 +772,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         try
         {
             _flushOwed = false;
+            Touch();
             flushing = _output.FlushAsync(cancellationToken);
         }
         catch
@@ -1144,6 +1197,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     private async ValueTask FlushOutputAsync(CancellationToken cancellationToken)
     {
         _flushOwed = false;
+        Touch();
         FlushResult flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
         while (IsStaleCancel(flushed, cancellationToken))
         {
@@ -1174,10 +1228,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
     }
 
-    private void Touch() => Volatile.Write(ref _transport.LastActivity, _options.TimeProvider.GetTimestamp());
-
-    private bool IsTimeLimitReached() =>
-        _transport.Rekey.IsTimeLimitReached(Math.Min(_transport.Inbound.KeysTimestamp, _transport.Outbound.KeysTimestamp));
+    private void Touch() => _transport.Touch();
 
     /// <summary>Stops the timers, completes both ends of the pipe, and zeroes keys and buffers.</summary>
     public async ValueTask DisposeAsync()

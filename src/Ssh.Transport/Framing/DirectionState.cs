@@ -12,7 +12,7 @@ internal sealed class DirectionState<TProtection>
     public DirectionState(TProtection initial, long now)
     {
         Active = initial;
-        KeysTimestamp = now;
+        _keysTimestamp = now;
     }
 
     /// <summary>The protection applied to the next packet.</summary>
@@ -34,7 +34,12 @@ internal sealed class DirectionState<TProtection>
     public bool HasPassedFirstNewKeys { get; private set; }
 
     /// <summary>How many times keys were switched in this direction.</summary>
-    public int Generation { get; private set; }
+    public int Generation => Volatile.Read(ref _generation);
+
+    private int _generation;
+
+    // The generation whose keys outlived the time limit (set by the rekey timer, on another thread); -1 for none.
+    private int _timeLimitGeneration = -1;
 
     /// <summary>Bytes on the wire (length, packet and tag) under the active keys.</summary>
     public long Bytes { get; set; }
@@ -43,7 +48,18 @@ internal sealed class DirectionState<TProtection>
     public long Packets { get; set; }
 
     /// <summary>When the active keys were installed (TimeProvider timestamp).</summary>
-    public long KeysTimestamp { get; private set; }
+    public long KeysTimestamp => Volatile.Read(ref _keysTimestamp);
+
+    private long _keysTimestamp;
+
+    /// <summary>True once the active keys have been in use longer than the rekey interval (RFC 4253 §9).</summary>
+    public bool TimeLimitReached => Volatile.Read(ref _timeLimitGeneration) == Generation;
+
+    /// <summary>
+    /// Called by the rekey timer: the keys of <paramref name="generation"/> (read before their
+    /// <see cref="KeysTimestamp"/>) outlived the time limit. A switch since then makes the mark refer to old keys.
+    /// </summary>
+    public void MarkTimeLimitReached(int generation) => Volatile.Write(ref _timeLimitGeneration, generation);
 
     /// <summary>Total packets in this direction since the connection started.</summary>
     public long TotalPackets { get; set; }
@@ -93,10 +109,13 @@ internal sealed class DirectionState<TProtection>
         }
 
         HasPassedFirstNewKeys = true;
-        Generation++;
         Bytes = 0;
         Packets = 0;
-        KeysTimestamp = now;
+
+        // The timestamp before the generation: the rekey timer reads them the other way round, so it never pairs
+        // the new generation with the old keys' age.
+        Volatile.Write(ref _keysTimestamp, now);
+        Volatile.Write(ref _generation, _generation + 1);
         return true;
     }
 

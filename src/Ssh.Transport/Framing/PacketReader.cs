@@ -275,10 +275,8 @@ internal sealed class PacketReader : IDisposable
             }
         }
 
-        long now = _transport.Time.GetTimestamp();
         state.CountPacket(total, "inbound");
-        _transport.Rekey.Check(state, inbound: true, now);
-        Volatile.Write(ref _transport.LastActivity, now);
+        _transport.Rekey.Check(state, inbound: true);
         byte messageNumber = payload.Span[0];
         Log.PacketRead(_transport, sequenceNumber, messageNumber, payload.Span);
         if (messageNumber == SshMessageNumber.NewKeys)

@@ -317,13 +317,11 @@ internal sealed class PacketWriter : IBufferWriter<byte>, IDisposable
         return paddingLength < 4 ? paddingLength + blockSize : paddingLength;
     }
 
-    /// <summary>After a packet went out: sequence number, rekey accounting, activity time, key switch at NEWKEYS.</summary>
+    /// <summary>After a packet went out: sequence number, rekey accounting, key switch at NEWKEYS.</summary>
     private uint Complete(DirectionState<PacketSealer> state, byte messageNumber, uint sequenceNumber, int total)
     {
         state.CountPacket(total, "outbound");
-        long now = _transport.Time.GetTimestamp();
-        _transport.Rekey.Check(state, inbound: false, now);
-        Volatile.Write(ref _transport.LastActivity, now);
+        _transport.Rekey.Check(state, inbound: false);
         if (messageNumber == SshMessageNumber.NewKeys)
         {
             // RFC 4253 §7.3: keys are used from the packet after our NEWKEYS.

@@ -11,20 +11,14 @@ internal sealed class RekeyAccounting
 {
     private readonly long _maxBytes;
     private readonly long _maxPackets;
-    private readonly long _maxTimeTicks;
     private readonly long _overflowBytes;
     private readonly long _overflowPackets;
-    private readonly TimeProvider _time;
     private volatile bool _needRekey;
 
     public RekeyAccounting(SshPacketizerOptions options)
     {
-        _time = options.TimeProvider;
         _maxBytes = options.RekeyBytes;
         _maxPackets = options.RekeyPackets;
-        _maxTimeTicks = options.RekeyInterval == Timeout.InfiniteTimeSpan
-            ? long.MaxValue
-            : (long)(options.RekeyInterval.TotalSeconds * _time.TimestampFrequency);
         _overflowBytes = options.RekeyOverflowBytes;
         _overflowPackets = options.RekeyOverflowPackets;
     }
@@ -37,18 +31,20 @@ internal sealed class RekeyAccounting
 
     public long BytesLimit(PacketProtection protection) => Math.Min(_maxBytes, protection.MaxBytesPerKey);
 
-    /// <summary>Checks a direction after a packet was counted.</summary>
+    /// <summary>
+    /// Checks a direction after a packet was counted. The time limit is a flag the transport's rekey timer sets
+    /// (<see cref="DirectionState{TProtection}.TimeLimitReached"/>), so no packet reads the clock.
+    /// </summary>
     /// <param name="state">The direction.</param>
-    /// <param name="now">The current timestamp.</param>
     /// <param name="inbound">True for packets from the peer, whose overflow is bounded.</param>
     /// <exception cref="SshProtocolException">The peer went past the limit and its allowance.</exception>
-    public void Check<T>(DirectionState<T> state, bool inbound, long now)
+    public void Check<T>(DirectionState<T> state, bool inbound)
         where T : PacketProtection
     {
         long bytesLimit = BytesLimit(state.Active);
         bool over = state.Bytes >= bytesLimit
             || state.Packets >= _maxPackets
-            || now - state.KeysTimestamp >= _maxTimeTicks;
+            || state.TimeLimitReached;
         if (!over)
         {
             return;
@@ -78,7 +74,4 @@ internal sealed class RekeyAccounting
             _needRekey = false;
         }
     }
-
-    /// <summary>True when the time limit of the oldest keys has passed, for callers that poll without traffic.</summary>
-    public bool IsTimeLimitReached(long oldestKeysTimestamp) => _time.GetTimestamp() - oldestKeysTimestamp >= _maxTimeTicks;
 }

@@ -21,11 +21,23 @@ internal sealed class TransportState : IDisposable
         Inbound = new DirectionState<PacketOpener>(NoneProtection.CreateOpener(), now);
         Outbound = new DirectionState<PacketSealer>(NoneProtection.CreateSealer(), now);
         Rekey.LimitReached += direction => Log.RekeyNeeded(Logger, direction);
+        if (options.RekeyInterval != Timeout.InfiniteTimeSpan)
+        {
+            _rekeyIntervalTicks = (long)(options.RekeyInterval.TotalSeconds * Time.TimestampFrequency);
+            _rekeyTimer = Time.CreateTimer(static s => ((TransportState)s!).OnRekeyTimer(), this, options.RekeyInterval, Timeout.InfiniteTimeSpan);
+        }
     }
+
+    // RFC 4253 §9's time limit: a timer marks keys that outlived it, so packets test a flag instead of reading the clock.
+    private readonly ITimer? _rekeyTimer;
+    private readonly long _rekeyIntervalTicks;
 
     public SshPacketizerOptions Options { get; }
 
-    /// <summary>When a packet was last read or written (TimeProvider timestamp), for keepalive. Written per packet, with the timestamp the packet's accounting already took.</summary>
+    /// <summary>
+    /// When bytes last arrived or were flushed (TimeProvider timestamp), for keepalive: stamped once per pipe read that
+    /// brought bytes and once per flush, not per packet.
+    /// </summary>
     public long LastActivity;
 
     public TimeProvider Time { get; }
@@ -69,6 +81,7 @@ internal sealed class TransportState : IDisposable
         Inflater = IsCompressionOn(Inbound.Compression) ? new ZlibDecompressor(Options.MaxPacketLength) : null;
         Log.KeysSwitched(Logger, "inbound", Inbound.Active.Name);
         Rekey.OnKeysSwitched(Inbound, Outbound);
+        RearmRekeyTimer();
     }
 
     /// <summary>Outbound NEWKEYS: our packets after it use the new keys.</summary>
@@ -83,6 +96,61 @@ internal sealed class TransportState : IDisposable
         Deflater = IsCompressionOn(Outbound.Compression) ? new ZlibCompressor() : null;
         Log.KeysSwitched(Logger, "outbound", Outbound.Active.Name);
         Rekey.OnKeysSwitched(Inbound, Outbound);
+        RearmRekeyTimer();
+    }
+
+    /// <summary>Stamps <see cref="LastActivity"/> with the current time.</summary>
+    public void Touch() => Volatile.Write(ref LastActivity, Time.GetTimestamp());
+
+    /// <summary>Marks each direction whose keys outlived the rekey interval, and waits for the next to.</summary>
+    private void OnRekeyTimer()
+    {
+        long now = Time.GetTimestamp();
+        long next = long.MaxValue;
+        MarkIfDue(Inbound, now, ref next);
+        MarkIfDue(Outbound, now, ref next);
+        if (next != long.MaxValue)
+        {
+            ArmRekeyTimer(next - now);
+        }
+    }
+
+    private void MarkIfDue<T>(DirectionState<T> state, long now, ref long next)
+        where T : PacketProtection
+    {
+        int generation = state.Generation;
+        long due = state.KeysTimestamp + _rekeyIntervalTicks;
+        if (now >= due)
+        {
+            state.MarkTimeLimitReached(generation);
+        }
+        else
+        {
+            next = Math.Min(next, due);
+        }
+    }
+
+    /// <summary>After a key switch: the timer waits for the older keys' limit (at once if they are past it already).</summary>
+    private void RearmRekeyTimer()
+    {
+        if (_rekeyTimer is not null)
+        {
+            ArmRekeyTimer(Math.Min(Inbound.KeysTimestamp, Outbound.KeysTimestamp) + _rekeyIntervalTicks - Time.GetTimestamp());
+        }
+    }
+
+    private void ArmRekeyTimer(long ticks)
+    {
+        // Whole milliseconds, rounded up: a timer that fires early only re-arms for the rest.
+        TimeSpan due = ticks <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Ceiling(ticks * 1000.0 / Time.TimestampFrequency));
+        try
+        {
+            _rekeyTimer!.Change(due, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed with the connection.
+        }
     }
 
     /// <summary>
@@ -109,6 +177,7 @@ internal sealed class TransportState : IDisposable
 
     public void Dispose()
     {
+        _rekeyTimer?.Dispose();
         Inbound.DisposeKeys();
         Outbound.DisposeKeys();
         Inflater?.Dispose();
