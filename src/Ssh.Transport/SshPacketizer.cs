@@ -43,7 +43,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     private readonly TransportState _transport;
     private readonly PacketReader _reader;
     private readonly PacketWriter _writer;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly PacketWriteLock _writeLock = new();
     private readonly byte[] _localIdentification;
     private byte[]? _remoteIdentification;
     private int _queuedWriters;
@@ -188,7 +188,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
             throw new InvalidOperationException("The identification lines were already exchanged.");
         }
 
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _writeLock.EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             Span<byte> span = _output.GetSpan(_localIdentification.Length + 2);
@@ -199,7 +199,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
         }
 
         StartIdentificationDeadline();
@@ -595,7 +595,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// <param name="cancellationToken">Cancels waiting for the lock and the flush.</param>
     internal async ValueTask WriteNewKeysAsync(PacketSealer? sealer, CompressionMethod compression, Action? written, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _writeLock.EnterAsync(cancellationToken).ConfigureAwait(false);
         KeyExchangeHold? hold = null;
         try
         {
@@ -635,7 +635,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
             hold?.End();
         }
     }
@@ -667,7 +667,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _queuedWriters);
-        if (!_writeLock.Wait(0, CancellationToken.None))
+        if (!_writeLock.TryEnter())
         {
             return WriteContendedAsync(state, writePayload, payloadSizeHint, flush, gate, counted: true, holdsLock: false, cancellationToken);
         }
@@ -685,7 +685,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         catch
         {
             Interlocked.Decrement(ref _queuedWriters);
-            _writeLock.Release();
+            _writeLock.Exit();
             throw;
         }
 
@@ -703,7 +703,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         if (count > 1 && count <= PacketWriter.MaxBatchPackets && _writer.CanWriteBatch && Volatile.Read(ref _kexHold) is null)
         {
             Interlocked.Increment(ref _queuedWriters);
-            if (_writeLock.Wait(0, CancellationToken.None))
+            if (_writeLock.TryEnter())
             {
                 if (_kexHold is null && _writer.CanWriteBatch)
                 {
@@ -717,14 +717,14 @@ public sealed partial class SshPacketizer : IAsyncDisposable
                     catch
                     {
                         Interlocked.Decrement(ref _queuedWriters);
-                        _writeLock.Release();
+                        _writeLock.Exit();
                         throw;
                     }
 
                     return NeedRekeyOf(ReleaseAfterWrite(written, flush, cancellationToken));
                 }
 
-                _writeLock.Release();
+                _writeLock.Exit();
             }
 
             // Whoever left its flush to us on seeing our count is served by the last write below, which flushes.
@@ -764,7 +764,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         if (othersWaiting || !(flush || _flushOwed))
         {
             _flushOwed |= othersWaiting && flush;
-            _writeLock.Release();
+            _writeLock.Exit();
             return new ValueTask<SshWriteResult>(written);
         }
 
@@ -777,7 +777,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
         catch
         {
-            _writeLock.Release();
+            _writeLock.Exit();
             throw;
         }
 
@@ -789,7 +789,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
                 return AwaitFlushAndReleaseAsync(_output.FlushAsync(cancellationToken), written, cancellationToken);
             }
 
-            _writeLock.Release();
+            _writeLock.Exit();
             ThrowIfOutputClosed(flushed);
             return new ValueTask<SshWriteResult>(written);
         }
@@ -815,14 +815,14 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// <param name="cancellationToken">Cancels waiting for writers and for the flush.</param>
     public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _writeLock.EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await FlushOutputAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
         }
     }
 
@@ -847,7 +847,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
 
                 try
                 {
-                    await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    await _writeLock.EnterAsync(cancellationToken).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -904,7 +904,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
             }
             finally
             {
-                _writeLock.Release();
+                _writeLock.Exit();
             }
 
             await room.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -927,7 +927,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
         }
     }
 
@@ -1000,7 +1000,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     internal void SetPendingOutbound(PacketSealer sealer, CompressionMethod compression = CompressionMethod.None)
     {
         ArgumentNullException.ThrowIfNull(sealer);
-        _writeLock.Wait(CancellationToken.None);
+        _writeLock.Enter();
         try
         {
             PacketSealer? old = _transport.Outbound.Pending;
@@ -1010,7 +1010,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
         }
     }
 
@@ -1021,14 +1021,14 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     /// </summary>
     public void EnableDelayedCompression()
     {
-        _writeLock.Wait(CancellationToken.None);
+        _writeLock.Enter();
         try
         {
             _transport.EnableDelayedCompression(inbound: true, outbound: true);
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
         }
     }
 
@@ -1245,7 +1245,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         _batchHoldTimer?.Dispose();
         _output.CancelPendingFlush();
         FailHeldWrites(new ObjectDisposedException(nameof(SshPacketizer)));
-        await _writeLock.WaitAsync().ConfigureAwait(false);
+        await _writeLock.EnterAsync().ConfigureAwait(false);
         try
         {
             ReleaseHeldBufferQuietly();
@@ -1260,7 +1260,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
             _disposeCts.Dispose();
         }
     }
