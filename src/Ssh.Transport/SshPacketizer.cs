@@ -281,11 +281,15 @@ public sealed partial class SshPacketizer : IAsyncDisposable
             _holdingBuffer = false;
             ReadOnlySequence<byte> held = _heldBuffer;
             _heldBuffer = default;
-            if (MayReadFromHeldBuffer(held))
+            if (!_heldConsumed.Equals(held.End) && MayReadFromHeldBuffer(held))
             {
                 if (TryTakePacket(held.Slice(_heldConsumed), _heldBufferCompleted, out packet))
                 {
-                    _heldBuffer = held; // the whole of it, so that MaxHeldBytes counts from the pipe read
+                    if (_holdingBuffer)
+                    {
+                        _heldBuffer = held; // the whole of it, so that MaxHeldBytes counts from the pipe read
+                    }
+
                     return new ValueTask<SshPacket>(packet);
                 }
             }
@@ -309,7 +313,7 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether the next packet may come from the held buffer without the pipe: not when a cancellation is to be seen
+    /// Whether the next packet may come from the rest of the held buffer without the pipe: not when a cancellation is to be seen
     /// (a stopped reader loop, the handshake deadline; the pipe reports them), and not once
     /// <see cref="MaxHeldBytes"/> of the buffer have been read, so that the pipe's writer gets its memory back.
     /// </summary>
@@ -1033,8 +1037,9 @@ public sealed partial class SshPacketizer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Calls <paramref name="callback"/> whenever <paramref name="interval"/> passes with no packet read or written
-    /// (the set_keepalive of paramiko's Packetizer). The callback typically sends an SSH_MSG_IGNORE or a global
+    /// Calls <paramref name="callback"/> whenever <paramref name="interval"/> passes in which no bytes arrived and
+    /// nothing was flushed (the set_keepalive of paramiko's Packetizer). Packets parsed later from bytes that arrived
+    /// earlier are not new activity. The callback typically sends an SSH_MSG_IGNORE or a global
     /// request; exceptions it throws are logged. <see cref="TimeSpan.Zero"/> or
     /// <see cref="Timeout.InfiniteTimeSpan"/> turns keepalive off.
     /// </summary>

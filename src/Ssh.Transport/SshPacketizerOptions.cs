@@ -71,7 +71,11 @@ public sealed class SshPacketizerOptions
     /// <summary>Rekey after this many packets in either direction under one set of keys. Default 2^31.</summary>
     public long RekeyPackets { get; set; } = 1L << 31;
 
-    /// <summary>Rekey when a set of keys is this old. Default one hour; <see cref="Timeout.InfiniteTimeSpan"/> for none.</summary>
+    /// <summary>
+    /// Rekey when a set of keys is this old: a timer (on <see cref="TimeProvider"/>) marks the keys, and the next
+    /// packet of that direction, or <see cref="SshPacketizer.NeedRekey"/>, reports it. Default one hour;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> for none (and no timer).
+    /// </summary>
     public TimeSpan RekeyInterval { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>

@@ -92,6 +92,38 @@ public class HotPathTests
     }
 
     [Test]
+    public async Task HeldBuffer_EndOfStreamAfterThePackets_ReadsThemThenCompletes()
+    {
+        var pipes = new PipePair();
+        var client = new SshPacketizer(pipes.Client, SshRole.Client);
+        var server = new SshPacketizer(pipes.Server, SshRole.Server);
+        await WriteMany(client, 3, 10);
+        await pipes.ClientToServer.Writer.CompleteAsync();
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.That((await server.ReadPacketAsync()).Payload.Span[1], Is.EqualTo((byte)i));
+        }
+
+        Assert.That((await server.ReadPacketAsync()).IsCompleted, Is.True);
+        Assert.That((await server.ReadPacketAsync()).IsCompleted, Is.True, "and stays so");
+    }
+
+    [Test]
+    public async Task HeldBuffer_EndOfStreamInsideAPacket_ReadsTheWholeOnesThenThrows()
+    {
+        var pipes = new PipePair();
+        var client = new SshPacketizer(pipes.Client, SshRole.Client);
+        var server = new SshPacketizer(pipes.Server, SshRole.Server);
+        await WriteMany(client, 2, 10);
+        await pipes.ClientToServer.Writer.WriteAsync(new byte[] { 0, 0, 0, 12, 4 });
+        await pipes.ClientToServer.Writer.CompleteAsync();
+        await server.ReadPacketAsync();
+        await server.ReadPacketAsync();
+        var ex = Assert.ThrowsAsync<SshProtocolException>(async () => await server.ReadPacketAsync());
+        Assert.That(ex!.Reason, Is.EqualTo(SshDisconnectReason.ConnectionLost));
+    }
+
+    [Test]
     public async Task HeldBuffer_CancelPendingRead_NextReadThrowsDespiteBufferedPackets()
     {
         (SshPacketizer client, SshPacketizer server, _) = Connect();
