@@ -83,10 +83,4 @@ public class EtmBurstBenchmarks
         }
     }
 
-    private sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
-    }
 }

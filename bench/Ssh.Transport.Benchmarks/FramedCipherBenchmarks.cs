@@ -264,10 +264,4 @@ public class FramedCipherBenchmarks
         transform.TransformBlock(source, 0, length, destination, 0);
     }
 
-    private sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
-    }
 }

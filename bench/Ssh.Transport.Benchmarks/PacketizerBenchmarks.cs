@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -34,13 +33,7 @@ public class PacketizerBenchmarks
         _server = new SshPacketizer(new Duplex(_toServer.Reader, _toClient.Writer), SshRole.Server);
         _payload = new byte[PayloadSize];
         _payload[0] = SshMessageNumber.ChannelData;
-
-        int padding = 8 - ((5 + PayloadSize) % 8);
-        padding = padding < 4 ? padding + 8 : padding;
-        _packet = new byte[5 + PayloadSize + padding];
-        BinaryPrimitives.WriteUInt32BigEndian(_packet, (uint)(_packet.Length - 4));
-        _packet[4] = (byte)padding;
-        _payload.CopyTo(_packet, 5);
+        _packet = NonePackets.Build(_payload);
     }
 
     /// <summary>The same packet bytes written into the pipe and read back out, with no framing at all.</summary>
@@ -89,12 +82,6 @@ public class PacketizerBenchmarks
         return _server.ReadPacketAsync().GetAwaiter().GetResult().Payload.Length;
     }
 
-    private sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
-    }
 }
 
 /// <summary>
@@ -117,12 +104,9 @@ public class PacketParseBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        int padding = 8 - ((5 + PayloadSize) % 8);
-        padding = padding < 4 ? padding + 8 : padding;
-        var packet = new byte[5 + PayloadSize + padding];
-        BinaryPrimitives.WriteUInt32BigEndian(packet, (uint)(packet.Length - 4));
-        packet[4] = (byte)padding;
-        packet[5] = SshMessageNumber.ChannelData;
+        var payload = new byte[PayloadSize];
+        payload[0] = SshMessageNumber.ChannelData;
+        byte[] packet = NonePackets.Build(payload);
         _input = Split(packet, Segments);
         _scratch = new byte[packet.Length];
         var options = new SshPacketizerOptions { RekeyPackets = long.MaxValue, RekeyInterval = Timeout.InfiniteTimeSpan };
@@ -206,18 +190,7 @@ public class PacketBurstBenchmarks
         _server = new SshPacketizer(new Duplex(_pipe.Reader, back.Writer), SshRole.Server);
         _payload = new byte[PayloadSize];
         _payload[0] = SshMessageNumber.ChannelData;
-
-        int padding = 8 - ((5 + PayloadSize) % 8);
-        padding = padding < 4 ? padding + 8 : padding;
-        int packetLength = 5 + PayloadSize + padding;
-        _packets = new byte[packetLength * Burst];
-        for (int i = 0; i < Burst; i++)
-        {
-            Span<byte> packet = _packets.AsSpan(i * packetLength, packetLength);
-            BinaryPrimitives.WriteUInt32BigEndian(packet, (uint)(packetLength - 4));
-            packet[4] = (byte)padding;
-            _payload.CopyTo(packet[5..]);
-        }
+        _packets = NonePackets.Build(_payload, Burst);
     }
 
     /// <summary>The sixteen packets' bytes written into the pipe at once and read back out, with no framing.</summary>
@@ -269,10 +242,4 @@ public class PacketBurstBenchmarks
         _ = writer.FlushAsync().GetAwaiter().GetResult();
     }
 
-    private sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
-    }
 }

@@ -91,14 +91,21 @@ public class HotPathTests
         Assert.That(input.Advances, Is.LessThanOrEqualTo(Count / 4), "but not per packet");
     }
 
-    [Test]
-    public async Task HeldBuffer_EndOfStreamAfterThePackets_ReadsThemThenCompletes()
+    /// <summary>Packets already in the pipe, with the pipe then given <paramref name="tail"/> and completed.</summary>
+    private static async Task<SshPacketizer> ServerWithPacketsThenEnd(int count, byte[] tail)
     {
         var pipes = new PipePair();
         var client = new SshPacketizer(pipes.Client, SshRole.Client);
-        var server = new SshPacketizer(pipes.Server, SshRole.Server);
-        await WriteMany(client, 3, 10);
+        await WriteMany(client, count, 10);
+        await pipes.ClientToServer.Writer.WriteAsync(tail);
         await pipes.ClientToServer.Writer.CompleteAsync();
+        return new SshPacketizer(pipes.Server, SshRole.Server);
+    }
+
+    [Test]
+    public async Task HeldBuffer_EndOfStreamAfterThePackets_ReadsThemThenCompletes()
+    {
+        SshPacketizer server = await ServerWithPacketsThenEnd(3, []);
         for (int i = 0; i < 3; i++)
         {
             Assert.That((await server.ReadPacketAsync()).Payload.Span[1], Is.EqualTo((byte)i));
@@ -111,12 +118,7 @@ public class HotPathTests
     [Test]
     public async Task HeldBuffer_EndOfStreamInsideAPacket_ReadsTheWholeOnesThenThrows()
     {
-        var pipes = new PipePair();
-        var client = new SshPacketizer(pipes.Client, SshRole.Client);
-        var server = new SshPacketizer(pipes.Server, SshRole.Server);
-        await WriteMany(client, 2, 10);
-        await pipes.ClientToServer.Writer.WriteAsync(new byte[] { 0, 0, 0, 12, 4 });
-        await pipes.ClientToServer.Writer.CompleteAsync();
+        SshPacketizer server = await ServerWithPacketsThenEnd(2, [0, 0, 0, 12, 4]);
         await server.ReadPacketAsync();
         await server.ReadPacketAsync();
         var ex = Assert.ThrowsAsync<SshProtocolException>(async () => await server.ReadPacketAsync());
